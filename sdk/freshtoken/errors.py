@@ -1,0 +1,118 @@
+"""Every error freshtoken raises, by what the caller should do about it.
+
+Refresh failures fall in four classes: *retryable* (network, timeout, 5xx, 429, ``temporarily_unavailable``),
+*re-authorisation required* (``invalid_grant`` and provider equivalents: stop retrying), *misconfigured*
+(``invalid_client``, ``unauthorized_client``: a human must fix the client), and *malformed response*
+(retried, since proxies and outages produce garbage). Each keeps the provider's own error code and
+description, cut to a safe length, and never a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+#: Longest provider text kept in an error.
+MAX_TEXT = 300
+
+
+class FreshtokenError(Exception):
+    """Base class of every freshtoken error."""
+
+
+class ConfigError(FreshtokenError):
+    """The configuration (file, environment, registration) is invalid; the message names what."""
+
+
+class UnknownProvider(ConfigError):
+    """No installed plugin registers a provider of this name."""
+
+
+class InvalidAccountKey(FreshtokenError, ValueError):
+    """An account key is not a valid ``{tenant}:{provider}:{account_id}``."""
+
+
+class InvalidAccountData(ConfigError, ValueError):
+    """Account data (a tenant, shop, subdomain...) fails the provider's validation."""
+
+
+class NotRegistered(FreshtokenError, KeyError):
+    """No account is registered under this key."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "account not registered"
+
+
+class TokenUnavailable(FreshtokenError):
+    """The request path found no usable token for a key (absent, expired, or about to expire)."""
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """Cut ``text`` to :data:`MAX_TEXT` characters, with every known secret value replaced."""
+    out = text
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            out = out.replace(secret, "[redacted]")
+    out = "".join(ch if ch.isprintable() else "?" for ch in out)
+    if len(out) > MAX_TEXT:
+        out = out[:MAX_TEXT] + "…"
+    return out
+
+
+class RefreshError(FreshtokenError):
+    """A refresh did not produce a token. Subclasses say what to do next."""
+
+    kind: str = "error"
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error: str | None = None,
+        description: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        self.error = error
+        self.description = description
+        self.status = status
+        super().__init__(message)
+
+    def summary(self) -> str:
+        """One line for logs and status: class, HTTP status, provider code, description."""
+        parts = [self.kind]
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        if self.error:
+            parts.append(self.error)
+        text = " ".join(parts)
+        detail = self.description or str(self)
+        return f"{text}: {detail}" if detail else text
+
+
+class RetryableError(RefreshError):
+    """Try again later: network failure, timeout, 5xx, 429, ``temporarily_unavailable``."""
+
+    kind = "retryable"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+
+
+class MalformedResponse(RetryableError):
+    """The token endpoint answered something that is not a usable token response."""
+
+    kind = "malformed_response"
+
+
+class ReauthRequired(RefreshError):
+    """The grant is dead (``invalid_grant`` or equivalent): the user must authorise again."""
+
+    kind = "reauth_required"
+
+
+class Misconfigured(RefreshError):
+    """The client is wrong (``invalid_client``, ``unauthorized_client``, bad scope): a human must fix it."""
+
+    kind = "misconfigured"

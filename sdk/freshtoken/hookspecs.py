@@ -1,0 +1,56 @@
+"""pluggy hook specifications: providers register themselves; alerting and metrics listen to events.
+
+A plugin is a module (or object) named by an entry point in the group ``freshtoken``::
+
+    [project.entry-points.freshtoken]
+    acme = "freshtoken_acme"
+
+and implements any of these hooks with ``@freshtoken.hookimpl``. Event hooks may return an awaitable
+(e.g. an HTTP call to an alerting service); the runtime awaits it, and an alerter that fails is logged and
+never affects a refresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .events import RefreshFailed, RefreshSucceeded, RefreshTokenExpiring, ReauthRequiredEvent, TokenExpired
+    from .provider import Provider
+
+PROJECT = "freshtoken"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def freshtoken_register_providers(register: Callable[[type[Provider]], None]) -> None:
+    """Register provider classes: call ``register(MyProvider)`` for each."""
+
+
+@hookspec
+def freshtoken_refresh_succeeded(event: RefreshSucceeded) -> Awaitable[Any] | None:
+    """A refresh succeeded and its token is in KV."""
+
+
+@hookspec
+def freshtoken_refresh_failed(event: RefreshFailed) -> Awaitable[Any] | None:
+    """A refresh failed; ``event.alert`` says whether this failure should page someone."""
+
+
+@hookspec
+def freshtoken_reauth_required(event: ReauthRequiredEvent) -> Awaitable[Any] | None:
+    """The grant is dead: the user must authorise again. Raised once per dead grant."""
+
+
+@hookspec
+def freshtoken_token_expired(event: TokenExpired) -> Awaitable[Any] | None:
+    """The access token in KV expired without a replacement: the request path is failing now."""
+
+
+@hookspec
+def freshtoken_refresh_token_expiring(event: RefreshTokenExpiring) -> Awaitable[Any] | None:
+    """The refresh token itself will lapse soon: ask the user to re-authorise before it does."""

@@ -1,0 +1,173 @@
+"""Sending a token request: client authentication by authlib, transport by httpx.
+
+Client authentication methods are authlib's (``ClientAuth`` and RFC 7523's ``ClientSecretJWT`` /
+``PrivateKeyJWT``), with one correction: RFC 6749 §2.3.1 says the client id and secret are
+form-urlencoded *before* Basic encoding, which authlib's ``client_secret_basic`` does not do and strict
+servers (oidc-provider) require.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, quote_plus, urlencode
+
+import httpx
+from authlib.oauth2.auth import ClientAuth
+
+from .client import OAuthClient
+from .errors import MalformedResponse, Misconfigured, RetryableError
+
+#: Largest token response read; anything longer is refused as malformed.
+MAX_RESPONSE_BYTES = 256 * 1024
+USER_AGENT = "freshtoken/0.1"
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    """A request to a token endpoint, before client authentication is applied."""
+
+    url: str
+    params: dict[str, str]
+    headers: dict[str, str] = field(default_factory=dict)
+    body_format: str = "form"  # "form" or "json"
+    auth_method: str = "client_secret_post"
+
+
+@dataclass(frozen=True)
+class TokenResponse:
+    """What came back: status, headers (lower-case names) and at most :data:`MAX_RESPONSE_BYTES` of body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    truncated: bool = False
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def _encode_basic_urlencoded(client: Any, method: str, uri: str, headers: dict[str, str], body: str) -> Any:
+    user = quote_plus(client.client_id)
+    password = quote_plus(client.client_secret or "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    headers["Authorization"] = f"Basic {token}"
+    return uri, headers, body
+
+
+def _jwt_key(client: OAuthClient) -> Any:
+    if client.private_key is None:
+        raise Misconfigured(f"client {client.name!r}: private_key_jwt needs a private_key")
+    from joserfc import jwk
+
+    text = client.private_key.get_secret_value().strip()
+    try:
+        if text.startswith("{"):
+            return jwk.import_key(json.loads(text))
+        for key_type in ("RSA", "EC", "OKP"):
+            try:
+                return jwk.import_key(text, key_type)  # type: ignore[arg-type]
+            except Exception:  # noqa: BLE001 - try the next key type
+                continue
+    except Exception:  # noqa: BLE001
+        pass
+    raise Misconfigured(f"client {client.name!r}: private_key is not a PEM or JWK private key")
+
+
+def client_auth(client: OAuthClient, method: str, token_url: str) -> ClientAuth:
+    """The authlib ``ClientAuth`` for ``client`` using ``method``."""
+    secret = client.client_secret.get_secret_value() if client.client_secret else None
+    if method == "client_secret_basic":
+        return ClientAuth(client.client_id, secret, _encode_basic_urlencoded)
+    if method in ("client_secret_post", "none"):
+        if method == "client_secret_post" and secret is None:
+            raise Misconfigured(f"client {client.name!r}: client_secret_post needs a client_secret")
+        return ClientAuth(client.client_id, secret, method)
+    from authlib.oauth2.rfc7523 import ClientSecretJWT, PrivateKeyJWT
+
+    headers = dict(client.jwt_headers) or None
+    if method == "client_secret_jwt":
+        if secret is None:
+            raise Misconfigured(f"client {client.name!r}: client_secret_jwt needs a client_secret")
+        return ClientAuth(
+            client.client_id, secret, ClientSecretJWT(token_url, headers=headers, alg=client.jwt_alg)
+        )
+    if method == "private_key_jwt":
+        return ClientAuth(
+            client.client_id, _jwt_key(client), PrivateKeyJWT(token_url, headers=headers, alg=client.jwt_alg)
+        )
+    raise Misconfigured(f"client {client.name!r}: unknown client auth method {method!r}")
+
+
+def prepare(request: TokenRequest, client: OAuthClient) -> tuple[str, dict[str, str], bytes]:
+    """Apply client authentication; return (url, headers, body) ready to send."""
+    headers = {"Accept": "application/json", "User-Agent": USER_AGENT, **request.headers}
+    auth = client_auth(client, request.auth_method, request.url)
+    form = urlencode(request.params)
+    url, headers, form = auth.prepare("POST", request.url, headers, form)
+    if request.body_format == "json":
+        body = json.dumps(dict(parse_qsl(form, keep_blank_values=True))).encode()
+        headers["Content-Type"] = "application/json"
+    else:
+        body = form.encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    return url, headers, body
+
+
+class TokenHTTP:
+    """Sends token requests over one shared ``httpx.AsyncClient`` (connection pooling, HTTP keep-alive).
+
+    Transport failures become :class:`RetryableError` naming the failure class, never the request.
+    """
+
+    def __init__(self, client: httpx.AsyncClient | None = None, *, max_connections: int = 100) -> None:
+        self._own = client is None
+        self._client = client or httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    async def aclose(self) -> None:
+        if self._own:
+            await self._client.aclose()
+
+    async def send(self, request: TokenRequest, client: OAuthClient, *, timeout: float = 30.0) -> TokenResponse:
+        url, headers, body = prepare(request, client)
+        return await self.post(url, headers, body, timeout=timeout)
+
+    async def post(self, url: str, headers: dict[str, str], body: bytes, *, timeout: float) -> TokenResponse:
+        try:
+            async with self._client.stream(
+                "POST", url, headers=headers, content=body, timeout=httpx.Timeout(timeout)
+            ) as resp:
+                chunks: list[bytes] = []
+                size = 0
+                truncated = False
+                async for chunk in resp.aiter_bytes():  # decoded; the limit bounds a zip bomb too
+                    size += len(chunk)
+                    if size > MAX_RESPONSE_BYTES:
+                        truncated = True
+                        break
+                    chunks.append(chunk)
+                raw = b"".join(chunks)
+                return TokenResponse(
+                    status=resp.status_code,
+                    headers={k.lower(): v for k, v in resp.headers.items()},
+                    body=raw,
+                    truncated=truncated,
+                )
+        except httpx.TimeoutException as exc:
+            raise RetryableError(f"token endpoint timed out ({exc.__class__.__name__})") from None
+        except httpx.TransportError as exc:
+            raise RetryableError(f"token endpoint unreachable ({exc.__class__.__name__})") from None
+        except httpx.DecodingError as exc:
+            raise MalformedResponse(f"token response body cannot be decoded ({exc.__class__.__name__})") from None
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol):
+            raise Misconfigured("token endpoint URL is invalid") from None
+        except httpx.HTTPError as exc:
+            raise RetryableError(f"token request failed ({exc.__class__.__name__})") from None
+

@@ -1,0 +1,61 @@
+"""The KV contracts: the refresher writes records, the request path reads them."""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol, runtime_checkable
+
+from .clock import Clock, SystemClock
+
+
+@runtime_checkable
+class KVWriter(Protocol):
+    async def put(self, key: str, value: str, ttl: float | None) -> None:
+        """Store ``value`` under ``key``; it disappears after ``ttl`` seconds (None: never)."""
+
+    async def delete(self, key: str) -> None: ...
+
+
+@runtime_checkable
+class KVReader(Protocol):
+    async def get(self, key: str) -> str | None: ...
+
+
+class MemoryKV:
+    """A KV in process memory with TTLs, for a gateway and a refresher in one process, and for tests."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._clock = clock or SystemClock()
+        self._data: dict[str, tuple[str, float | None]] = {}
+        self.writes = 0
+
+    async def put(self, key: str, value: str, ttl: float | None) -> None:
+        self.writes += 1
+        expires = None if ttl is None else self._clock.now() + max(0.0, ttl)
+        self._data[key] = (value, expires)
+
+    async def delete(self, key: str) -> None:
+        self._data.pop(key, None)
+
+    async def get(self, key: str) -> str | None:
+        return self.get_sync(key)
+
+    def get_sync(self, key: str) -> str | None:
+        item = self._data.get(key)
+        if item is None:
+            return None
+        value, expires = item
+        if expires is not None and expires <= self._clock.now():
+            del self._data[key]
+            return None
+        return value
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def ttl_until(expires_at: float | None, now: float, *, minimum: float = 60.0) -> float | None:
+    """The TTL for a record expiring at ``expires_at``: whole seconds, at least ``minimum`` (KV's floor)."""
+    if expires_at is None:
+        return None
+    return float(max(minimum, math.ceil(expires_at - now)))

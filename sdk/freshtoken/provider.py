@@ -1,0 +1,303 @@
+"""The provider contract.
+
+A provider is mostly declarative: a pydantic model whose fields say where the token endpoint is, how the
+client authenticates, what extra parameters a refresh sends, and where the expiry is in the response.
+Subclasses change defaults, and override a method only where a provider really differs:
+
+* :meth:`Provider.build_refresh_request` — the request;
+* :meth:`Provider.token_payload` — where the token fields sit in the response (e.g. Slack's ``authed_user``);
+* :meth:`Provider.parse_expiry` / :meth:`Provider.parse_refresh_token_expiry` — expiry fields;
+* :meth:`Provider.classify_error` — which errors are retryable, re-auth or misconfiguration;
+* :meth:`Provider.retry_policy` and the ``lead`` field — when to retry and when to refresh.
+
+Fields may be overridden per OAuth client from configuration (``provider_options``); unknown options
+are refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import math
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from .client import AuthMethod, OAuthClient
+from .errors import (
+    InvalidAccountData,
+    MalformedResponse,
+    Misconfigured,
+    ReauthRequired,
+    RefreshError,
+    RetryableError,
+    redact,
+)
+from .http import TokenRequest, TokenResponse
+from .lead import DEFAULT_LEAD
+from .retry import RetryPolicy
+from .tokens import TokenSet
+
+#: Longest lifetime accepted from ``expires_in`` (ten years); beyond it a response is malformed.
+MAX_LIFETIME = 10 * 366 * 86400.0
+
+REAUTH_ERRORS = frozenset({"invalid_grant"})
+MISCONFIG_ERRORS = frozenset(
+    {"invalid_client", "unauthorized_client", "invalid_scope", "unsupported_grant_type", "invalid_request"}
+)
+RETRYABLE_ERRORS = frozenset({"temporarily_unavailable", "server_error", "slow_down"})
+RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date); None if absent or invalid."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+def as_seconds(value: Any, field: str) -> float:
+    """A lifetime in seconds from a JSON value (number or numeric string); MalformedResponse otherwise."""
+    if isinstance(value, bool):
+        raise MalformedResponse(f"token response field {field!r} is a boolean, not a number of seconds")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise MalformedResponse(f"token response field {field!r} is not a number") from None
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        raise MalformedResponse(f"token response field {field!r} is not a number")
+    if value <= 0:
+        raise MalformedResponse(f"token response field {field!r} is {value}, not a positive lifetime")
+    if value > MAX_LIFETIME:
+        raise MalformedResponse(f"token response field {field!r} is {value}, longer than ten years")
+    return float(value)
+
+
+class Provider(BaseModel):
+    """An OAuth 2.0 provider's refresh behaviour. The defaults are RFC 6749's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: Registry name (the ``{provider}`` part of account keys is free; clients name a provider by this).
+    name: ClassVar[str] = "generic"
+    #: Account data a token URL needs, each a regular expression the whole value must match.
+    account_fields: ClassVar[Mapping[str, str]] = {}
+
+    token_url: str = Field(default="", description="Token endpoint; '{field}' placeholders come from account data.")
+    issuer: str | None = Field(
+        default=None, description="Issuer to discover token_url from (RFC 8414 / OIDC) when token_url is empty."
+    )
+    auth_method: AuthMethod = Field(default="client_secret_basic", description="Default client auth method.")
+    body_format: Literal["form", "json"] = "form"
+    refresh_params: dict[str, str] = Field(default_factory=dict, description="Extra refresh parameters.")
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers.")
+    expires_in_field: str = "expires_in"
+    expires_at_field: str | None = Field(default=None, description="Absolute expiry field (epoch s), if any.")
+    refresh_expires_in_fields: tuple[str, ...] = (
+        "refresh_token_expires_in",
+        "x_refresh_token_expires_in",
+        "refresh_expires_in",
+    )
+    default_lifetime: float | None = Field(
+        default=3600.0,
+        description="Lifetime assumed when a response carries no expiry. None: such tokens never expire.",
+    )
+    extra_fields: tuple[str, ...] = Field(default=(), description="Non-secret response fields copied to KV.")
+    lead: float = Field(default=DEFAULT_LEAD, gt=0, description="Refresh this many seconds before expiry.")
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    rotation_grace: float | None = Field(
+        default=None, description="Seconds a rotated-out refresh token stays usable at the provider."
+    )
+    revocation_url: str | None = Field(default=None, description="RFC 7009 endpoint; '{field}' as token_url.")
+    timeout: float = Field(default=30.0, gt=0, description="Token request timeout, seconds.")
+
+    # -- account data and endpoints -------------------------------------------------------------
+    def validate_account_data(self, data: Mapping[str, str]) -> dict[str, str]:
+        """Check the account data the URLs need against :attr:`account_fields`; refuse anything else."""
+        out: dict[str, str] = {}
+        for key, value in data.items():
+            if not isinstance(value, str):
+                raise InvalidAccountData(f"{self.name}: account data {key!r} must be a string")
+            pattern = self.account_fields.get(key)
+            if pattern is not None and not re.fullmatch(pattern, value):
+                raise InvalidAccountData(
+                    f"{self.name}: account data {key!r} = {value[:80]!r} is not valid "
+                    f"(must match {pattern})"
+                )
+            out[key] = value
+        for needed in self.url_fields():
+            if needed not in out:
+                raise InvalidAccountData(f"{self.name}: account data needs {needed!r} for the token URL")
+        return out
+
+    def url_fields(self) -> set[str]:
+        fields = set(_PLACEHOLDER.findall(self.token_url))
+        if self.revocation_url:
+            fields |= set(_PLACEHOLDER.findall(self.revocation_url))
+        return fields
+
+    def _fill(self, template: str, account_data: Mapping[str, str]) -> str:
+        def sub(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in account_data:
+                raise InvalidAccountData(f"{self.name}: account data needs {name!r} for the token URL")
+            value = account_data[name]
+            pattern = self.account_fields.get(name)
+            if pattern is None or not re.fullmatch(pattern, value):
+                raise InvalidAccountData(f"{self.name}: account data {name!r} is not a valid value for a URL")
+            return value
+
+        return _PLACEHOLDER.sub(sub, template)
+
+    def token_endpoint(self, account_data: Mapping[str, str]) -> str:
+        if not self.token_url:
+            raise Misconfigured(
+                f"provider {self.name!r} has no token_url configured"
+                + (" (issuer discovery has not run)" if self.issuer else "")
+            )
+        return self._fill(self.token_url, account_data)
+
+    def revocation_endpoint(self, account_data: Mapping[str, str]) -> str | None:
+        return self._fill(self.revocation_url, account_data) if self.revocation_url else None
+
+    # -- the request ------------------------------------------------------------------------------
+    def build_refresh_request(
+        self, refresh_token: SecretStr, client: OAuthClient, account_data: Mapping[str, str]
+    ) -> TokenRequest:
+        params = {"grant_type": "refresh_token", "refresh_token": refresh_token.get_secret_value()}
+        params.update(self.refresh_params)
+        return TokenRequest(
+            url=self.token_endpoint(account_data),
+            params=params,
+            headers=dict(self.headers),
+            body_format=self.body_format,
+            auth_method=client.auth_method or self.auth_method,
+        )
+
+    # -- the response -----------------------------------------------------------------------------
+    def parse_response(self, response: TokenResponse, now: float) -> TokenSet:
+        """A :class:`TokenSet` from a token response, or the right :class:`RefreshError`."""
+        payload: Any = None
+        if not response.truncated:
+            try:
+                payload = json.loads(response.body) if response.body else None
+            except (ValueError, UnicodeDecodeError):
+                payload = None
+        if not isinstance(payload, dict):
+            payload = None
+        if response.status != 200 or payload is None or self.is_error_payload(payload):
+            raise self.classify_error(response, payload, now)
+        return self.parse_token(self.token_payload(payload), now)
+
+    def is_error_payload(self, payload: Mapping[str, Any]) -> bool:
+        """True when a 200 body is really an error (GitHub, Slack and others answer errors with 200)."""
+        return "error" in payload and "access_token" not in payload
+
+    def token_payload(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The object holding the token fields (override for nesting, e.g. Slack's ``authed_user``)."""
+        return payload
+
+    def parse_token(self, payload: Mapping[str, Any], now: float) -> TokenSet:
+        access = payload.get("access_token")
+        if not isinstance(access, str) or not access:
+            raise MalformedResponse("token response has no access_token")
+        token_type = payload.get("token_type", "Bearer")
+        if not isinstance(token_type, str) or not token_type.strip() or len(token_type) > 40:
+            raise MalformedResponse("token response has an invalid token_type")
+        token_type = "Bearer" if token_type.lower() == "bearer" else token_type
+        refresh = payload.get("refresh_token")
+        if refresh is not None and (not isinstance(refresh, str) or not refresh):
+            raise MalformedResponse("token response has an invalid refresh_token")
+        scope = payload.get("scope")
+        if isinstance(scope, list):
+            scope = " ".join(str(s) for s in scope)
+        if scope is not None and not isinstance(scope, str):
+            scope = None
+        id_token = payload.get("id_token")
+        extras = {k: payload[k] for k in self.extra_fields if k in payload and _is_plain(payload[k])}
+        return TokenSet(
+            access_token=SecretStr(access),
+            token_type=token_type,
+            issued_at=now,
+            expires_at=self.parse_expiry(payload, now),
+            refresh_token=SecretStr(refresh) if refresh else None,
+            refresh_token_expires_at=self.parse_refresh_token_expiry(payload, now),
+            scope=scope,
+            id_token=SecretStr(id_token) if isinstance(id_token, str) and id_token else None,
+            extras=extras,
+        )
+
+    def parse_expiry(self, payload: Mapping[str, Any], now: float) -> float | None:
+        """Absolute expiry of the access token. A missing expiry is ``default_lifetime`` from now."""
+        if self.expires_at_field and payload.get(self.expires_at_field) is not None:
+            at = as_seconds(payload[self.expires_at_field], self.expires_at_field)
+            if at <= now:
+                raise MalformedResponse(f"token response field {self.expires_at_field!r} is in the past")
+            return at
+        if payload.get(self.expires_in_field) is not None:
+            return now + as_seconds(payload[self.expires_in_field], self.expires_in_field)
+        return None if self.default_lifetime is None else now + self.default_lifetime
+
+    def parse_refresh_token_expiry(self, payload: Mapping[str, Any], now: float) -> float | None:
+        for name in self.refresh_expires_in_fields:
+            if payload.get(name) is not None:
+                try:
+                    return now + as_seconds(payload[name], name)
+                except MalformedResponse:
+                    return None  # advisory only: never fail a good refresh over it
+        return None
+
+    # -- errors -----------------------------------------------------------------------------------
+    def error_code(self, payload: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+        """(error code, description) from an error body."""
+        if not payload:
+            return None, None
+        code = payload.get("error")
+        desc = payload.get("error_description") or payload.get("message")
+        return (code if isinstance(code, str) else None, desc if isinstance(desc, str) else None)
+
+    def classify_error(
+        self, response: TokenResponse, payload: Mapping[str, Any] | None, now: float
+    ) -> RefreshError:
+        """Map an unsuccessful response to retryable / re-auth / misconfigured / malformed."""
+        status = response.status
+        code, desc = self.error_code(payload)
+        code_s = redact(code) if code else None
+        desc_s = redact(desc) if desc else None
+        kw: dict[str, Any] = {"error": code_s, "description": desc_s, "status": status}
+        retry_after = parse_retry_after(response.headers.get("retry-after"), now)
+        if code in REAUTH_ERRORS:
+            return ReauthRequired(f"{self.name}: the grant is no longer valid ({code})", **kw)
+        if code in RETRYABLE_ERRORS or status in RETRYABLE_STATUS or status >= 500:
+            return RetryableError(
+                f"{self.name}: token endpoint unavailable (HTTP {status})", retry_after=retry_after, **kw
+            )
+        if code in MISCONFIG_ERRORS or status in (401, 403):
+            return Misconfigured(f"{self.name}: the client was refused ({code or f'HTTP {status}'})", **kw)
+        if code:
+            return Misconfigured(f"{self.name}: token endpoint error {code_s}", **kw)
+        if status == 200:
+            return MalformedResponse(f"{self.name}: token response is not a JSON object", **kw)
+        return MalformedResponse(f"{self.name}: unexpected HTTP {status} from the token endpoint", **kw)
+
+    # -- policy -----------------------------------------------------------------------------------
+    def retry_policy(self) -> RetryPolicy:
+        return self.retry
+
+
+def _is_plain(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) or value is None

@@ -1,0 +1,34 @@
+"""The generic declarative provider: any RFC 6749 token endpoint, configured without code.
+
+It is registered through the ``freshtoken`` entry point exactly as an external plugin is. Configure it
+per OAuth client::
+
+    [clients.acme]
+    provider = "generic"
+    client_id = "..."
+    client_secret = { env = "ACME_SECRET" }
+    [clients.acme.provider_options]
+    token_url = "https://auth.acme.example/oauth/token"   # or: issuer = "https://auth.acme.example"
+    auth_method = "client_secret_post"
+    body_format = "form"
+    refresh_params = { audience = "api" }
+    expires_in_field = "expires_in"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..hookspecs import hookimpl
+from ..provider import Provider
+
+
+class GenericProvider(Provider):
+    """RFC 6749 refresh with every behaviour set from configuration."""
+
+    name = "generic"
+
+
+@hookimpl
+def freshtoken_register_providers(register: Callable[[type[Provider]], None]) -> None:
+    register(GenericProvider)

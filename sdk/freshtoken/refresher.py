@@ -1,0 +1,452 @@
+"""The refresher: one runtime-agnostic state machine per account.
+
+A runtime (embedded host, Durable Object, Temporal workflow) gives it storage with one alarm, a KV writer,
+a clock, an HTTP client and the provider, and guarantees that calls for one account never overlap. The
+alarm does, in this order:
+
+1. load the state;
+2. refresh at the provider;
+3. on success: persist the new state (a rotated refresh token) *first*; then write the KV record
+   (TTL = time to expiry); then set the next alarm (``expiry - lead``);
+4. on a retryable failure: back off with jitter (``Retry-After`` honoured), count, alert at the threshold,
+   alert again when the token in KV expires;
+5. on ``invalid_grant``: stop, keep the state for inspection, alert once;
+6. on misconfiguration: alert, retry slowly so that a fixed configuration heals.
+
+It is idempotent: an alarm that runs again (at-least-once delivery, retried alarm) while the token is
+still fresh rewrites the KV record from state and re-arms, without calling the provider.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import SecretStr
+
+from .client import OAuthClient
+from .clock import Clock, SystemClock
+from .errors import (
+    FreshtokenError,
+    MalformedResponse,
+    Misconfigured,
+    NotRegistered,
+    ReauthRequired,
+    RefreshError,
+    RetryableError,
+    redact,
+)
+from .events import (
+    Event,
+    ReauthRequiredEvent,
+    RefreshFailed,
+    RefreshSucceeded,
+    RefreshTokenExpiring,
+    TokenExpired,
+)
+from .http import TokenHTTP
+from .keys import AccountKey
+from .kv import KVWriter, ttl_until
+from .lead import KV_PROPAGATION_MARGIN, refresh_at
+from .plugins import Plugins
+from .provider import Provider
+from .record import KVRecord
+from .state import AccountState, Status
+from .storage import AccountStorage
+from .tokens import TokenSet
+
+log = logging.getLogger("freshtoken.refresher")
+
+#: Warn this long before a refresh token itself lapses (Intuit's 100 days, GitHub's 6 months...).
+REFRESH_TOKEN_WARNING = 14 * 86400.0
+#: An alarm that fires this early (clock skew) is treated as due.
+EARLY_TOLERANCE = 1.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an alarm or refresh did. ``kind`` is one of: refreshed, not_due, retry_scheduled,
+    misconfigured, reauth_required, static, absent."""
+
+    kind: str
+    next_alarm: float | None = None
+    error: str | None = None
+    generation: int | None = None
+
+
+class Refresher:
+    """The refresher of one account. Cheap to construct: runtimes make one per event."""
+
+    def __init__(
+        self,
+        key: AccountKey | str,
+        *,
+        storage: AccountStorage,
+        kv: KVWriter,
+        provider: Provider,
+        client: OAuthClient,
+        http: TokenHTTP,
+        clock: Clock | None = None,
+        plugins: Plugins | None = None,
+        rng: random.Random | None = None,
+        kv_key: str | None = None,
+    ) -> None:
+        self.key = key if isinstance(key, AccountKey) else AccountKey.parse(key)
+        self.storage = storage
+        self.kv = kv
+        self.provider = provider
+        self.client = client
+        self.http = http
+        self.clock = clock or SystemClock()
+        self.plugins = plugins
+        self.rng = rng or random.Random()
+        self.kv_key = kv_key or str(self.key)
+
+    # -- operations -------------------------------------------------------------------------------
+    async def register(
+        self,
+        *,
+        refresh_token: str | None,
+        account_data: Mapping[str, str] | None = None,
+        access_token: str | None = None,
+        expires_at: float | None = None,
+        token_type: str = "Bearer",
+        scope: str | None = None,
+        refresh_token_expires_at: float | None = None,
+        never_expires: bool = False,
+    ) -> AccountState:
+        """Register (or re-register) the account. Schedules a refresh at once unless a valid token is given.
+
+        ``never_expires`` with an access token registers a static token: written to KV without TTL,
+        no alarm.
+        """
+        now = self.clock.now()
+        data = self.provider.validate_account_data(dict(account_data or {}))
+        if refresh_token is None and not (never_expires and access_token):
+            raise ReauthRequired("register: a refresh token is required (or a never-expiring access token)")
+        old = await self.storage.load()
+        state = AccountState(
+            key=str(self.key),
+            client=self.client.name,
+            account_data=data,
+            refresh_token=SecretStr(refresh_token) if refresh_token else None,
+            refresh_token_expires_at=refresh_token_expires_at,
+            token_type=token_type,
+            scope=scope,
+            registered_at=now,
+            generation=old.generation if old else 0,
+        )
+        usable = access_token is not None and (
+            never_expires or (expires_at is not None and expires_at - now > KV_PROPAGATION_MARGIN)
+        )
+        if usable:
+            state.access_token = SecretStr(access_token or "")
+            state.issued_at = now
+            state.expires_at = None if never_expires else expires_at
+            state.generation += 1
+            state.status = Status.STATIC if never_expires else Status.ACTIVE
+            state.next_refresh_at = (
+                None if never_expires else refresh_at(now, expires_at or now, self.provider.lead)
+            )
+        else:
+            state.next_refresh_at = now
+        await self.storage.save(state)
+        if usable:
+            await self._write_kv(state, now)
+        await self._arm(state)
+        return state
+
+    async def alarm(self) -> Outcome:
+        """The alarm handler. Never raises a :class:`RefreshError`: failures are scheduled, not thrown."""
+        state = await self.storage.load()
+        if state is None:
+            await self.storage.delete_alarm()
+            return Outcome("absent")
+        now = self.clock.now()
+        if state.status in (Status.REAUTH_REQUIRED, Status.STATIC):
+            await self.storage.delete_alarm()
+            return Outcome(state.status.value, generation=state.generation)
+        if (
+            state.status is Status.ACTIVE
+            and state.next_refresh_at is not None
+            and now + EARLY_TOLERANCE < state.next_refresh_at
+        ):
+            # Not due: an at-least-once re-delivery, or a restart after a crash between the state write
+            # and the KV write. Make KV match the state, re-arm, and do not call the provider.
+            await self._write_kv(state, now)
+            await self._arm(state)
+            return Outcome("not_due", next_alarm=state.next_refresh_at, generation=state.generation)
+        return await self._refresh(state)
+
+    async def refresh_now(self) -> Outcome:
+        """Refresh at once, whatever the schedule (the runtime serialises it with the alarm)."""
+        state = await self.storage.load()
+        if state is None:
+            raise NotRegistered(str(self.key))
+        if state.status is Status.STATIC:
+            return Outcome("static", generation=state.generation)
+        return await self._refresh(state)
+
+    async def status(self) -> dict[str, Any]:
+        """The account's state without any secret, plus the scheduled alarm."""
+        state = await self.storage.load()
+        if state is None:
+            raise NotRegistered(str(self.key))
+        view = state.public()
+        view["alarm_at"] = await self.storage.get_alarm()
+        return view
+
+    async def remove(self, *, revoke: bool = True) -> bool:
+        """Delete the alarm, the KV record and the state; revoke the refresh token (RFC 7009) if possible."""
+        state = await self.storage.load()
+        await self.storage.delete_alarm()
+        await self.kv.delete(self.kv_key)
+        if state is None:
+            await self.storage.delete()
+            return False
+        if revoke and state.refresh_token is not None:
+            await self._revoke(state)
+        await self.storage.delete()
+        return True
+
+    # -- the refresh ------------------------------------------------------------------------------
+    async def _refresh(self, state: AccountState) -> Outcome:
+        now = self.clock.now()
+        if state.refresh_token is None:
+            return await self._on_reauth(state, ReauthRequired("no refresh token stored"), now)
+        if state.expires_at is not None and now >= state.expires_at and not state.alerted_expired:
+            state.alerted_expired = True
+            await self._emit(
+                "freshtoken_token_expired",
+                TokenExpired(
+                    str(self.key), self.provider.name, now, state.expires_at, state.failures
+                ),
+            )
+        state.in_flight_since = now
+        state.last_attempt_at = now
+        await self.storage.save(state)  # a crash from here on is visible at restart
+        started = now
+        try:
+            tokens = await self._exchange(state, state.refresh_token)
+        except ReauthRequired as exc:
+            recovered = await self._try_previous_token(state, now)
+            if recovered is None:
+                return await self._on_reauth(state, exc, now)
+            tokens = recovered
+        except Misconfigured as exc:
+            return await self._on_failure(state, exc, now)
+        except RetryableError as exc:
+            return await self._on_failure(state, exc, now)
+        return await self._on_success(state, tokens, started)
+
+    async def _exchange(self, state: AccountState, refresh_token: SecretStr) -> TokenSet:
+        request = self.provider.build_refresh_request(refresh_token, self.client, state.account_data)
+        response = await self.http.send(request, self.client, timeout=self.provider.timeout)
+        now = self.clock.now()
+        try:
+            return self.provider.parse_response(response, now)
+        except RefreshError:
+            raise
+        except FreshtokenError as exc:
+            raise Misconfigured(self._clean(str(exc), state)) from None
+        except Exception as exc:  # noqa: BLE001 - a provider plugin's bug must not crash the host
+            raise MalformedResponse(
+                f"provider {self.provider.name!r} failed to parse the response ({exc.__class__.__name__})"
+            ) from None
+
+    async def _try_previous_token(self, state: AccountState, now: float) -> TokenSet | None:
+        """Within a provider's rotation grace window, the previous refresh token may still work (Xero)."""
+        grace = self.provider.rotation_grace
+        if (
+            not grace
+            or state.previous_refresh_token is None
+            or state.rotated_at is None
+            or now - state.rotated_at > grace
+        ):
+            return None
+        try:
+            return await self._exchange(state, state.previous_refresh_token)
+        except RefreshError:
+            return None
+
+    async def _on_success(self, state: AccountState, tokens: TokenSet, started: float) -> Outcome:
+        now = self.clock.now()
+        rotated = False
+        if tokens.refresh_token is not None and (
+            state.refresh_token is None
+            or tokens.refresh_token.get_secret_value() != state.refresh_token.get_secret_value()
+        ):
+            state.previous_refresh_token = state.refresh_token
+            state.refresh_token = tokens.refresh_token
+            state.rotated_at = now
+            rotated = True
+        if tokens.refresh_token_expires_at is not None:
+            if rotated or state.refresh_token_expires_at is None:
+                state.alerted_refresh_token_expiry = False
+            state.refresh_token_expires_at = tokens.refresh_token_expires_at
+        state.access_token = tokens.access_token
+        state.token_type = tokens.token_type
+        state.scope = tokens.scope if tokens.scope is not None else state.scope
+        state.issued_at = tokens.issued_at
+        state.expires_at = tokens.expires_at
+        state.extras = dict(tokens.extras)
+        state.generation += 1
+        state.refresh_count += 1
+        state.failures = 0
+        state.last_error = None
+        state.last_error_kind = None
+        state.last_success_at = now
+        state.in_flight_since = None
+        state.alerted_failures = False
+        state.alerted_expired = False
+        state.alerted_reauth = False
+        if tokens.expires_at is None:
+            state.status = Status.STATIC
+            state.next_refresh_at = None
+        else:
+            state.status = Status.ACTIVE
+            state.next_refresh_at = refresh_at(tokens.issued_at, tokens.expires_at, self.provider.lead)
+        # 1. the rotated refresh token is durable before anything else happens
+        await self.storage.save(state)
+        # 2. the request path sees the new token
+        try:
+            await self._write_kv(state, now)
+        except Exception as exc:  # noqa: BLE001 - KV down: the token is safe in state; retry the write soon
+            delay = self.provider.retry_policy().delay(1, rng=self.rng)
+            await self.storage.set_alarm(now + delay)
+            log.warning("%s: KV write failed (%s); retrying in %.0fs", self.key, exc.__class__.__name__, delay)
+            return Outcome("retry_scheduled", next_alarm=now + delay, error="kv write failed",
+                           generation=state.generation)
+        # 3. the next alarm
+        await self._arm(state)
+        await self._check_refresh_token_expiry(state, now)
+        await self._emit(
+            "freshtoken_refresh_succeeded",
+            RefreshSucceeded(
+                str(self.key), self.provider.name, now, state.generation, state.expires_at,
+                state.next_refresh_at, rotated, now - started,
+            ),
+        )
+        return Outcome("refreshed", next_alarm=state.next_refresh_at, generation=state.generation)
+
+    async def _on_failure(self, state: AccountState, exc: RefreshError, now: float) -> Outcome:
+        policy = self.provider.retry_policy()
+        # Did someone else refresh meanwhile (another host racing us)? Then their state wins.
+        current = await self.storage.load()
+        if current is not None and current.generation != state.generation:
+            return Outcome("superseded", next_alarm=current.next_refresh_at, generation=current.generation)
+        state.failures += 1
+        state.in_flight_since = None
+        state.last_error = self._clean(exc.summary(), state)
+        state.last_error_kind = exc.kind
+        if isinstance(exc, Misconfigured):
+            state.status = Status.MISCONFIGURED
+            alert = not state.alerted_failures
+            retry_at = now + policy.misconfigured_delay
+        else:
+            state.status = Status.RETRYING
+            alert = state.failures >= policy.alert_after and not state.alerted_failures
+            retry_after = exc.retry_after if isinstance(exc, RetryableError) else None
+            retry_at = now + policy.delay(state.failures, retry_after=retry_after, rng=self.rng)
+        if alert:
+            state.alerted_failures = True
+        state.next_refresh_at = retry_at
+        await self.storage.save(state)
+        await self.storage.set_alarm(retry_at)
+        await self._emit(
+            "freshtoken_refresh_failed",
+            RefreshFailed(
+                str(self.key), self.provider.name, now, exc.kind, state.last_error, state.failures,
+                retry_at, alert,
+            ),
+        )
+        return Outcome(
+            state.status.value if isinstance(exc, Misconfigured) else "retry_scheduled",
+            next_alarm=retry_at, error=state.last_error, generation=state.generation,
+        )
+
+    async def _on_reauth(self, state: AccountState, exc: RefreshError, now: float) -> Outcome:
+        current = await self.storage.load()
+        if current is not None and current.generation != state.generation:
+            return Outcome("superseded", next_alarm=current.next_refresh_at, generation=current.generation)
+        state.status = Status.REAUTH_REQUIRED
+        state.failures += 1
+        state.in_flight_since = None
+        state.next_refresh_at = None
+        state.last_error = self._clean(exc.summary(), state)
+        state.last_error_kind = exc.kind
+        first = not state.alerted_reauth
+        state.alerted_reauth = True
+        await self.storage.save(state)
+        await self.storage.delete_alarm()
+        if first:
+            log.error("%s: re-authorisation required: %s", self.key, state.last_error)
+            await self._emit(
+                "freshtoken_reauth_required",
+                ReauthRequiredEvent(str(self.key), self.provider.name, now, state.last_error),
+            )
+        return Outcome("reauth_required", error=state.last_error, generation=state.generation)
+
+    # -- helpers ----------------------------------------------------------------------------------
+    async def _write_kv(self, state: AccountState, now: float) -> None:
+        if state.access_token is None:
+            return
+        record = KVRecord(
+            access_token=state.access_token.get_secret_value(),
+            token_type=state.token_type,
+            expires_at=None if state.expires_at is None else int(state.expires_at),
+            scope=state.scope,
+            generation=state.generation,
+            refreshed_at=int(state.issued_at or now),
+            extras=state.extras,
+        )
+        await self.kv.put(self.kv_key, record.dumps(), ttl_until(state.expires_at, now))
+
+    async def _arm(self, state: AccountState) -> None:
+        if state.next_refresh_at is None:
+            await self.storage.delete_alarm()
+        else:
+            await self.storage.set_alarm(state.next_refresh_at)
+
+    async def _check_refresh_token_expiry(self, state: AccountState, now: float) -> None:
+        at = state.refresh_token_expires_at
+        if at is None or state.alerted_refresh_token_expiry or at - now > REFRESH_TOKEN_WARNING:
+            return
+        state.alerted_refresh_token_expiry = True
+        await self.storage.save(state)
+        await self._emit(
+            "freshtoken_refresh_token_expiring", RefreshTokenExpiring(str(self.key), self.provider.name, now, at)
+        )
+
+    async def _revoke(self, state: AccountState) -> None:
+        url = self.provider.revocation_endpoint(state.account_data)
+        if not url or state.refresh_token is None:
+            return
+        from .http import TokenRequest
+
+        request = TokenRequest(
+            url=url,
+            params={"token": state.refresh_token.get_secret_value(), "token_type_hint": "refresh_token"},
+            auth_method=self.client.auth_method or self.provider.auth_method,
+        )
+        try:
+            await self.http.send(request, self.client, timeout=self.provider.timeout)
+        except FreshtokenError as exc:
+            log.warning("%s: revocation failed (%s); state removed anyway", self.key, exc.__class__.__name__)
+
+    def _secrets(self, state: AccountState) -> list[str]:
+        values = self.client.secret_values()
+        for s in (state.refresh_token, state.previous_refresh_token, state.access_token):
+            if s is not None:
+                values.append(s.get_secret_value())
+        return values
+
+    def _clean(self, text: str, state: AccountState) -> str:
+        return redact(text, self._secrets(state))
+
+    async def _emit(self, hook: str, event: Event) -> None:
+        if self.plugins is not None:
+            await self.plugins.emit(hook, event)

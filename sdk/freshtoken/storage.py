@@ -1,0 +1,89 @@
+"""The storage contract: what a Durable Object's ``ctx.storage`` offers, for one account.
+
+Every runtime gives each refresher an :class:`AccountStorage`: durable state replaced atomically, and one
+alarm (set overrides the one scheduled, like ``setAlarm``). The embedded runtime keeps both in SQLite,
+the Cloudflare runtime in the object's own storage, the Temporal runtime in workflow state.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from .state import AccountState
+
+
+@runtime_checkable
+class AccountStorage(Protocol):
+    """Durable state and the single alarm of one account."""
+
+    async def load(self) -> AccountState | None: ...
+
+    async def save(self, state: AccountState) -> None:
+        """Replace the state atomically: after a crash either the old or the new state is there."""
+
+    async def delete(self) -> None:
+        """Delete the state and the alarm."""
+
+    async def get_alarm(self) -> float | None: ...
+
+    async def set_alarm(self, at: float) -> None:
+        """Schedule the one alarm at epoch seconds ``at``, replacing any scheduled one."""
+
+    async def delete_alarm(self) -> None: ...
+
+
+@runtime_checkable
+class SecretCodec(Protocol):
+    """Encodes secret strings for storage at rest (e.g. AES-GCM) and decodes them back."""
+
+    def encode(self, plaintext: str) -> str: ...
+
+    def decode(self, stored: str) -> str: ...
+
+
+class PlaintextCodec:
+    """Stores secrets as they are. Only for storage that is already private to the process (tests,
+    in-memory runs); the embedded runtime refuses to start without an encryption key."""
+
+    def encode(self, plaintext: str) -> str:
+        return plaintext
+
+    def decode(self, stored: str) -> str:
+        return stored
+
+
+class MemoryStorage:
+    """An :class:`AccountStorage` in a dict, for one process's lifetime (unit tests, in-memory runs).
+
+    State is kept serialised, exactly as a durable store would keep it, so that a test exercises the
+    same encode/decode path.
+    """
+
+    def __init__(self, codec: SecretCodec | None = None) -> None:
+        self._codec = codec or PlaintextCodec()
+        self._state: str | None = None
+        self.alarm: float | None = None
+
+    async def load(self) -> AccountState | None:
+        return None if self._state is None else AccountState.load(self._state, self._codec)
+
+    async def save(self, state: AccountState) -> None:
+        self._state = state.dump(self._codec)
+
+    async def delete(self) -> None:
+        self._state = None
+        self.alarm = None
+
+    async def get_alarm(self) -> float | None:
+        return self.alarm
+
+    async def set_alarm(self, at: float) -> None:
+        self.alarm = float(at)
+
+    async def delete_alarm(self) -> None:
+        self.alarm = None
+
+    @property
+    def raw(self) -> str | None:
+        """The state as stored (for tests that look for leaked secrets)."""
+        return self._state
