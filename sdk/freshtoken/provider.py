@@ -58,7 +58,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if re.fullmatch(r"[0-9]{1,12}", value):
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

@@ -1,0 +1,1 @@
+"""Testing kit for provider plugins (work in progress)."""

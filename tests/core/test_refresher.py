@@ -1,0 +1,275 @@
+"""The refresher state machine, in virtual time, against the real loopback sandbox token endpoint."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from freshtoken import KVRecord, NotRegistered, Status, TokenReader, TokenUnavailable
+from freshtoken.providers.generic import GenericProvider
+from freshtoken.sandbox import Fault
+
+from .conftest import Rig
+
+KEY = "acme:generic:user-1"
+
+
+async def registered(rig: Rig) -> str:
+    grant = rig.sandbox.mint()
+    await rig.refresher.register(refresh_token=grant["refresh_token"])
+    return grant["refresh_token"]
+
+
+async def test_register_schedules_at_once_and_alarm_refreshes_writes_kv_and_rearms(rig: Rig):
+    await registered(rig)
+    assert await rig.storage.get_alarm() == rig.clock.now()
+    out = await rig.fire()
+    assert out.kind == "refreshed" and out.generation == 1
+    record = await TokenReader(rig.kv, clock=rig.clock).get(KEY)
+    assert record.expires_at == int(rig.clock.now() + 3600)
+    assert await rig.storage.get_alarm() == pytest.approx(rig.clock.now() + 3000)
+    assert rig.recorder.names() == ["succeeded"]
+
+
+async def test_two_days_of_hour_long_tokens_run_in_virtual_time_and_kv_never_goes_stale(rig: Rig):
+    await registered(rig)
+    reader = TokenReader(rig.kv, clock=rig.clock, min_remaining=60)
+    start = rig.clock.now()
+    before = rig.sandbox.app.stats.refreshes
+    while rig.clock.now() < start + 48 * 3600:
+        await rig.fire()
+        # just before the next alarm the gateway still has a token with >= 10 min left
+        alarm = await rig.storage.get_alarm()
+        rig.clock.set(alarm - 1)
+        assert (await reader.get(KEY)).remaining(rig.clock.now()) >= 600
+    refreshes = rig.sandbox.app.stats.refreshes - before
+    assert 57 <= refreshes <= 59  # one every 50 minutes
+    assert rig.sandbox.app.stats.reuse_detected == 0
+
+
+async def test_rotated_refresh_token_is_persisted_before_kv_write_before_alarm(rig: Rig):
+    first_rt = await registered(rig)
+    calls: list[str] = []
+    save, put, set_alarm = rig.storage.save, rig.kv.put, rig.storage.set_alarm
+
+    async def rec_save(state):
+        calls.append(f"save:{state.status.value}:{state.generation}")
+        await save(state)
+
+    async def rec_put(*a, **k):
+        calls.append("kv")
+        await put(*a, **k)
+
+    async def rec_alarm(at):
+        calls.append("alarm")
+        await set_alarm(at)
+
+    rig.storage.save, rig.kv.put, rig.storage.set_alarm = rec_save, rec_put, rec_alarm
+    await rig.fire()
+    assert calls == ["save:pending:0", "save:active:1", "kv", "alarm"]
+    state = await rig.storage.load()
+    assert state.refresh_token.get_secret_value() != first_rt
+    assert state.previous_refresh_token.get_secret_value() == first_rt
+
+
+async def test_kv_record_never_holds_the_refresh_token(rig: Rig):
+    await registered(rig)
+    await rig.fire()
+    state = await rig.storage.load()
+    raw = rig.kv.get_sync(KEY)
+    assert state.refresh_token.get_secret_value() not in raw
+    assert set(json.loads(raw)) == {"v", "access_token", "token_type", "expires_at", "scope", "generation",
+                                    "refreshed_at", "extras"}
+
+
+async def test_response_without_refresh_token_keeps_the_old_one(rig: Rig):
+    rt = await registered(rig)
+    rig.sandbox.app.rotate = False
+    await rig.fire()
+    await rig.fire()
+    state = await rig.storage.load()
+    assert state.refresh_token.get_secret_value() == rt and state.generation == 2
+
+
+async def test_retryable_failures_back_off_alert_at_threshold_then_token_expired_then_recover(rig: Rig):
+    await registered(rig)
+    await rig.fire()
+    rig.sandbox.app.inject(*[Fault(status=503) for _ in range(30)])
+    delays, alerts = [], []
+    for _ in range(30):
+        at = await rig.storage.get_alarm()
+        out = await rig.fire()
+        assert out.kind == "retry_scheduled"
+        delays.append(out.next_alarm - at)
+    failed = [e for n, e in rig.recorder.events if n == "failed"]
+    alerts = [e.consecutive_failures for e in failed if e.alert]
+    assert alerts == [3]  # once per streak, at the policy threshold
+    assert all(1 <= d <= 300 for d in delays) and max(delays[5:]) > 60  # exponential, capped
+    assert rig.recorder.names().count("expired") == 1  # the KV token expired during the outage
+    state = await rig.storage.load()
+    assert state.status is Status.RETRYING and state.failures == 30
+    out = await rig.fire()  # the endpoint is back
+    assert out.kind == "refreshed"
+    state = await rig.storage.load()
+    assert state.failures == 0 and not state.alerted_failures and state.status is Status.ACTIVE
+
+
+async def test_retry_after_is_honoured(rig: Rig):
+    await registered(rig)
+    rig.sandbox.app.inject(Fault(status=429, headers={"retry-after": "900"}, body={"error": "slow_down"}))
+    now = rig.clock.now()
+    out = await rig.fire()
+    assert out.kind == "retry_scheduled" and out.next_alarm >= now + 900
+
+
+async def test_invalid_grant_stops_retrying_alerts_once_and_keeps_state(rig: Rig):
+    await registered(rig)
+    rig.sandbox.app.inject(Fault(status=400, body={"error": "invalid_grant", "error_description": "revoked"}))
+    requests = rig.sandbox.app.stats.requests
+    out = await rig.fire()
+    assert out.kind == "reauth_required"
+    assert await rig.storage.get_alarm() is None
+    again = await rig.refresher.alarm()  # a stray re-delivery
+    assert again.kind == "reauth_required"
+    assert rig.sandbox.app.stats.requests == requests + 1  # no retry storm
+    assert rig.recorder.names().count("reauth") == 1
+    state = await rig.storage.load()
+    assert state.status is Status.REAUTH_REQUIRED and "invalid_grant" in state.last_error
+
+
+async def test_invalid_client_is_misconfiguration_alerted_and_retried_slowly(rig: Rig):
+    await registered(rig)
+    rig.sandbox.app.inject(Fault(status=401, body={"error": "invalid_client"}))
+    now = rig.clock.now()
+    out = await rig.fire()
+    assert out.kind == "misconfigured"
+    assert out.next_alarm == pytest.approx(now + rig.provider.retry.misconfigured_delay)
+    failed = [e for n, e in rig.recorder.events if n == "failed"]
+    assert failed[0].alert and failed[0].kind == "misconfigured"
+    assert (await rig.fire()).kind == "refreshed"  # fixed: heals by itself
+
+
+async def test_a_redelivered_alarm_does_not_refresh_twice_but_repairs_kv(rig: Rig):
+    await registered(rig)
+    await rig.fire()
+    requests = rig.sandbox.app.stats.requests
+    await rig.kv.delete(KEY)  # as if the process died between the state write and the KV write
+    out = await rig.refresher.alarm()
+    assert out.kind == "not_due"
+    assert rig.sandbox.app.stats.requests == requests
+    assert rig.kv.get_sync(KEY) is not None
+
+
+async def test_kv_failure_after_refresh_keeps_the_token_and_retries_the_write_only(rig: Rig):
+    await registered(rig)
+    put = rig.kv.put
+
+    async def broken(*a, **k):
+        raise ConnectionError("kv down")
+
+    rig.kv.put = broken
+    out = await rig.fire()
+    assert out.kind == "retry_scheduled"
+    rig.kv.put = put
+    requests = rig.sandbox.app.stats.requests
+    out = await rig.fire()
+    assert out.kind == "not_due" and rig.sandbox.app.stats.requests == requests
+    assert KVRecord.loads(rig.kv.get_sync(KEY)).generation == 1
+
+
+async def test_refresh_token_expiry_is_tracked_and_alerted_once(rig: Rig):
+    await registered(rig)
+    body = {"access_token": "A1", "expires_in": 3600, "refresh_token_expires_in": 86400}
+    rig.sandbox.app.inject(Fault(status=200, body=body), Fault(status=200, body=body))
+    await rig.fire()
+    await rig.fire()
+    assert rig.recorder.names().count("rt_expiring") == 1
+    state = await rig.storage.load()
+    assert state.refresh_token_expires_at == pytest.approx(rig.clock.now() - 3000 + 86400, abs=3600)
+
+
+async def test_malformed_response_is_retried_and_a_plugin_bug_never_escapes(rig: Rig):
+    await registered(rig)
+    rig.sandbox.app.inject(Fault(status=200, body="<html>oops</html>"))
+    assert (await rig.fire()).kind == "retry_scheduled"
+
+    class Buggy(GenericProvider):
+        def parse_token(self, payload, now):
+            raise ZeroDivisionError("bug")
+
+    rig.refresher.provider = Buggy(token_url=rig.sandbox.token_url)
+    out = await rig.fire()
+    assert out.kind == "retry_scheduled" and "ZeroDivisionError" in out.error
+
+
+async def test_static_token_goes_to_kv_without_ttl_and_no_alarm(rig: Rig):
+    await rig.refresher.register(refresh_token=None, access_token="static-token", never_expires=True)
+    assert await rig.storage.get_alarm() is None
+    record = KVRecord.loads(rig.kv.get_sync(KEY))
+    assert record.expires_at is None
+    rig.clock.advance(10 * 365 * 86400)
+    assert (await TokenReader(rig.kv, clock=rig.clock).get(KEY)).access_token == "static-token"
+
+
+async def test_register_with_a_valid_token_writes_kv_and_schedules_before_expiry(rig: Rig):
+    grant = rig.sandbox.mint()
+    now = rig.clock.now()
+    await rig.refresher.register(
+        refresh_token=grant["refresh_token"], access_token=grant["access_token"], expires_at=now + 3600
+    )
+    assert await rig.storage.get_alarm() == pytest.approx(now + 3000)
+    assert KVRecord.loads(rig.kv.get_sync(KEY)).access_token == grant["access_token"]
+
+
+async def test_remove_deletes_kv_state_and_alarm_and_revokes(sandbox):
+    rig = Rig(sandbox, revocation_url=sandbox.url + "/revoke")
+    rt = await registered(rig)
+    await rig.fire()
+    assert await rig.refresher.remove() is True
+    assert rig.kv.get_sync(KEY) is None and await rig.storage.load() is None
+    assert await rig.storage.get_alarm() is None
+    assert rig.sandbox.app.last_request["params"]["grant_type"] == "refresh_token"  # last /token call
+    with pytest.raises(NotRegistered):
+        await rig.refresher.status()
+    with pytest.raises(TokenUnavailable):
+        await TokenReader(rig.kv, clock=rig.clock).get(KEY)
+    assert rt
+    await rig.http.aclose()
+
+
+async def test_secrets_never_reach_events_errors_status_or_logs(rig: Rig, caplog):
+    caplog.set_level(logging.DEBUG)
+    rt = await registered(rig)
+    await rig.fire()
+    state = await rig.storage.load()
+    secrets = {rt, "sandbox-secret", state.refresh_token.get_secret_value(), state.access_token.get_secret_value()}
+    # a hostile provider echoes the refresh token back in its error description
+    echo = state.refresh_token.get_secret_value()
+    rig.sandbox.app.inject(
+        Fault(status=400, body={"error": "invalid_grant", "error_description": f"bad token {echo} and secret sandbox-secret"})
+    )
+    await rig.fire()
+    texts = [caplog.text, json.dumps(await rig.refresher.status())]
+    texts += [json.dumps(e.to_dict()) for _, e in rig.recorder.events]
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text
+    assert "[redacted]" in (await rig.refresher.status())["last_error"]
+
+
+async def test_account_data_is_validated_for_url_placeholders(sandbox):
+    class Tenanted(GenericProvider):
+        account_fields = {"tenant": r"[a-z0-9-]{1,40}"}
+
+    rig = Rig(sandbox)
+    rig.refresher.provider = Tenanted(token_url=sandbox.url + "/{tenant}/token")
+    from freshtoken import InvalidAccountData
+
+    with pytest.raises(InvalidAccountData, match="needs 'tenant'"):
+        await rig.refresher.register(refresh_token="x")
+    with pytest.raises(InvalidAccountData, match="'tenant'"):
+        await rig.refresher.register(refresh_token="x", account_data={"tenant": "evil.com/x"})
+    assert await rig.storage.load() is None
+    await rig.http.aclose()
