@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from .events import RefreshFailed, RefreshSucceeded, RefreshTokenExpiring, ReauthRequiredEvent, TokenExpired
+    from .events import (
+        ReauthRequiredEvent,
+        RefreshFailed,
+        RefreshSucceeded,
+        RefreshTokenExpiring,
+        TokenExpired,
+    )
     from .provider import Provider
 
 PROJECT = "freshtoken"

@@ -69,10 +69,10 @@ def _jwt_key(client: OAuthClient) -> Any:
             return jwk.import_key(json.loads(text))
         for key_type in ("RSA", "EC", "OKP"):
             try:
-                return jwk.import_key(text, key_type)  # type: ignore[arg-type]
-            except Exception:  # noqa: BLE001 - try the next key type
+                return jwk.import_key(text, key_type)
+            except Exception:
                 continue
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
     raise Misconfigured(f"client {client.name!r}: private_key is not a PEM or JWK private key")
 

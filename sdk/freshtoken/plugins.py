@@ -64,7 +64,7 @@ class Plugins:
             try:
                 plugin = ep.load()
                 self.pm.register(plugin, name=ep.name)
-            except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the host
+            except Exception as exc:
                 log.error("plugin %r (%s) failed to load: %s", ep.name, dist_name, exc.__class__.__name__)
                 self.broken.append(BrokenPlugin(ep.name, dist_name, f"{exc.__class__.__name__}: {exc}"[:300]))
                 continue
@@ -102,7 +102,7 @@ class Plugins:
                 impl.function(register=register)
             except ConfigError:
                 raise
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log.error("plugin %r failed to register providers: %s", plugin_name, exc)
                 self.broken.append(BrokenPlugin(plugin_name, dist, f"{exc.__class__.__name__}: {exc}"[:300]))
         return found
@@ -137,7 +137,7 @@ class Plugins:
                 result = impl.function(event=event)
                 if inspect.isawaitable(result):
                     await result
-            except Exception as exc:  # noqa: BLE001 - an alerter must never break a refresh
+            except Exception as exc:
                 log.error("event hook %s in plugin %r failed: %s", hook_name, impl.plugin_name, exc.__class__.__name__)
 
 

@@ -252,7 +252,7 @@ class Refresher:
             raise
         except FreshtokenError as exc:
             raise Misconfigured(self._clean(str(exc), state)) from None
-        except Exception as exc:  # noqa: BLE001 - a provider plugin's bug must not crash the host
+        except Exception as exc:
             raise MalformedResponse(
                 f"provider {self.provider.name!r} failed to parse the response ({exc.__class__.__name__})"
             ) from None
@@ -314,7 +314,7 @@ class Refresher:
         # 2. the request path sees the new token
         try:
             await self._write_kv(state, now)
-        except Exception as exc:  # noqa: BLE001 - KV down: the token is safe in state; retry the write soon
+        except Exception as exc:
             delay = self.provider.retry_policy().delay(1, rng=self.rng)
             await self.storage.set_alarm(now + delay)
             log.warning("%s: KV write failed (%s); retrying in %.0fs", self.key, exc.__class__.__name__, delay)

@@ -289,7 +289,6 @@ class SandboxServer:
         import uvicorn
 
         server = uvicorn.Server(self._config())
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         thread = threading.Thread(target=server.run, name="freshtoken-sandbox", daemon=True)
         thread.start()
         deadline = time.monotonic() + 10

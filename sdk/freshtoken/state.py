@@ -8,7 +8,7 @@ storage, so that a runtime can encrypt them at rest.
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -20,7 +20,7 @@ SECRET_FIELDS = ("refresh_token", "access_token", "previous_refresh_token")
 STATE_VERSION = 1
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     PENDING = "pending"  # registered, no token refreshed by us yet
     ACTIVE = "active"  # last refresh succeeded
     RETRYING = "retrying"  # last refresh failed in a retryable way
@@ -46,7 +46,7 @@ class AccountState(BaseModel):
     rotated_at: float | None = None
 
     access_token: SecretStr | None = None
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - a scheme name, not a secret
     scope: str | None = None
     issued_at: float | None = None
     expires_at: float | None = None

@@ -36,7 +36,7 @@ def test_colon_in_tenant_refused_when_built_from_parts():
 def test_kv_key_limit_counts_utf8_bytes():
     ok = "a:b:" + "x" * (MAX_KEY_BYTES - 4)
     assert AccountKey.parse(ok)
-    with pytest.raises(InvalidAccountKey, match="512-byte|512 bytes"):
+    with pytest.raises(InvalidAccountKey, match=r"512 bytes"):
         AccountKey.parse("a:b:" + "é" * 255)
 
 
