@@ -136,7 +136,14 @@ class TokenHTTP:
             await self._client.aclose()
 
     async def send(self, request: TokenRequest, client: OAuthClient, *, timeout: float = 30.0) -> TokenResponse:
-        url, headers, body = prepare(request, client)
+        try:
+            url, headers, body = prepare(request, client)
+        except Misconfigured:
+            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. a key that cannot sign: name the class, not the key
+            raise Misconfigured(
+                f"client {client.name!r}: cannot authenticate the token request ({exc.__class__.__name__})"
+            ) from None
         return await self.post(url, headers, body, timeout=timeout)
 
     async def post(self, url: str, headers: dict[str, str], body: bytes, *, timeout: float) -> TokenResponse:

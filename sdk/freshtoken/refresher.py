@@ -243,7 +243,16 @@ class Refresher:
         return await self._on_success(state, tokens, started)
 
     async def _exchange(self, state: AccountState, refresh_token: SecretStr) -> TokenSet:
-        request = self.provider.build_refresh_request(refresh_token, self.client, state.account_data)
+        try:
+            request = self.provider.build_refresh_request(refresh_token, self.client, state.account_data)
+        except RefreshError:
+            raise
+        except FreshtokenError as exc:  # e.g. account data that no longer validates
+            raise Misconfigured(self._clean(str(exc), state)) from None
+        except Exception as exc:  # noqa: BLE001 - a provider plugin's bug must not crash the host
+            raise Misconfigured(
+                f"provider {self.provider.name!r} failed to build the request ({exc.__class__.__name__})"
+            ) from None
         response = await self.http.send(request, self.client, timeout=self.provider.timeout)
         now = self.clock.now()
         try:

@@ -273,3 +273,52 @@ async def test_account_data_is_validated_for_url_placeholders(sandbox):
         await rig.refresher.register(refresh_token="x", account_data={"tenant": "evil.com/x"})
     assert await rig.storage.load() is None
     await rig.http.aclose()
+
+
+async def test_a_provider_that_cannot_build_its_request_is_misconfigured_not_a_crash(rig: Rig):
+    await registered(rig)
+
+    class Broken(GenericProvider):
+        def build_refresh_request(self, refresh_token, client, account_data):
+            raise KeyError("oops")
+
+    rig.refresher.provider = Broken(token_url=rig.sandbox.token_url)
+    out = await rig.fire()
+    assert out.kind == "misconfigured" and "KeyError" in out.error
+
+
+async def test_private_key_jwt_with_a_bad_key_is_misconfigured(rig: Rig):
+    from freshtoken import OAuthClient
+
+    await registered(rig)
+    rig.refresher.client = OAuthClient(
+        name="jwt", provider="generic", client_id="sandbox-client", auth_method="private_key_jwt",
+        private_key="-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----",
+    )
+    out = await rig.fire()
+    assert out.kind == "misconfigured" and "not a key" not in out.error
+
+
+@pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
+@pytest.mark.parametrize("body_format", ["form", "json"])
+async def test_client_auth_methods_and_body_formats_on_the_wire(sandbox, method, body_format):
+    from freshtoken import OAuthClient
+
+    secret = "a+b/c:d%e f&g=h"
+    sandbox.app.clients["odd client:id"] = secret
+    rig = Rig(sandbox, body_format=body_format)
+    rig.refresher.client = OAuthClient(
+        name="odd", provider="generic", client_id="odd client:id", client_secret=secret, auth_method=method
+    )
+    grant = sandbox.mint("odd client:id")
+    await rig.refresher.register(refresh_token=grant["refresh_token"])
+    assert (await rig.fire()).kind == "refreshed"
+    seen = sandbox.app.last_request
+    if method == "client_secret_basic":
+        assert seen["headers"]["authorization"].startswith("Basic ")
+        assert "client_secret" not in seen["params"]
+    else:
+        assert "authorization" not in seen["headers"] and seen["params"]["client_secret"] == secret
+    expected_type = "application/json" if body_format == "json" else "application/x-www-form-urlencoded"
+    assert seen["headers"]["content-type"] == expected_type
+    await rig.http.aclose()
