@@ -140,7 +140,7 @@ class TokenHTTP:
             url, headers, body = prepare(request, client)
         except Misconfigured:
             raise
-        except Exception as exc:  # noqa: BLE001 - e.g. a key that cannot sign: name the class, not the key
+        except Exception as exc:
             raise Misconfigured(
                 f"client {client.name!r}: cannot authenticate the token request ({exc.__class__.__name__})"
             ) from None

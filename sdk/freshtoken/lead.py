@@ -11,17 +11,26 @@ SHORT_FACTOR = 2.0
 SHORT_FRACTION = 0.5
 
 
-def refresh_at(issued_at: float, expires_at: float, lead: float = DEFAULT_LEAD) -> float:
+def refresh_at(
+    issued_at: float,
+    expires_at: float,
+    lead: float = DEFAULT_LEAD,
+    *,
+    margin: float = KV_PROPAGATION_MARGIN,
+    hint: float | None = None,
+) -> float:
     """The moment to refresh a token issued at ``issued_at`` that expires at ``expires_at``.
 
     * lifetime ≥ 2 × lead: ``expires_at - lead``;
     * shorter tokens: half-way through their lifetime;
-    * never later than ``expires_at - 60 s`` (KV propagation), never before ``issued_at``.
+    * no later than ``expires_at - margin`` (KV propagation) — unless the token lives so briefly that the
+      margin would leave less than half its life: then half-way, since refreshing at issue would loop;
+    * a provider's own hint (Microsoft's ``refresh_in``) is taken when it is earlier and after issue.
     """
     lifetime = max(0.0, expires_at - issued_at)
-    if lifetime >= SHORT_FACTOR * lead:
-        at = expires_at - lead
-    else:
-        at = issued_at + lifetime * SHORT_FRACTION
-    at = min(at, expires_at - KV_PROPAGATION_MARGIN)
+    half_way = issued_at + lifetime * SHORT_FRACTION
+    at = expires_at - lead if lifetime >= SHORT_FACTOR * lead else half_way
+    at = min(at, max(expires_at - margin, half_way))
+    if hint is not None and issued_at < hint < at:
+        at = hint
     return max(at, issued_at)

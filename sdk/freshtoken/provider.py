@@ -239,7 +239,12 @@ class Provider(BaseModel):
             scope=scope,
             id_token=SecretStr(id_token) if isinstance(id_token, str) and id_token else None,
             extras=extras,
+            refresh_hint=self.parse_refresh_hint(payload, now),
         )
+
+    def parse_refresh_hint(self, payload: Mapping[str, Any], now: float) -> float | None:
+        """When the provider advises refreshing (absolute), if it says; e.g. Microsoft's ``refresh_in``."""
+        return None
 
     def parse_expiry(self, payload: Mapping[str, Any], now: float) -> float | None:
         """Absolute expiry of the access token. A missing expiry is ``default_lifetime`` from now."""

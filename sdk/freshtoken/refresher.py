@@ -54,6 +54,7 @@ from .lead import KV_PROPAGATION_MARGIN, refresh_at
 from .plugins import Plugins
 from .provider import Provider
 from .record import KVRecord
+from .retry import RetryPolicy
 from .state import AccountState, Status
 from .storage import AccountStorage
 from .tokens import TokenSet
@@ -93,6 +94,7 @@ class Refresher:
         plugins: Plugins | None = None,
         rng: random.Random | None = None,
         kv_key: str | None = None,
+        kv_margin: float = KV_PROPAGATION_MARGIN,
     ) -> None:
         self.key = key if isinstance(key, AccountKey) else AccountKey.parse(key)
         self.storage = storage
@@ -104,6 +106,8 @@ class Refresher:
         self.plugins = plugins
         self.rng = rng or random.Random()
         self.kv_key = kv_key or str(self.key)
+        #: How long before expiry a new token must be in KV (Workers KV: 60 s to propagate).
+        self.kv_margin = kv_margin
 
     # -- operations -------------------------------------------------------------------------------
     async def register(
@@ -149,7 +153,9 @@ class Refresher:
             state.generation += 1
             state.status = Status.STATIC if never_expires else Status.ACTIVE
             state.next_refresh_at = (
-                None if never_expires else refresh_at(now, expires_at or now, self.provider.lead)
+                None
+                if never_expires
+                else refresh_at(now, expires_at or now, self.provider.lead, margin=self.kv_margin)
             )
         else:
             state.next_refresh_at = now
@@ -249,7 +255,7 @@ class Refresher:
             raise
         except FreshtokenError as exc:  # e.g. account data that no longer validates
             raise Misconfigured(self._clean(str(exc), state)) from None
-        except Exception as exc:  # noqa: BLE001 - a provider plugin's bug must not crash the host
+        except Exception as exc:
             raise Misconfigured(
                 f"provider {self.provider.name!r} failed to build the request ({exc.__class__.__name__})"
             ) from None
@@ -317,14 +323,17 @@ class Refresher:
             state.next_refresh_at = None
         else:
             state.status = Status.ACTIVE
-            state.next_refresh_at = refresh_at(tokens.issued_at, tokens.expires_at, self.provider.lead)
+            state.next_refresh_at = refresh_at(
+                tokens.issued_at, tokens.expires_at, self.provider.lead, margin=self.kv_margin,
+                hint=tokens.refresh_hint,
+            )
         # 1. the rotated refresh token is durable before anything else happens
         await self.storage.save(state)
         # 2. the request path sees the new token
         try:
             await self._write_kv(state, now)
         except Exception as exc:
-            delay = self.provider.retry_policy().delay(1, rng=self.rng)
+            delay = self._policy().delay(1, rng=self.rng)
             await self.storage.set_alarm(now + delay)
             log.warning("%s: KV write failed (%s); retrying in %.0fs", self.key, exc.__class__.__name__, delay)
             return Outcome("retry_scheduled", next_alarm=now + delay, error="kv write failed",
@@ -341,8 +350,15 @@ class Refresher:
         )
         return Outcome("refreshed", next_alarm=state.next_refresh_at, generation=state.generation)
 
+    def _policy(self) -> RetryPolicy:
+        try:
+            return self.provider.retry_policy()
+        except Exception as exc:
+            log.error("%s: provider retry_policy() failed (%s); using the default", self.key, exc.__class__.__name__)
+            return RetryPolicy()
+
     async def _on_failure(self, state: AccountState, exc: RefreshError, now: float) -> Outcome:
-        policy = self.provider.retry_policy()
+        policy = self._policy()
         # Did someone else refresh meanwhile (another host racing us)? Then their state wins.
         current = await self.storage.load()
         if current is not None and current.generation != state.generation:

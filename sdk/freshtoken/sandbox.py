@@ -80,6 +80,8 @@ class SandboxAuthServer:
         self.families: dict[str, _Family] = {}
         self._by_token: dict[str, str] = {}
         self.faults: deque[Fault] = deque()
+        #: While set, every token request gets this answer (an outage), whatever the queue holds.
+        self.outage: Fault | None = None
         self.stats = SandboxStats()
         self.last_request: dict[str, Any] = {}
         self._window: deque[float] = deque()
@@ -137,8 +139,10 @@ class SandboxAuthServer:
     ) -> tuple[int, Any, dict[str, str]]:
         if path == "/_sandbox/stats":
             return 200, self.stats.__dict__ | {"families": len(self.families)}, {}
-        if path == "/.well-known/oauth-authorization-server":
-            return 200, {"issuer": headers.get("x-sandbox-issuer", ""), "token_endpoint": "/token"}, {}
+        if path in ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"):
+            base = f"http://{headers.get('host', '127.0.0.1')}"
+            meta = {"issuer": base, "token_endpoint": f"{base}/token", "revocation_endpoint": f"{base}/revoke"}
+            return 200, meta, {}
         if path == "/revoke" and method == "POST":
             params = self._params(headers, body)
             with self._lock:
@@ -151,7 +155,7 @@ class SandboxAuthServer:
         self._count()
         params = self._params(headers, body)
         self.last_request = {"headers": dict(headers), "params": {k: v for k, v in params.items()}}
-        fault = self.faults.popleft() if self.faults else None
+        fault = self.outage if self.outage is not None else (self.faults.popleft() if self.faults else None)
         delay = self.latency + (fault.delay if fault else 0.0)
         if fault is not None and not fault.consume:
             if delay:

@@ -27,6 +27,8 @@ class TokenSet(BaseModel):
     scope: str | None = None
     id_token: SecretStr | None = None
     extras: dict[str, Any] = Field(default_factory=dict)
+    #: The provider's own advice on when to refresh (e.g. Microsoft's ``refresh_in``), epoch seconds.
+    refresh_hint: float | None = None
 
     def __repr__(self) -> str:  # pydantic's repr already masks SecretStr; keep it short too
         return f"TokenSet(token_type={self.token_type!r}, expires_at={self.expires_at!r})"

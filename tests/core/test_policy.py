@@ -12,8 +12,23 @@ def test_lead_for_hour_long_tokens_is_ten_minutes():
 
 def test_short_tokens_refresh_half_way_and_keep_the_kv_margin():
     assert refresh_at(0, 1000) == 500  # < 2 x lead: half-way
-    assert refresh_at(0, 100) == 40  # half-way would be 50; KV needs 60 s
-    assert refresh_at(0, 30) == 0  # never before issue
+    assert refresh_at(0, 300) == 150  # half-way, well before the KV margin
+    assert refresh_at(0, 150) == 75  # half-way: the KV margin would leave less than half its life
+    assert refresh_at(0, 100) == 50  # a 100 s token never loops at its issue time
+    assert refresh_at(0, 30) == 15
+    assert refresh_at(0, 3600, 600, margin=60) == 3000
+
+
+def test_a_provider_hint_is_taken_only_when_earlier_and_after_issue():
+    assert refresh_at(0, 3600, hint=1800) == 1800  # Microsoft refresh_in
+    assert refresh_at(0, 3600, hint=3500) == 3000
+    assert refresh_at(100, 3600, hint=50) == 3000
+
+
+def test_short_lifetimes_never_refresh_at_issue():
+    for lifetime in range(2, 400):
+        assert refresh_at(1000, 1000 + lifetime) >= 1000 + lifetime / 2 - 1e-9 or lifetime >= 240
+        assert refresh_at(1000, 1000 + lifetime) > 1000
 
 
 def test_backoff_grows_is_capped_and_jittered():
