@@ -1,0 +1,654 @@
+"""The embedded runtime: an asyncio host for every account's refresher, over SQLite state and alarms.
+
+* One refresh per account at a time: an in-process set of busy keys, plus a lease in the SQLite row so that
+  another process on the same file (a CLI ``accounts refresh`` beside ``serve``) never overlaps.
+* A global concurrency limit (a semaphore around every refresh; the scheduler dispatches no more alarms
+  than that at once, so memory is bounded by the limit, not by the number of accounts).
+* The scheduler reads due alarms from the SQLite index in batches, sleeps with ``clock.sleep_until`` until
+  the next alarm (at most ``max_idle``), and is woken early by ``register`` and ``refresh_now``.
+* Alarms survive restarts; at start-up overdue alarms are spread with jitter over at most ``startup_spread``
+  seconds (less when only a few are overdue), and leases left by a dead process on this machine are dropped.
+* A failure in one account, even an unexpected exception, is logged, rescheduled with backoff and never
+  touches another account or the loop.
+* :func:`run_until_signal` / :func:`serve_forever`: SIGTERM / SIGINT stop scheduling, finish the refreshes
+  in flight, and return (a second signal cancels what is still in flight).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
+import socket
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from typing import Any
+
+from ..client import OAuthClient
+from ..clock import Clock, SystemClock
+from ..errors import ConfigError, FreshtokenError, NotRegistered, redact
+from ..http import TokenHTTP
+from ..keys import AccountKey
+from ..plugins import Plugins, default_plugins
+from ..provider import Provider
+from ..refresher import Outcome, Refresher
+from .crypto import DecryptionError
+from .sqlite_store import SQLiteStore
+
+log = logging.getLogger("freshtoken.embedded")
+
+#: Start-up spreads overdue alarms over ``overdue / (this * concurrency)`` seconds, at most ``startup_spread``.
+STARTUP_RATE_PER_SLOT = 10.0
+#: Outcome kinds that are a failed refresh attempt.
+FAILED_KINDS = frozenset({"retry_scheduled", "misconfigured", "reauth_required"})
+
+
+class AccountBusy(FreshtokenError):
+    """Another process holds the account's lease (it is refreshing it) and did not let go in time."""
+
+
+def make_owner() -> str:
+    """A lease owner id: ``host:pid:random`` (so a restarted host can recognise its dead predecessors)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return True
+    return True
+
+
+class EmbeddedRuntime:
+    """Hosts the refreshers of every account in one SQLite store. See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        store: SQLiteStore,
+        kv: Any,
+        clients: Mapping[str, OAuthClient],
+        plugins: Plugins | None = None,
+        clock: Clock | None = None,
+        http: TokenHTTP | None = None,
+        concurrency: int = 32,
+        startup_spread: float = 30.0,
+        kv_prefix: str = "",
+        owner: str | None = None,
+        rng: random.Random | None = None,
+        max_idle: float = 60.0,
+        lease_ttl: float = 180.0,
+        error_backoff: float = 60.0,
+        busy_timeout: float = 30.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ConfigError(f"runtime concurrency must be at least 1, not {concurrency}")
+        self.store = store
+        self.kv = kv
+        self.clients: dict[str, OAuthClient] = dict(clients)
+        for name, c in self.clients.items():
+            if not isinstance(c, OAuthClient):
+                raise ConfigError(f"client {name!r} is not an OAuthClient")
+        self.plugins = plugins if plugins is not None else default_plugins()
+        self.clock: Clock = clock or SystemClock()
+        self._own_http = http is None
+        self.http = http or TokenHTTP(max_connections=max(concurrency, 10))
+        self.concurrency = int(concurrency)
+        self.startup_spread = float(startup_spread)
+        self.kv_prefix = kv_prefix
+        self.owner = owner or make_owner()
+        self.rng = rng or random.Random()
+        self.max_idle = float(max_idle)
+        self.lease_ttl = float(lease_ttl)
+        self.error_backoff = float(error_backoff)
+        self.busy_timeout = float(busy_timeout)
+
+        self._providers: dict[str, Provider] = {}
+        self._provider_locks: dict[str, asyncio.Lock] = {}
+        self._busy: dict[str, asyncio.Future[None]] = {}
+        self._alarm_tasks: set[asyncio.Task[None]] = set()
+        self._sem = asyncio.Semaphore(self.concurrency)
+        self._wake = asyncio.Event()
+        self._slot = asyncio.Event()
+        self._counts: Counter[str] = Counter()
+        self._in_flight = 0
+        self._peak_in_flight = 0
+        self._last_loop_lag: float | None = None
+        self._last_alarm_lag: float | None = None
+        self._running = False
+        self._run_stop: asyncio.Event | None = None
+        self._run_done = asyncio.Event()
+        self._started = False
+        self._closed = False
+        self._interrupted_at_startup = 0
+        self._status_cache: tuple[float, dict[str, int]] = (-1e18, {})
+        # Unknown providers are a start-up error, not a surprise at the first alarm.
+        for c in self.clients.values():
+            self._static_provider(c)
+
+    # -- clients and providers ------------------------------------------------------------------------------
+    def _client(self, name: str) -> OAuthClient:
+        client = self.clients.get(name)
+        if client is None:
+            known = ", ".join(sorted(self.clients)) or "none"
+            raise ConfigError(f"unknown client {name!r}; configured clients: {known}")
+        return client
+
+    def _static_provider(self, client: OAuthClient) -> Provider:
+        """The provider of ``client`` with its options (no discovery)."""
+        try:
+            return self.plugins.provider(client.provider, client.provider_options)
+        except ConfigError as exc:
+            raise ConfigError(f"client {client.name!r}: {exc}") from None
+
+    async def _provider(self, client: OAuthClient) -> Provider:
+        cached = self._providers.get(client.name)
+        if cached is not None:
+            return cached
+        lock = self._provider_locks.setdefault(client.name, asyncio.Lock())
+        async with lock:
+            cached = self._providers.get(client.name)
+            if cached is not None:
+                return cached
+            provider = self._static_provider(client)
+            if provider.issuer and not provider.token_url:
+                import httpx
+
+                from ..discovery import with_discovered_endpoints
+
+                async with httpx.AsyncClient(trust_env=False, follow_redirects=False) as hc:
+                    provider = await with_discovered_endpoints(provider, provider.issuer, hc)
+            self._providers[client.name] = provider
+            return provider
+
+    def _refresher(self, key: str, client: OAuthClient, provider: Provider) -> Refresher:
+        return Refresher(
+            key, storage=self.store.storage(key), kv=self.kv, provider=provider, client=client,
+            http=self.http, clock=self.clock, plugins=self.plugins, rng=self.rng,
+            kv_key=f"{self.kv_prefix}{key}",
+        )
+
+    def _lease_for(self, provider: Provider | None) -> float:
+        if provider is None:
+            return self.lease_ttl
+        # the refresh may try two tokens (rotation grace), each up to the provider's timeout
+        return max(self.lease_ttl, 2 * provider.timeout + 60.0)
+
+    # -- single flight ----------------------------------------------------------------------------------------
+    def _mark_busy(self, key: str) -> None:
+        self._busy[key] = asyncio.get_running_loop().create_future()
+
+    def _release(self, key: str) -> None:
+        try:
+            self.store.release(key, self.owner)
+        except Exception as exc:  # the lease expires on its own
+            log.error("%s: could not release the lease (%s)", key, exc.__class__.__name__)
+        fut = self._busy.pop(key, None)
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    @contextlib.asynccontextmanager
+    async def _account(self, key: str, provider: Provider | None = None) -> AsyncIterator[None]:
+        """Hold ``key`` exclusively: wait for an in-process refresh, then take the SQLite lease."""
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            fut = self._busy.get(key)
+            if fut is not None:
+                await asyncio.shield(fut)
+                continue
+            now = self.clock.now()
+            if self.store.try_lease(key, self.owner, now + self._lease_for(provider), now=now):
+                break
+            if not self.store.exists(key):
+                break  # a new account: nothing to lease yet, nothing to overlap with
+            owner, _ = self.store.lease_of(key)
+            if owner is not None and self._reap_if_dead(owner):
+                continue
+            if time.monotonic() > deadline:
+                raise AccountBusy(f"{key}: another process ({owner}) is refreshing this account; try again")
+            await asyncio.sleep(0.05)
+        self._mark_busy(key)
+        try:
+            yield
+        finally:
+            self._release(key)
+            self._wake.set()
+
+    # -- public API ---------------------------------------------------------------------------------------------
+    async def register(
+        self,
+        key: str | AccountKey,
+        *,
+        client: str,
+        refresh_token: str | None,
+        account_data: dict[str, str] | None = None,
+        access_token: str | None = None,
+        expires_at: float | None = None,
+        scope: str | None = None,
+        never_expires: bool = False,
+    ) -> dict[str, Any]:
+        """Register (or re-register) an account; returns its public state (no secret)."""
+        ks = str(key if isinstance(key, AccountKey) else AccountKey.parse(key))
+        oauth_client = self._client(client)
+        provider = await self._provider(oauth_client)
+        async with self._account(ks, provider):
+            state = await self._refresher(ks, oauth_client, provider).register(
+                refresh_token=refresh_token, account_data=account_data, access_token=access_token,
+                expires_at=expires_at, scope=scope, never_expires=never_expires,
+            )
+            view = state.public()
+            view["alarm_at"] = self.store.get_alarm(ks)
+        self._counts["registered"] += 1
+        return view
+
+    async def refresh_now(self, key: str | AccountKey) -> Outcome:
+        """Refresh at once (serialised with the account's alarm, here and in other processes)."""
+        ks = str(key if isinstance(key, AccountKey) else AccountKey.parse(key))
+        client_name = self.store.client_of(ks)
+        if client_name is None:
+            raise NotRegistered(ks)
+        oauth_client = self._client(client_name)
+        provider = await self._provider(oauth_client)
+        async with self._account(ks, provider), self._sem:
+            self._enter()
+            try:
+                outcome = await self._refresher(ks, oauth_client, provider).refresh_now()
+            finally:
+                self._leave()
+        self._count(outcome)
+        return outcome
+
+    async def status(self, key: str | AccountKey) -> dict[str, Any]:
+        """The account's state without any secret, its alarm and whether a refresh is in flight."""
+        ks = str(key if isinstance(key, AccountKey) else AccountKey.parse(key))
+        state = self.store.load_state(ks)
+        if state is None:
+            raise NotRegistered(ks)
+        view = state.public()
+        view["alarm_at"] = self.store.get_alarm(ks)
+        owner, until = self.store.lease_of(ks)
+        view["leased_by"] = owner
+        view["lease_until"] = until
+        view["refreshing"] = ks in self._busy
+        return view
+
+    async def remove(self, key: str | AccountKey, *, revoke: bool = True) -> bool:
+        """Delete the alarm, the KV record and the state; revoke the refresh token where possible."""
+        ks = str(key if isinstance(key, AccountKey) else AccountKey.parse(key))
+        client_name = self.store.client_of(ks)
+        if client_name is None:
+            await self.kv.delete(f"{self.kv_prefix}{ks}")
+            return False
+        provider: Provider | None = None
+        oauth_client = self.clients.get(client_name)
+        if oauth_client is not None:
+            try:
+                provider = await self._provider(oauth_client)
+            except ConfigError as exc:
+                log.warning("%s: provider unavailable (%s); removing without revocation", ks, exc)
+        async with self._account(ks, provider):
+            if oauth_client is not None and provider is not None:
+                removed = await self._refresher(ks, oauth_client, provider).remove(revoke=revoke)
+            else:
+                self.store.set_alarm(ks, None)
+                await self.kv.delete(f"{self.kv_prefix}{ks}")
+                removed = self.store.delete_account(ks)
+        self._counts["removed"] += int(removed)
+        return removed
+
+    def list_accounts(
+        self, *, limit: int = 100, after: str | None = None, status: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Public summaries in key order; page with ``after`` = the last key seen."""
+        return self.store.list(limit=limit, after=after, status=status)
+
+    # -- alarms ---------------------------------------------------------------------------------------------------
+    def _enter(self) -> None:
+        self._in_flight += 1
+        self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+
+    def _leave(self) -> None:
+        self._in_flight -= 1
+
+    def _count(self, outcome: Outcome) -> None:
+        self._counts[f"outcome:{outcome.kind}"] += 1
+        if outcome.kind == "refreshed":
+            self._counts["refreshes_ok"] += 1
+        elif outcome.kind in FAILED_KINDS and outcome.error is not None:
+            self._counts["refreshes_failed"] += 1
+
+    def _dispatch(self, cutoff: float) -> tuple[int, bool]:
+        """Start alarm tasks for keys due at ``cutoff`` while there is capacity: (started, saturated)."""
+        started = 0
+        loop = asyncio.get_running_loop()
+        while True:
+            free = self.concurrency - len(self._alarm_tasks)
+            if free <= 0:
+                return started, True
+            rows = self.store.due_with_times(cutoff, limit=free)
+            if not rows:
+                return started, False
+            progressed = False
+            now = self.clock.now()
+            for key, at in rows:
+                if key in self._busy:
+                    continue
+                if not self.store.try_lease(key, self.owner, now + self.lease_ttl, now=now):
+                    continue
+                self._busy[key] = loop.create_future()
+                task = loop.create_task(self._fire(key), name=f"freshtoken-alarm:{key}")
+                self._alarm_tasks.add(task)
+                task.add_done_callback(self._task_done)
+                self._last_alarm_lag = max(0.0, now - at)
+                self._counts["alarms_fired"] += 1
+                started += 1
+                progressed = True
+            if not progressed:
+                return started, False
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._alarm_tasks.discard(task)
+        self._slot.set()
+        # the finished alarm re-armed its account (e.g. a retry in a few seconds) while the scheduler,
+        # blind to leased rows, may be sleeping far past it: look again
+        self._wake.set()
+
+    async def _fire(self, key: str) -> None:
+        """Run one account's alarm. Never raises: one account's failure stays with that account."""
+        try:
+            async with self._sem:
+                self._enter()
+                try:
+                    outcome = await self._alarm(key)
+                finally:
+                    self._leave()
+            self._count(outcome)
+        except asyncio.CancelledError:
+            self._counts["cancelled"] += 1
+            raise
+        except Exception as exc:  # isolate the account
+            self._counts["errors"] += 1
+            self._counts["refreshes_failed"] += 1
+            self._after_error(key, exc)
+        finally:
+            self._release(key)
+
+    async def _alarm(self, key: str) -> Outcome:
+        client_name = self.store.client_of(key)
+        if client_name is None:
+            return Outcome("absent")
+        oauth_client = self._client(client_name)
+        provider = await self._provider(oauth_client)
+        ttl = self._lease_for(provider)
+        if ttl > self.lease_ttl:
+            now = self.clock.now()
+            self.store.try_lease(key, self.owner, now + ttl, now=now)
+        return await self._refresher(key, oauth_client, provider).alarm()
+
+    def _after_error(self, key: str, exc: Exception) -> None:
+        """An unexpected failure outside the refresher's own handling: log, reschedule with jitter."""
+        if isinstance(exc, FreshtokenError):
+            secrets = [s for c in self.clients.values() for s in c.secret_values()]
+            text = f"{exc.__class__.__name__}: {redact(str(exc), secrets)}"
+        else:
+            text = exc.__class__.__name__  # its text may quote a decrypted value: keep it out of logs
+        retry_at = self.clock.now() + self.error_backoff * self.rng.uniform(0.5, 1.5)
+        log.error("%s: alarm failed (%s); retrying in %.0fs", key, text, retry_at - self.clock.now())
+        try:
+            self.store.set_alarm(key, retry_at)
+        except Exception as exc2:  # the lease expires and the alarm fires again
+            log.error("%s: could not reschedule after the failure (%s)", key, exc2.__class__.__name__)
+            return
+        if isinstance(exc, ConfigError) and not isinstance(exc, DecryptionError):
+            # e.g. the account's client is no longer configured: say so on the account itself
+            try:
+                state = self.store.load_state(key)
+                if state is not None:
+                    state.last_error = redact(f"runtime: {text}")
+                    state.last_error_kind = "config"
+                    self.store.save_state(key, state)
+            except Exception as exc2:
+                log.error("%s: could not record the failure (%s)", key, exc2.__class__.__name__)
+
+    async def run_due(self) -> int:
+        """Fire every alarm due now (respecting the concurrency limit); wait for them; return how many."""
+        cutoff = self.clock.now()
+        total = 0
+        while True:
+            started, _ = self._dispatch(cutoff)
+            total += started
+            if not self._alarm_tasks:
+                if started == 0:
+                    return total
+                continue
+            await asyncio.wait(set(self._alarm_tasks), return_when=asyncio.FIRST_COMPLETED)
+
+    # -- the scheduler ---------------------------------------------------------------------------------------------
+    def _reap_if_dead(self, owner: str) -> bool:
+        """Drop the leases of ``owner`` if it is a process of this machine that no longer exists."""
+        parts = owner.split(":")
+        if len(parts) == 3 and parts[0] == socket.gethostname() and parts[1].isdigit():
+            pid = int(parts[1])
+            if pid != os.getpid() and not _pid_alive(pid):
+                n = self.store.release_owner(owner)
+                log.warning("dropped %d lease(s) of dead process %s", n, owner)
+                return True
+        return False
+
+    def _startup(self) -> None:
+        """Drop leases of dead processes on this machine; spread overdue alarms."""
+        for owner in self.store.lease_owners():
+            self._reap_if_dead(owner)
+        # refreshes in flight when a previous host died (they are leased by nobody now)
+        self._interrupted_at_startup = self.store.count_interrupted() - len(self._busy)
+        if self._interrupted_at_startup > 0:
+            sample = ", ".join(self.store.interrupted(5))
+            log.warning(
+                "%d refresh(es) were interrupted by a crash (e.g. %s); they run again now, and a provider "
+                "that rotated the refresh token meanwhile will ask for re-authorisation",
+                self._interrupted_at_startup, sample,
+            )
+        if self.startup_spread > 0:
+            now = self.clock.now()
+            overdue = self.store.count_due(now)
+            if overdue:
+                # a herd needs time to drain; a handful does not: ~10 refreshes per slot per second
+                window = min(self.startup_spread, overdue / (STARTUP_RATE_PER_SLOT * self.concurrency))
+                moved = self.store.spread_overdue(now, window, self.rng)
+                log.info("%d overdue alarm(s) spread over %.1fs", moved, window)
+        self._started = True
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """The scheduler loop, until ``stop`` is set; then finishes the refreshes in flight and returns."""
+        if self._running:
+            raise RuntimeError("EmbeddedRuntime.run is already running")
+        if self._closed:
+            raise RuntimeError("EmbeddedRuntime is closed")
+        stop = stop or asyncio.Event()
+        self._running = True
+        self._run_stop = stop
+        self._run_done.clear()
+        try:
+            self._startup()
+            planned: float | None = None
+            while not stop.is_set():
+                self._wake.clear()
+                now = self.clock.now()
+                try:
+                    _, saturated = self._dispatch(now)
+                    next_at = None if saturated else self.store.next_alarm_at(now)
+                except Exception as exc:  # a database hiccup: log, try again soon
+                    log.error("scheduler: %s; retrying in 1s", exc.__class__.__name__)
+                    saturated, next_at = False, now + 1.0
+                waits: list[Awaitable[Any]] = [stop.wait(), self._wake.wait()]
+                if saturated:
+                    self._slot.clear()
+                    waits.append(self._slot.wait())
+                    planned = None
+                else:
+                    if next_at is not None and next_at <= now:
+                        # due but held in this process (a registration in progress): its release wakes us
+                        next_at = now + min(1.0, self.max_idle)
+                    wake_at = now + self.max_idle if next_at is None else min(next_at, now + self.max_idle)
+                    waits.append(self.clock.sleep_until(wake_at))
+                    planned = wake_at
+                which = await _first(waits)
+                if which == 2 and planned is not None:
+                    self._last_loop_lag = max(0.0, self.clock.now() - planned)
+        finally:
+            if self._alarm_tasks:
+                await asyncio.gather(*list(self._alarm_tasks), return_exceptions=True)
+            self._running = False
+            self._run_stop = None
+            self._run_done.set()
+
+    def cancel_in_flight(self) -> int:
+        """Cancel the alarms in flight (a second Ctrl-C). Their leases are released; returns how many."""
+        tasks = list(self._alarm_tasks)
+        for t in tasks:
+            t.cancel()
+        return len(tasks)
+
+    def wake(self) -> None:
+        """Make the scheduler look at the alarms again now (e.g. after another process registered)."""
+        self._wake.set()
+
+    # -- metrics ------------------------------------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        """Accounts by status, refresh counters, in flight, last loop lag: for metrics and health."""
+        # counting is a scan of the status index: cache it for ten times what it costs (1M rows: ~1 s)
+        until, by_status = self._status_cache
+        if time.monotonic() >= until:
+            try:
+                t0 = time.monotonic()
+                by_status = self.store.count_by_status()
+                t1 = time.monotonic()
+                self._status_cache = (t1 + 10 * (t1 - t0), by_status)
+            except Exception:
+                pass
+        try:
+            next_alarm = self.store.next_alarm_at()
+        except Exception:
+            next_alarm = None
+        outcomes = {k.split(":", 1)[1]: v for k, v in self._counts.items() if k.startswith("outcome:")}
+        return {
+            "accounts": dict(by_status),
+            "accounts_total": sum(by_status.values()),
+            "refreshes_ok": self._counts["refreshes_ok"],
+            "refreshes_failed": self._counts["refreshes_failed"],
+            "errors": self._counts["errors"],
+            "alarms_fired": self._counts["alarms_fired"],
+            "outcomes": outcomes,
+            "in_flight": self._in_flight,
+            "peak_in_flight": self._peak_in_flight,
+            "busy": len(self._busy),
+            "concurrency": self.concurrency,
+            "last_loop_lag": self._last_loop_lag,
+            "last_alarm_lag": self._last_alarm_lag,
+            "next_alarm_at": next_alarm,
+            "running": self._running,
+            "interrupted_at_startup": self._interrupted_at_startup,
+            "owner": self.owner,
+        }
+
+    async def aclose(self) -> None:
+        """Stop the scheduler if it runs, wait for alarms in flight, then close the HTTP client (if created
+        here), the store and the KV (both reopen lazily if used again)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._running and self._run_stop is not None:
+            self._run_stop.set()  # stop the scheduler; it finishes what is in flight
+            await self._run_done.wait()
+        if self._alarm_tasks:
+            await asyncio.gather(*list(self._alarm_tasks), return_exceptions=True)
+        if self._own_http:
+            await self.http.aclose()
+        for resource in (self.store, self.kv):
+            closer = getattr(resource, "aclose", None)
+            if callable(closer):
+                await closer()
+                continue
+            closer = getattr(resource, "close", None)
+            if callable(closer):
+                closer()
+
+    async def __aenter__(self) -> EmbeddedRuntime:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+async def _first(aws: list[Awaitable[Any]]) -> int:
+    """Wait for the first of ``aws`` to finish; cancel the rest; return its index."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            if not t.done():
+                t.cancel()
+    for i, t in enumerate(tasks):
+        if t in done:
+            return i
+    return -1
+
+
+async def run_until_signal(
+    runtime: EmbeddedRuntime,
+    *,
+    stop: asyncio.Event | None = None,
+    signals: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT),
+) -> None:
+    """Run the scheduler until SIGTERM / SIGINT (or ``stop``): then finish in-flight refreshes and return.
+
+    A second signal cancels the refreshes still in flight.
+    """
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    received = 0
+
+    def on_signal(sig: signal.Signals) -> None:
+        nonlocal received
+        received += 1
+        if received == 1:
+            log.info("%s: finishing %d refresh(es) in flight, then exiting", sig.name, runtime._in_flight)
+            stop.set()
+        else:
+            n = runtime.cancel_in_flight()
+            log.warning("%s again: cancelled %d refresh(es) in flight", sig.name, n)
+
+    for sig in signals:
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
+            pass
+    try:
+        await runtime.run(stop)
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def serve_forever(runtime: EmbeddedRuntime) -> None:
+    """Run ``runtime`` in a new event loop until SIGTERM / SIGINT, then close it."""
+
+    async def main() -> None:
+        try:
+            await run_until_signal(runtime)
+        finally:
+            await runtime.aclose()
+
+    asyncio.run(main())

@@ -1,0 +1,124 @@
+"""The default KV backend of the embedded runtime: a SQLite file a gateway on the same machine reads.
+
+``put`` with a TTL stores ``expires_at``; an expired row is invisible to ``get`` and purged lazily (a few
+hundred rows at a time, every so often, from an index), so the file does not grow with dead records. A
+gateway in another process opens the same file (``SQLiteKV(path, readonly=True)``) and calls
+:meth:`SQLiteKV.get_sync` — one indexed read, no event loop. Each thread gets its own connection (WAL lets
+readers run beside the writer). The KV lives in its own file, apart from the account state, so a reader
+never sees encrypted state and never contends with the state table.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+from ..clock import Clock, SystemClock
+from ..errors import ConfigError
+from .sqlite_store import connect
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    expires_at REAL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS kv_expiry ON kv(expires_at) WHERE expires_at IS NOT NULL;
+"""
+
+#: Purge expired rows every this many writes, at most this many at a time.
+PURGE_EVERY = 500
+PURGE_BATCH = 500
+
+
+class SQLiteKV:
+    """A :class:`freshtoken.kv.KVWriter` and :class:`freshtoken.kv.KVReader` over a SQLite file."""
+
+    def __init__(self, path: str | os.PathLike[str], *, clock: Clock | None = None, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.clock = clock or SystemClock()
+        self.readonly = readonly
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._writes = 0
+        self._db()  # a bad path fails now
+
+    def _db(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = connect(self.path, readonly=self.readonly)
+                if not self.readonly:
+                    conn.executescript(_SCHEMA)
+            except sqlite3.Error as exc:
+                raise ConfigError(f"cannot open the KV database {str(self.path)!r}: {exc}") from None
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    # -- writer ------------------------------------------------------------------------------------------
+    async def put(self, key: str, value: str, ttl: float | None) -> None:
+        self.put_sync(key, value, ttl)
+
+    def put_sync(self, key: str, value: str, ttl: float | None) -> None:
+        expires = None if ttl is None else self.clock.now() + max(0.0, float(ttl))
+        db = self._db()
+        db.execute(
+            "INSERT INTO kv(key, value, expires_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+            (key, value, expires),
+        )
+        self._writes += 1
+        if self._writes % PURGE_EVERY == 0:
+            self.purge(limit=PURGE_BATCH)
+
+    async def delete(self, key: str) -> None:
+        self._db().execute("DELETE FROM kv WHERE key = ?", (key,))
+
+    def purge(self, *, limit: int | None = None) -> int:
+        """Delete expired rows (at most ``limit``); returns how many."""
+        now = self.clock.now()
+        if limit is None:
+            sql, params = "DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)
+        else:
+            sql = ("DELETE FROM kv WHERE key IN (SELECT key FROM kv WHERE expires_at IS NOT NULL "
+                   "AND expires_at <= ? LIMIT ?)")
+            params = (now, int(limit))  # type: ignore[assignment]
+        return self._db().execute(sql, params).rowcount
+
+    # -- reader ------------------------------------------------------------------------------------------
+    async def get(self, key: str) -> str | None:
+        return self.get_sync(key)
+
+    def get_sync(self, key: str) -> str | None:
+        """The value under ``key``, or None if absent or expired. Cheap: one indexed read."""
+        row = self._db().execute("SELECT value, expires_at FROM kv WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        value, expires = row
+        if expires is not None and expires <= self.clock.now():
+            return None
+        return str(value)
+
+    def __len__(self) -> int:
+        now = self.clock.now()
+        return int(self._db().execute(
+            "SELECT COUNT(*) FROM kv WHERE expires_at IS NULL OR expires_at > ?", (now,)
+        ).fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for c in conns:
+            try:
+                c.close()
+            except sqlite3.Error:
+                pass
+        self._local = threading.local()
+
+    async def aclose(self) -> None:
+        self.close()

@@ -1,0 +1,390 @@
+"""Durable account state and alarms in one SQLite table (WAL).
+
+One row per account: the state JSON (secrets encrypted by the codec, bound to the account key when the codec
+supports it), the client and status copied into columns for listing, the one alarm (``alarm_at``, indexed,
+NULL when none) and a lease (``lease_owner``/``lease_until``) so that two processes on the same file (the
+server and a CLI ``accounts refresh``) never refresh one account at the same time.
+
+Due alarms are read from the index in batches (:meth:`SQLiteStore.due`), so memory does not grow with the
+number of accounts. Statements are short and run on the calling thread (sub-millisecond in WAL mode with
+``synchronous=NORMAL``, which survives a process crash; only an OS crash or power loss may drop the last
+commits).
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..state import SECRET_FIELDS, AccountState
+from ..storage import AccountStorage, SecretCodec
+
+SCHEMA_VERSION = 1
+#: Summary fields copied from the state JSON for listings (never a secret).
+SUMMARY_FIELDS = (
+    "status", "client", "expires_at", "generation", "refresh_count", "failures", "last_error",
+    "last_error_kind", "last_success_at", "next_refresh_at", "registered_at", "refresh_token_expires_at",
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    key TEXT PRIMARY KEY,
+    client TEXT NOT NULL,
+    status TEXT NOT NULL,
+    state TEXT NOT NULL,
+    alarm_at REAL,
+    lease_owner TEXT,
+    lease_until REAL,
+    in_flight_since REAL,
+    updated_at REAL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS accounts_alarm ON accounts(alarm_at) WHERE alarm_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS accounts_status ON accounts(status, key);
+CREATE INDEX IF NOT EXISTS accounts_lease ON accounts(lease_owner) WHERE lease_owner IS NOT NULL;
+CREATE INDEX IF NOT EXISTS accounts_in_flight ON accounts(in_flight_since) WHERE in_flight_since IS NOT NULL;
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+"""
+
+
+def connect(path: str | os.PathLike[str], *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode, WAL, ``synchronous=NORMAL``, with a busy timeout."""
+    p = Path(path)
+    if readonly:
+        conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, isolation_level=None, check_same_thread=False,
+                               timeout=5.0)
+    else:
+        if str(p) != ":memory:":
+            p.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(p), isolation_level=None, check_same_thread=False, timeout=5.0)
+        conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
+class SQLiteStore:
+    """Account state, alarms and leases for every account, in one SQLite file."""
+
+    def __init__(self, path: str | os.PathLike[str], codec: SecretCodec) -> None:
+        if codec is None:
+            raise ConfigError("SQLiteStore needs a SecretCodec (e.g. AesGcmCodec.from_env()); no plaintext fallback")
+        self.path = Path(path)
+        self.codec = codec
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._db()  # create the schema now: a bad path is a start-up error
+
+    # -- connection ---------------------------------------------------------------------------------
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            try:
+                conn = connect(self.path)
+                conn.executescript(_SCHEMA)
+                conn.execute(
+                    "INSERT OR IGNORE INTO meta(name, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
+            except sqlite3.Error as exc:
+                raise ConfigError(f"cannot open the state database {str(self.path)!r}: {exc}") from None
+            self._conn = conn
+        return self._conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def _exec(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db().execute(sql, params)
+
+    def close(self) -> None:
+        """Close the connection (the next call reopens it)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def codec_for(self, key: str, codec: SecretCodec | None = None) -> SecretCodec:
+        """The codec for one account: bound to the account key as associated data when supported."""
+        c = codec or self.codec
+        bound = getattr(c, "bound", None)
+        return bound(key) if callable(bound) else c
+
+    # -- one account ----------------------------------------------------------------------------------
+    def storage(self, key: str) -> AccountStorage:
+        return SQLiteAccountStorage(self, str(key))
+
+    def load_state(self, key: str) -> AccountState | None:
+        row = self._exec("SELECT state FROM accounts WHERE key = ?", (key,)).fetchone()
+        return None if row is None else AccountState.load(row[0], self.codec_for(key))
+
+    def save_state(self, key: str, state: AccountState, *, now: float | None = None) -> None:
+        text = state.dump(self.codec_for(key))
+        self._exec(
+            "INSERT INTO accounts(key, client, status, state, in_flight_since, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET client = excluded.client, status = excluded.status, "
+            "state = excluded.state, in_flight_since = excluded.in_flight_since, updated_at = excluded.updated_at",
+            (key, state.client, state.status.value, text, state.in_flight_since, now),
+        )
+
+    def delete_account(self, key: str) -> bool:
+        return self._exec("DELETE FROM accounts WHERE key = ?", (key,)).rowcount > 0
+
+    def exists(self, key: str) -> bool:
+        return self._exec("SELECT 1 FROM accounts WHERE key = ?", (key,)).fetchone() is not None
+
+    def client_of(self, key: str) -> str | None:
+        """The configured client an account refreshes with (read without decrypting anything)."""
+        row = self._exec("SELECT client FROM accounts WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def get_alarm(self, key: str) -> float | None:
+        row = self._exec("SELECT alarm_at FROM accounts WHERE key = ?", (key,)).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def set_alarm(self, key: str, at: float | None) -> None:
+        """Set (or with None clear) the alarm. An account without state has no alarm to keep."""
+        self._exec("UPDATE accounts SET alarm_at = ? WHERE key = ?", (None if at is None else float(at), key))
+
+    # -- scheduling -------------------------------------------------------------------------------------
+    def due(self, now: float, limit: int = 100) -> builtins.list[str]:
+        """Up to ``limit`` keys whose alarm is due at ``now`` and that nobody holds a lease on, oldest first."""
+        return [k for k, _ in self.due_with_times(now, limit)]
+
+    def due_with_times(self, now: float, limit: int = 100) -> builtins.list[tuple[str, float]]:
+        rows = self._exec(
+            "SELECT key, alarm_at FROM accounts INDEXED BY accounts_alarm "
+            "WHERE alarm_at IS NOT NULL AND alarm_at <= ? AND (lease_until IS NULL OR lease_until <= ?) "
+            "ORDER BY alarm_at LIMIT ?",
+            (now, now, int(limit)),
+        ).fetchall()
+        return [(str(k), float(a)) for k, a in rows]
+
+    def count_due(self, now: float) -> int:
+        """How many alarms are due at ``now`` (a range count on the alarm index)."""
+        return int(self._exec(
+            "SELECT COUNT(*) FROM accounts INDEXED BY accounts_alarm WHERE alarm_at IS NOT NULL AND alarm_at <= ?",
+            (now,),
+        ).fetchone()[0])
+
+    def next_alarm_at(self, now: float | None = None) -> float | None:
+        """The earliest alarm (not leased at ``now``, when given)."""
+        if now is None:
+            row = self._exec("SELECT MIN(alarm_at) FROM accounts WHERE alarm_at IS NOT NULL").fetchone()
+        else:
+            row = self._exec(
+                "SELECT alarm_at FROM accounts INDEXED BY accounts_alarm WHERE alarm_at IS NOT NULL "
+                "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY alarm_at LIMIT 1",
+                (now,),
+            ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def spread_overdue(self, now: float, spread: float, rng: random.Random | None = None,
+                       *, batch: int = 1000) -> int:
+        """Move every alarm due before ``now`` to a random moment in ``[now, now + spread)``.
+
+        At start-up, after downtime, this keeps a thundering herd off the provider; works in batches.
+        """
+        r = rng or random.Random()
+        moved = 0
+        while True:
+            with self._tx() as db:
+                keys = [k for (k,) in db.execute(
+                    "SELECT key FROM accounts INDEXED BY accounts_alarm WHERE alarm_at IS NOT NULL "
+                    "AND alarm_at < ? ORDER BY alarm_at LIMIT ?", (now, batch),
+                )]
+                db.executemany(
+                    "UPDATE accounts SET alarm_at = ? WHERE key = ?",
+                    [(now + r.uniform(0.0, max(0.0, spread)), k) for k in keys],
+                )
+            moved += len(keys)
+            if len(keys) < batch:
+                return moved
+
+    def interrupted(self, limit: int = 100) -> builtins.list[str]:
+        """Accounts whose last refresh started and never finished (the host died in it), oldest first.
+
+        With a provider that rotates refresh tokens without a grace window, such a grant may be gone: the
+        provider may have rotated it and the answer never arrived. The next refresh tells (re-auth required).
+        """
+        return [str(k) for (k,) in self._exec(
+            "SELECT key FROM accounts INDEXED BY accounts_in_flight WHERE in_flight_since IS NOT NULL "
+            "ORDER BY in_flight_since LIMIT ?", (int(limit),),
+        )]
+
+    def count_interrupted(self) -> int:
+        return int(self._exec(
+            "SELECT COUNT(*) FROM accounts INDEXED BY accounts_in_flight WHERE in_flight_since IS NOT NULL"
+        ).fetchone()[0])
+
+    # -- leases (cross-process single flight) -------------------------------------------------------------
+    def try_lease(self, key: str, owner: str, until: float, *, now: float | None = None) -> bool:
+        """Atomically take the lease on ``key`` until ``until`` if it is free, expired, or already ours."""
+        t = time.time() if now is None else now
+        cur = self._exec(
+            "UPDATE accounts SET lease_owner = ?, lease_until = ? WHERE key = ? AND "
+            "(lease_owner IS NULL OR lease_until IS NULL OR lease_until <= ? OR lease_owner = ?)",
+            (owner, float(until), key, t, owner),
+        )
+        return cur.rowcount == 1
+
+    def release(self, key: str, owner: str) -> None:
+        self._exec(
+            "UPDATE accounts SET lease_owner = NULL, lease_until = NULL WHERE key = ? AND lease_owner = ?",
+            (key, owner),
+        )
+
+    def lease_of(self, key: str) -> tuple[str | None, float | None]:
+        row = self._exec("SELECT lease_owner, lease_until FROM accounts WHERE key = ?", (key,)).fetchone()
+        return (None, None) if row is None else (row[0], row[1])
+
+    def lease_owners(self) -> builtins.list[str]:
+        return [str(o) for (o,) in self._exec(
+            "SELECT DISTINCT lease_owner FROM accounts WHERE lease_owner IS NOT NULL"
+        )]
+
+    def release_owner(self, owner: str) -> int:
+        """Drop every lease ``owner`` holds (it is known to be dead)."""
+        return self._exec(
+            "UPDATE accounts SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?", (owner,)
+        ).rowcount
+
+    # -- listing ----------------------------------------------------------------------------------------
+    def list(self, limit: int = 100, after: str | None = None, status: str | None = None,
+             ) -> builtins.list[dict[str, Any]]:
+        """Public summaries (no secret, nothing decrypted), in key order; ``after`` pages (keyset)."""
+        sql = "SELECT key, client, status, state, alarm_at, lease_owner, lease_until FROM accounts"
+        where: builtins.list[str] = []
+        params: builtins.list[Any] = []
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        if after is not None:
+            where.append("key > ?")
+            params.append(after)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY key LIMIT ?"
+        params.append(max(0, int(limit)))
+        out = []
+        for key, client, st, text, alarm_at, lease_owner, lease_until in self._exec(sql, params).fetchall():
+            out.append(summary(key, client, st, text, alarm_at, lease_owner, lease_until))
+        return out
+
+    def count_by_status(self) -> dict[str, int]:
+        return {str(s): int(n) for s, n in self._exec("SELECT status, COUNT(*) FROM accounts GROUP BY status")}
+
+    def count(self) -> int:
+        return int(self._exec("SELECT COUNT(*) FROM accounts").fetchone()[0])
+
+    def keys(self, *, batch: int = 1000) -> Iterator[str]:
+        """Every key, in order, read in batches."""
+        after = ""
+        while True:
+            rows = self._exec("SELECT key FROM accounts WHERE key > ? ORDER BY key LIMIT ?", (after, batch)).fetchall()
+            for (k,) in rows:
+                yield str(k)
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
+
+    # -- key rotation -----------------------------------------------------------------------------------
+    def rewrap(self, codec: SecretCodec | None = None, *, batch: int = 500) -> int:
+        """Re-encrypt every secret under ``codec``'s primary key (``codec`` must also hold the old keys).
+
+        Afterwards the store uses ``codec``. Rows already under the primary key are left alone. Returns the
+        number of rows rewritten. Safe to run while a runtime uses the file: each batch is one transaction.
+        """
+        new = codec or self.codec
+        primary = getattr(new, "primary_kid", None)
+        rewritten = 0
+        after = ""
+        while True:
+            with self._tx() as db:
+                rows = db.execute(
+                    "SELECT key, state FROM accounts WHERE key > ? ORDER BY key LIMIT ?", (after, batch)
+                ).fetchall()
+                updates = []
+                for key, text in rows:
+                    if primary is not None and _all_under(text, primary):
+                        continue
+                    state = AccountState.load(text, self.codec_for(key, new))
+                    updates.append((state.dump(self.codec_for(key, new)), key))
+                db.executemany("UPDATE accounts SET state = ? WHERE key = ?", updates)
+            rewritten += len(updates)
+            if len(rows) < batch:
+                break
+            after = rows[-1][0]
+        self.codec = new
+        return rewritten
+
+
+def _all_under(text: str, kid: str) -> bool:
+    data = json.loads(text)
+    for name in SECRET_FIELDS:
+        value = data.get(name)
+        if value is not None and not (isinstance(value, str) and value.startswith(f"v1.{kid}.")):
+            return False
+    return True
+
+
+def summary(key: str, client: str, status: str, text: str, alarm_at: float | None,
+            lease_owner: str | None = None, lease_until: float | None = None) -> dict[str, Any]:
+    """The public summary of one row, from the state JSON without decrypting it."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = {}
+    out: dict[str, Any] = {"key": key}
+    for name in SUMMARY_FIELDS:
+        out[name] = data.get(name)
+    out["client"], out["status"] = client, status
+    out["has_refresh_token"] = data.get("refresh_token") is not None
+    out["has_access_token"] = data.get("access_token") is not None
+    out["alarm_at"] = alarm_at
+    out["leased_by"] = lease_owner
+    out["lease_until"] = lease_until
+    return out
+
+
+class SQLiteAccountStorage:
+    """The :class:`freshtoken.storage.AccountStorage` of one account in a :class:`SQLiteStore`."""
+
+    def __init__(self, store: SQLiteStore, key: str) -> None:
+        self.store = store
+        self.key = key
+
+    async def load(self) -> AccountState | None:
+        return self.store.load_state(self.key)
+
+    async def save(self, state: AccountState) -> None:
+        self.store.save_state(self.key, state)
+
+    async def delete(self) -> None:
+        self.store.delete_account(self.key)
+
+    async def get_alarm(self) -> float | None:
+        return self.store.get_alarm(self.key)
+
+    async def set_alarm(self, at: float) -> None:
+        self.store.set_alarm(self.key, at)
+
+    async def delete_alarm(self) -> None:
+        self.store.set_alarm(self.key, None)
