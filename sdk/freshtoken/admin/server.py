@@ -1,0 +1,166 @@
+"""Serving the admin API with uvicorn beside the runtime's scheduler, in one event loop.
+
+Signals are handled here, not by uvicorn: on SIGTERM / SIGINT the HTTP server stops accepting, the scheduler
+stops dispatching, the refreshes in flight finish, then everything is closed. A second signal cancels the
+refreshes still in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from .app import create_app
+from .auth import check_bind
+
+if TYPE_CHECKING:
+    from ..embedded_factory import Host
+
+log = logging.getLogger("freshtoken.admin")
+
+
+def _uvicorn_server(app: Any, host: str, port: int) -> Any:
+    import uvicorn
+
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:  # the host handles signals itself
+            yield
+
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
+        server_header=False, date_header=False,
+    )
+    return _Server(config)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening-ready socket on ``host:port``; a clear :class:`OSError` when the address is unusable.
+
+    Binding here, not in uvicorn, turns "address already in use" into an error message instead of uvicorn's
+    ``sys.exit``.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise OSError(f"admin API: cannot resolve host {host!r} ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"admin API cannot listen on {host}:{port}: {exc.strerror or exc.__class__.__name__}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+class AdminServer:
+    """The admin API on ``host:port`` (port 0: any free port; see :attr:`port` once started)."""
+
+    def __init__(self, app: Any, *, host: str, port: int, token: str | None) -> None:
+        check_bind(host, token)
+        self.host = host
+        self._requested_port = port
+        self._server = _uvicorn_server(app, host, port)
+        self._task: asyncio.Task[None] | None = None
+        self._sock: socket.socket | None = None
+        self._bound_port: int | None = None
+
+    @property
+    def port(self) -> int:
+        return self._bound_port or self._requested_port
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> None:
+        self._sock = bind_socket(self.host, self._requested_port)
+        self._bound_port = int(self._sock.getsockname()[1])
+        self._task = asyncio.ensure_future(self._serve())
+        while not self._server.started:
+            if self._task.done():
+                self._task = None
+                raise OSError(f"admin API could not start on {self.host}:{self.port}")
+            await asyncio.sleep(0.01)
+
+    async def _serve(self) -> None:
+        try:
+            await self._server.serve(sockets=[self._sock])
+        except SystemExit:  # uvicorn exits on a start-up failure; a host must not
+            log.error("admin API: uvicorn failed to start")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._server.should_exit = True
+        with contextlib.suppress(Exception):
+            await self._task
+        self._task = None
+        if self._sock is not None:
+            self._sock.close()
+
+
+async def serve_host(
+    host_obj: Host,
+    *,
+    listen_host: str | None = None,
+    port: int | None = None,
+    stop: asyncio.Event | None = None,
+    install_signals: bool = True,
+    on_ready: Any = None,
+) -> None:
+    """Run the scheduler and the admin API until ``stop`` (or SIGTERM / SIGINT); finish in-flight refreshes."""
+    settings = host_obj.settings
+    token_secret = settings.secret(settings.admin.token, "admin.token")
+    token = token_secret.get_secret_value() if token_secret is not None else None
+    listen = listen_host if listen_host is not None else settings.admin.host
+    check_bind(listen, token)  # before anything starts
+    app = create_app(host_obj.runtime, token=token, metrics=host_obj.metrics, secrets=settings.secret_values())
+    server = AdminServer(app, host=listen, port=settings.admin.port if port is None else port, token=token)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    received = 0
+
+    def on_signal(sig: signal.Signals) -> None:
+        nonlocal received
+        received += 1
+        if received == 1:
+            log.warning("%s: finishing refreshes in flight, then exiting", sig.name)
+            stop.set()
+        else:
+            n = host_obj.runtime.cancel_in_flight()
+            log.warning("%s again: cancelled %d refresh(es) in flight", sig.name, n)
+
+    if install_signals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, on_signal, sig)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+    scheduler = asyncio.ensure_future(host_obj.runtime.run(stop))
+    try:
+        await server.start()
+        if on_ready is not None:
+            on_ready(server)
+        waiter = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({waiter, scheduler}, return_when=asyncio.FIRST_COMPLETED)
+        if scheduler in done:
+            waiter.cancel()
+            scheduler.result()  # the scheduler died: surface it
+    finally:
+        stop.set()
+        await server.stop()
+        await asyncio.gather(scheduler, return_exceptions=True)
+        for sig in installed:
+            loop.remove_signal_handler(sig)

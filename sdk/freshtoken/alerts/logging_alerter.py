@@ -1,0 +1,50 @@
+"""An alerter that logs: the simplest way to see alerts, and the default (``[alerting] log = true``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from ..config import ALERT_EVENTS
+from ..events import ReauthRequiredEvent, RefreshFailed, RefreshTokenExpiring, TokenExpired
+from ..hookspecs import hookimpl
+
+log = logging.getLogger("freshtoken.alerts")
+
+
+class LoggingAlerter:
+    """Logs an alert on a repeated or misconfiguration failure (``event.alert``), a dead grant, a token
+    that expired in KV and a refresh token about to lapse. ``on`` selects which of these."""
+
+    def __init__(self, on: Iterable[str] = ALERT_EVENTS, *, logger: logging.Logger | None = None) -> None:
+        self.on = frozenset(on)
+        self.log = logger or log
+
+    @hookimpl
+    def freshtoken_refresh_failed(self, event: RefreshFailed) -> None:
+        if "refresh_failed" in self.on and event.alert:
+            self.log.error(
+                "ALERT %s: refresh failing (%s, %d consecutive failure(s)): %s",
+                event.key, event.kind, event.consecutive_failures, event.error,
+            )
+
+    @hookimpl
+    def freshtoken_reauth_required(self, event: ReauthRequiredEvent) -> None:
+        if "reauth_required" in self.on:
+            self.log.error("ALERT %s: re-authorisation required: %s", event.key, event.error)
+
+    @hookimpl
+    def freshtoken_token_expired(self, event: TokenExpired) -> None:
+        if "token_expired" in self.on:
+            self.log.error(
+                "ALERT %s: the access token in KV expired (%d consecutive failure(s)); requests are failing",
+                event.key, event.consecutive_failures,
+            )
+
+    @hookimpl
+    def freshtoken_refresh_token_expiring(self, event: RefreshTokenExpiring) -> None:
+        if "refresh_token_expiring" in self.on:
+            days = max(0.0, (event.refresh_token_expires_at - event.at) / 86400.0)
+            self.log.warning(
+                "ALERT %s: the refresh token lapses in %.1f day(s); ask the user to re-authorise", event.key, days
+            )

@@ -1,0 +1,60 @@
+"""The ``freshtoken`` command line (click). ``main`` is the group; each command lives in its own module.
+
+Add a command from a separate module either by defining a ``click.Command`` there and adding it below (the
+optional ``new_provider`` command is added with a guarded import), or from the module itself::
+
+    from freshtoken.cli import main
+
+    @main.command("my-command")
+    def my_command() -> None: ...
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from .. import __version__
+from ._common import CliState, FreshtokenGroup
+
+
+@click.group(cls=FreshtokenGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "-c", "config", envvar="FRESHTOKEN_CONFIG", type=click.Path(dir_okay=False),
+              default=None, help="Config file (default: $FRESHTOKEN_CONFIG, else ./freshtoken.toml if present).")
+@click.version_option(__version__, prog_name="freshtoken")
+@click.pass_context
+def main(ctx: click.Context, config: str | None) -> None:
+    """freshtoken keeps OAuth access tokens fresh before anyone needs them."""
+    ctx.obj = CliState(config=config)
+
+
+from .accounts import accounts  # noqa: E402
+from .demo import demo  # noqa: E402
+from .keys import keys  # noqa: E402
+from .providers import providers  # noqa: E402
+from .serve import serve  # noqa: E402
+from .token import token  # noqa: E402
+
+for _command in (providers, serve, accounts, token, keys, demo):
+    main.add_command(_command)
+
+
+def _optional(module: str, attr: str) -> None:
+    """Add ``attr`` of ``freshtoken.cli.<module>`` if that module exists (a missing module is not an error;
+    a module that exists but fails to import is)."""
+    name = f"{__name__}.{module}"
+    try:
+        mod = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return
+        raise
+    command = getattr(mod, attr, None)
+    if isinstance(command, click.Command) and command.name not in main.commands:
+        main.add_command(command)
+
+
+_optional("new_provider", "new_provider")
+
+__all__ = ["main"]

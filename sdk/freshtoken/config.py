@@ -1,0 +1,360 @@
+"""Configuration: one TOML file, environment overrides, secrets by environment-variable reference.
+
+The file is found from ``--config``, else ``FRESHTOKEN_CONFIG``, else ``./freshtoken.toml`` (when it exists);
+with none, the defaults apply (no OAuth client). Any field can be overridden from the environment with the
+prefix ``FRESHTOKEN_`` and ``__`` between levels, e.g. ``FRESHTOKEN_RUNTIME__CONCURRENCY=8`` or
+``FRESHTOKEN_CLIENTS__ACME__CLIENT_ID=...``. A secret is a literal string or ``{ env = "VAR" }``; the reference
+is resolved when the runtime is built, and every error names the file and the field, never a secret value::
+
+    [clients.acme]
+    provider = "generic"
+    client_id = "my-client"
+    client_secret = { env = "ACME_CLIENT_SECRET" }
+    auth_method = "client_secret_post"
+    [clients.acme.provider_options]
+    token_url = "https://auth.acme.example/oauth/token"
+
+    [runtime]
+    database = "freshtoken.db"      # relative paths are relative to the config file's folder
+    concurrency = 32
+    startup_spread = 30.0
+    max_idle = 10.0                 # alarms set by another process are seen within this many seconds
+
+    [kv]
+    backend = "sqlite"              # sqlite | memory | redis | cloudflare-rest
+    path = "freshtoken-kv.db"       # sqlite
+    prefix = ""                     # prepended to every KV key
+    # url = { env = "REDIS_URL" }   # redis
+    # account_id, namespace_id, api_token = { env = "CF_API_TOKEN" }, base_url   # cloudflare-rest
+
+    [admin]
+    host = "127.0.0.1"
+    port = 8787
+    token = { env = "FRESHTOKEN_ADMIN_TOKEN" }
+
+    [alerting]
+    log = true
+    slack_webhook = { env = "SLACK_WEBHOOK_URL" }
+    on = ["refresh_failed", "reauth_required", "token_expired", "refresh_token_expiring"]
+    slack_timeout = 5.0
+    slack_max_per_minute = 20
+
+Environment names are case-insensitive, so client names overridden from the environment are lower-case.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from .client import AuthMethod, OAuthClient
+from .errors import ConfigError
+
+CONFIG_ENV_VAR = "FRESHTOKEN_CONFIG"
+DEFAULT_CONFIG_FILE = "freshtoken.toml"
+ENV_PREFIX = "FRESHTOKEN_"
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_toml_path: ContextVar[Path | None] = ContextVar("freshtoken_config_toml", default=None)
+
+
+class EnvRef(BaseModel):
+    """A secret taken from an environment variable: ``{ env = "VAR" }``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    env: str
+
+    def __repr__(self) -> str:
+        return f"EnvRef(env={self.env!r})"
+
+
+def _secret_ref(value: Any) -> Any:
+    if value is None or isinstance(value, SecretStr | EnvRef):
+        return value
+    if isinstance(value, str):
+        return SecretStr(value)
+    if isinstance(value, Mapping):
+        if set(value) != {"env"}:
+            raise ValueError('must be a string or a reference { env = "VAR_NAME" } (with no other field)')
+        name = value["env"]
+        if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
+            raise ValueError('the env reference must name a variable, e.g. { env = "ACME_CLIENT_SECRET" }')
+        return EnvRef(env=name)
+    raise ValueError('must be a string or a reference { env = "VAR_NAME" }')
+
+
+#: A secret in configuration: a literal (kept as ``SecretStr``) or an environment-variable reference.
+SecretRef = Annotated[SecretStr | EnvRef, BeforeValidator(_secret_ref)]
+
+AlertEventName = Literal["refresh_failed", "reauth_required", "token_expired", "refresh_token_expiring"]
+ALERT_EVENTS: tuple[AlertEventName, ...] = (
+    "refresh_failed", "reauth_required", "token_expired", "refresh_token_expiring",
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClientConfig(_Section):
+    """``[clients.<name>]``: an OAuth client and the provider it talks to."""
+
+    provider: str = Field(min_length=1)
+    client_id: str = Field(min_length=1)
+    client_secret: SecretRef | None = None
+    private_key: SecretRef | None = None
+    auth_method: AuthMethod | None = None
+    jwt_alg: str | None = None
+    jwt_headers: dict[str, str] = Field(default_factory=dict)
+    provider_options: dict[str, Any] = Field(default_factory=dict)
+
+
+class RuntimeConfig(_Section):
+    """``[runtime]``: the embedded host."""
+
+    database: Path = Path("freshtoken.db")
+    concurrency: int = Field(default=32, ge=1, le=10_000)
+    startup_spread: float = Field(default=30.0, ge=0, le=86_400)
+    max_idle: float = Field(
+        default=10.0, gt=0, le=3600,
+        description="Longest scheduler sleep: alarms set by another process (a CLI 'accounts add') are seen "
+        "within this many seconds.",
+    )
+
+
+class KVConfig(_Section):
+    """``[kv]``: where access tokens are written for the request path."""
+
+    backend: Literal["sqlite", "memory", "redis", "cloudflare-rest"] = "sqlite"
+    path: Path = Path("freshtoken-kv.db")
+    prefix: str = ""
+    # redis
+    url: SecretRef | None = Field(default=None, description="redis: the server URL (may hold a password).")
+    # cloudflare-rest
+    account_id: str | None = None
+    namespace_id: str | None = None
+    api_token: SecretRef | None = None
+    base_url: str | None = Field(default=None, description="cloudflare-rest: API base URL (tests, proxies).")
+
+    @model_validator(mode="after")
+    def _backend_fields(self) -> KVConfig:
+        if self.backend == "redis" and self.url is None:
+            raise ValueError("backend 'redis' needs url (e.g. { env = \"REDIS_URL\" })")
+        if self.backend == "cloudflare-rest":
+            missing = [n for n in ("account_id", "namespace_id", "api_token") if getattr(self, n) is None]
+            if missing:
+                raise ValueError(f"backend 'cloudflare-rest' needs {', '.join(missing)}")
+        return self
+
+
+class AdminConfig(_Section):
+    """``[admin]``: the admin HTTP API served by ``freshtoken serve``."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8787, ge=0, le=65_535)
+    token: SecretRef | None = None
+
+
+class AlertingConfig(_Section):
+    """``[alerting]``: where alerts go and on which events."""
+
+    log: bool = True
+    slack_webhook: SecretRef | None = None
+    slack_timeout: float = Field(default=5.0, gt=0, le=60)
+    slack_max_per_minute: int = Field(default=20, ge=1, le=600)
+    on: list[AlertEventName] = Field(default_factory=lambda: list(ALERT_EVENTS))
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        case_sensitive=False,
+    )
+
+    clients: dict[str, ClientConfig] = Field(default_factory=dict)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    kv: KVConfig = Field(default_factory=KVConfig)
+    admin: AdminConfig = Field(default_factory=AdminConfig)
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+
+    _source: str = PrivateAttr(default="defaults and environment")
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _toml_path.get()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    # -- where it came from -------------------------------------------------------------------------
+    @property
+    def source(self) -> str:
+        """The file the settings were read from (or 'defaults and environment'), for error messages."""
+        return self._source
+
+    def path(self, value: Path) -> Path:
+        """A configured path, relative ones taken from the config file's folder."""
+        return value if value.is_absolute() else self._base_dir / value
+
+    # -- secrets ------------------------------------------------------------------------------------
+    def secret(
+        self, value: SecretStr | EnvRef | None, field: str, environ: Mapping[str, str] | None = None
+    ) -> SecretStr | None:
+        """Resolve a secret reference; a missing variable is a :class:`ConfigError` naming the field."""
+        if value is None or isinstance(value, SecretStr):
+            return value
+        env = os.environ if environ is None else environ
+        resolved = env.get(value.env)
+        if resolved is None or resolved == "":
+            raise ConfigError(
+                f"{self.source}: {field}: environment variable {value.env} is not set"
+                + (" (it is empty)" if resolved == "" else "")
+            )
+        return SecretStr(resolved)
+
+    def oauth_client(self, name: str, environ: Mapping[str, str] | None = None) -> OAuthClient:
+        cfg = self.clients.get(name)
+        if cfg is None:
+            known = ", ".join(sorted(self.clients)) or "none"
+            raise ConfigError(f"{self.source}: no client {name!r} is configured (configured clients: {known})")
+        base = f"clients.{name}"
+        try:
+            return OAuthClient(
+                name=name,
+                provider=cfg.provider,
+                client_id=cfg.client_id,
+                client_secret=self.secret(cfg.client_secret, f"{base}.client_secret", environ),
+                private_key=self.secret(cfg.private_key, f"{base}.private_key", environ),
+                auth_method=cfg.auth_method,
+                jwt_alg=cfg.jwt_alg,
+                jwt_headers=cfg.jwt_headers,
+                provider_options=cfg.provider_options,
+            )
+        except ValidationError as exc:
+            raise ConfigError(_format_errors(self.source, exc, prefix=(base,))) from None
+
+    def oauth_clients(self, environ: Mapping[str, str] | None = None) -> dict[str, OAuthClient]:
+        return {name: self.oauth_client(name, environ) for name in self.clients}
+
+    def secret_values(self, environ: Mapping[str, str] | None = None) -> list[str]:
+        """Every secret the configuration holds or references (resolved when set), for redaction."""
+        env = os.environ if environ is None else environ
+        refs: list[SecretStr | EnvRef | None] = [self.admin.token, self.alerting.slack_webhook,
+                                                 self.kv.url, self.kv.api_token]
+        for c in self.clients.values():
+            refs += [c.client_secret, c.private_key]
+        out = []
+        for ref in refs:
+            if isinstance(ref, SecretStr):
+                out.append(ref.get_secret_value())
+            elif isinstance(ref, EnvRef) and env.get(ref.env):
+                out.append(env[ref.env])
+        return [s for s in out if s]
+
+
+def _format_errors(source: str, exc: ValidationError, prefix: tuple[str, ...] = ()) -> str:
+    """One line per problem: ``file: field.path: message``. Never the input value."""
+    lines = []
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = ".".join(str(p) for p in (*prefix, *err["loc"]) if not _is_union_tag(p)) or "(top level)"
+        msg = err["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        lines.append(f"{source}: {loc}: {msg}")
+    return "\n".join(lines) if lines else f"{source}: invalid configuration"
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and (part in ("SecretStr", "EnvRef") or "[" in part)
+
+
+def config_path(
+    explicit: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Path | None:
+    """The config file to read: ``explicit``, else ``$FRESHTOKEN_CONFIG``, else ``./freshtoken.toml`` if present."""
+    env = os.environ if environ is None else environ
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist")
+        return path
+    if env.get(CONFIG_ENV_VAR):
+        path = Path(env[CONFIG_ENV_VAR])
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} (from {CONFIG_ENV_VAR}) does not exist")
+        return path
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read the configuration (see the module docstring); :class:`ConfigError` with a clear message."""
+    file = config_path(path)
+    source = str(file) if file is not None else "configuration (no file; defaults and environment)"
+    if file is not None:
+        try:
+            with open(file, "rb") as fh:
+                tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"{file}: cannot be read ({exc.strerror or exc.__class__.__name__})") from None
+    token = _toml_path.set(file)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(source, exc)) from None
+    except ValueError as exc:  # an environment override that is not valid JSON for a nested field
+        raise ConfigError(f"{source}: {exc.__class__.__name__} in an environment override") from None
+    finally:
+        _toml_path.reset(token)
+    settings._source = source
+    settings._base_dir = file.resolve().parent if file is not None else Path.cwd()
+    return settings
+
+
+def settings_from_dict(data: Mapping[str, Any], *, source: str = "settings", base_dir: Path | None = None) -> Settings:
+    """Settings from a mapping (tests, embedding hosts); the mapping wins over the environment."""
+    token = _toml_path.set(None)
+    try:
+        settings = Settings(**dict(data))
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(source, exc)) from None
+    finally:
+        _toml_path.reset(token)
+    settings._source = source
+    settings._base_dir = base_dir or Path.cwd()
+    return settings
