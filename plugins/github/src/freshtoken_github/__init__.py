@@ -1,0 +1,43 @@
+"""GitHub App user access tokens: 8-hour tokens and 6-month refresh tokens, rotated on every use.
+
+GitHub answers errors with **HTTP 200** (``{"error": "bad_refresh_token"}``) and answers form-encoded
+unless asked for JSON. When token expiration is disabled (and for OAuth-app tokens) ``expires_in`` is
+omitted and the token never expires: register such a token with ``never_expires=True`` and no refresh
+token. Device-flow tokens refresh without a secret (client ``auth_method = "none"``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from freshtoken import Provider, TokenResponse, TokenSet, hookimpl
+from freshtoken.client import AuthMethod
+
+ERRORS = {"bad_refresh_token": "invalid_grant", "incorrect_client_credentials": "invalid_client"}
+
+
+class GitHubProvider(Provider):
+    name = "github"
+
+    token_url: str = "https://github.com/login/oauth/access_token"  # noqa: S105 - a URL, not a secret
+    auth_method: AuthMethod = "client_secret_post"
+    headers: dict[str, str] = {"Accept": "application/json"}
+    default_lifetime: float | None = None  # documented: expires_in omitted <=> the token does not expire
+
+    def parse_response(self, response: TokenResponse, now: float) -> TokenSet:
+        if response.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            form = dict(parse_qsl(response.body.decode("utf-8", "replace")))  # Accept was ignored
+            response = TokenResponse(response.status, response.headers, json.dumps(form).encode())
+        return super().parse_response(response, now)
+
+    def error_code(self, payload: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+        code, desc = super().error_code(payload)
+        return ERRORS.get(code or "", code), desc
+
+
+@hookimpl
+def freshtoken_register_providers(register: Callable[[type[Provider]], None]) -> None:
+    register(GitHubProvider)

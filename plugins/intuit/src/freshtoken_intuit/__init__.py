@@ -1,0 +1,19 @@
+"""Intuit QuickBooks: 1-hour tokens; ``x_refresh_token_expires_in`` (~100 days, rolling) is tracked, and
+the refresh token value can change on any refresh, so the latest is always stored."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from freshtoken import Provider, hookimpl
+
+
+class IntuitProvider(Provider):
+    name = "intuit"
+
+    token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"  # noqa: S105 - a URL, not a secret
+
+
+@hookimpl
+def freshtoken_register_providers(register: Callable[[type[Provider]], None]) -> None:
+    register(IntuitProvider)

@@ -1,0 +1,45 @@
+"""Microsoft Entra ID (identity platform v2.0): a tenant-aware token endpoint, client secret or
+private_key_jwt (a certificate: set ``auth_method = "private_key_jwt"``, ``private_key`` and
+``jwt_headers = {x5t = ...}`` on the client). Refresh tokens rotate on every use.
+
+Expiry comes from ``expires_in`` (60-90 min, randomised); ``ext_expires_in`` (the outage extension) is
+deliberately not used. ``refresh_in`` (MSAL's hint, half the lifetime for long-lived CAE tokens) is kept in
+the KV extras; refreshing ``lead`` seconds before ``expires_in`` is always earlier for normal tokens.
+If your tenant wants ``scope`` on refresh (AADSTS90014), set ``refresh_params = {scope = "offline_access ..."}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from freshtoken import Provider, hookimpl
+from freshtoken.client import AuthMethod
+
+#: ``common``/``organizations``/``consumers``, a tenant id (GUID) or the ``*.onmicrosoft.com`` domain. Custom
+#: domains (``contoso.com``) are refused: a pattern cannot tell them from any other host; use the tenant id.
+TENANT = (
+    r"common|organizations|consumers"
+    r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.onmicrosoft\.com"
+)
+#: Errors that need the user back (MFA, consent, sign-in), not a fixed client.
+REAUTH = {"interaction_required", "consent_required", "login_required"}
+
+
+class MicrosoftProvider(Provider):
+    name = "microsoft"
+    account_fields: ClassVar[Mapping[str, str]] = {"tenant": TENANT}
+
+    token_url: str = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"  # noqa: S105 - a URL, not a secret
+    auth_method: AuthMethod = "client_secret_post"
+    extra_fields: tuple[str, ...] = ("refresh_in",)
+
+    def error_code(self, payload: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+        code, desc = super().error_code(payload)  # AADSTS codes sit in error_description
+        return ("invalid_grant" if code in REAUTH else code), desc
+
+
+@hookimpl
+def freshtoken_register_providers(register: Callable[[type[Provider]], None]) -> None:
+    register(MicrosoftProvider)

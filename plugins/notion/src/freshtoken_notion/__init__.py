@@ -1,0 +1,34 @@
+"""Notion public connections: Basic auth, JSON body. Expiry is optional: tokens issued without a refresh
+token never expire (the historical behaviour); newer connections get a refresh token, rotated on every
+use, and are refreshed on ``expires_in`` or, when Notion sends none, hourly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from freshtoken import Provider, hookimpl
+
+
+class NotionProvider(Provider):
+    name = "notion"
+
+    token_url: str = "https://api.notion.com/v1/oauth/token"  # noqa: S105 - a URL, not a secret
+    body_format: Literal["form", "json"] = "json"
+    extra_fields: tuple[str, ...] = ("workspace_id", "bot_id")
+
+    def parse_expiry(self, payload: Mapping[str, Any], now: float) -> float | None:
+        if payload.get(self.expires_in_field) is None and not payload.get("refresh_token"):
+            return None  # no expiry and nothing to refresh with: a token that does not expire
+        return super().parse_expiry(payload, now)
+
+    def error_code(self, payload: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+        code, desc = super().error_code(payload)  # also Notion's API shape {"object": "error", "code": ...}
+        other = payload.get("code") if payload else None
+        return code or (other if isinstance(other, str) else None), desc
+
+
+@hookimpl
+def freshtoken_register_providers(register: Callable[[type[Provider]], None]) -> None:
+    register(NotionProvider)

@@ -1,0 +1,42 @@
+"""Salesforce: the token response has **no** ``expires_in``; the access token lives as long as the
+connected app's session timeout, so the lifetime is configuration (``default_lifetime``, seconds;
+Salesforce's default timeout is 2 hours). ``instance_url`` is copied to the KV record.
+
+The token host comes from the account: ``login.salesforce.com``, ``test.salesforce.com`` or a
+My Domain host (``acme.my.salesforce.com``, ``acme--uat.sandbox.my.salesforce.com``, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from freshtoken import Provider, hookimpl
+from freshtoken.client import AuthMethod
+
+MY_DOMAIN = (
+    r"(?:login|test)\.salesforce\.com"
+    r"|[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,78}[a-zA-Z0-9])?(?:--[a-zA-Z0-9]{1,40})?"
+    r"\.(?:(?:sandbox|develop|scratch|demo|patch|trailblaze)\.)?my\.salesforce\.com"
+)
+ERRORS = {"inactive_user": "invalid_grant", "inactive_org": "invalid_grant"}
+
+
+class SalesforceProvider(Provider):
+    name = "salesforce"
+    account_fields: ClassVar[Mapping[str, str]] = {"my_domain": MY_DOMAIN}
+
+    token_url: str = "https://{my_domain}/services/oauth2/token"  # noqa: S105 - a URL, not a secret
+    revocation_url: str | None = "https://{my_domain}/services/oauth2/revoke"
+    auth_method: AuthMethod = "client_secret_post"
+    default_lifetime: float | None = 7200.0
+    extra_fields: tuple[str, ...] = ("instance_url",)
+
+    def error_code(self, payload: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+        code, desc = super().error_code(payload)
+        return ERRORS.get(code or "", code), desc
+
+
+@hookimpl
+def freshtoken_register_providers(register: Callable[[type[Provider]], None]) -> None:
+    register(SalesforceProvider)

@@ -1,0 +1,18 @@
+"""Spotify: 1-hour tokens; a new refresh token only sometimes (the old one is kept when absent)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from freshtoken import Provider, hookimpl
+
+
+class SpotifyProvider(Provider):
+    name = "spotify"
+
+    token_url: str = "https://accounts.spotify.com/api/token"  # noqa: S105 - a URL, not a secret
+
+
+@hookimpl
+def freshtoken_register_providers(register: Callable[[type[Provider]], None]) -> None:
+    register(SpotifyProvider)

@@ -1,0 +1,22 @@
+"""Xero: 30-minute tokens, rotating refresh tokens; the previous refresh token may be retried for 30
+minutes (``rotation_grace``), so a lost refresh response does not lose the grant."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from freshtoken import Provider, hookimpl
+
+
+class XeroProvider(Provider):
+    name = "xero"
+
+    token_url: str = "https://identity.xero.com/connect/token"  # noqa: S105 - a URL, not a secret
+    revocation_url: str | None = "https://identity.xero.com/connect/revocation"
+    default_lifetime: float | None = 1800.0
+    rotation_grace: float | None = 1800.0
+
+
+@hookimpl
+def freshtoken_register_providers(register: Callable[[type[Provider]], None]) -> None:
+    register(XeroProvider)

@@ -1,0 +1,32 @@
+"""Zoom (user-level OAuth apps): 1-hour tokens, refresh tokens rotated on every use (only the latest one
+works). Zoom's errors carry ``reason`` rather than ``error_description``, and a spent or revoked
+refresh token is ``invalid_request`` with reason "Invalid Token!", which is a dead grant, not a bad client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from freshtoken import Provider, hookimpl
+
+
+class ZoomProvider(Provider):
+    name = "zoom"
+
+    token_url: str = "https://zoom.us/oauth/token"  # noqa: S105 - a URL, not a secret
+    revocation_url: str | None = "https://zoom.us/oauth/revoke"
+    extra_fields: tuple[str, ...] = ("api_url",)  # the account's regional API base
+
+    def error_code(self, payload: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+        code, desc = super().error_code(payload)
+        reason = payload.get("reason") if payload else None
+        desc = desc or (reason if isinstance(reason, str) else None)
+        if code == "invalid_request" and desc and "token" in desc.lower() and "invalid" in desc.lower():
+            code = "invalid_grant"
+        return code, desc
+
+
+@hookimpl
+def freshtoken_register_providers(register: Callable[[type[Provider]], None]) -> None:
+    register(ZoomProvider)
