@@ -322,3 +322,18 @@ async def test_client_auth_methods_and_body_formats_on_the_wire(sandbox, method,
     expected_type = "application/json" if body_format == "json" else "application/x-www-form-urlencoded"
     assert seen["headers"]["content-type"] == expected_type
     await rig.http.aclose()
+
+
+async def test_a_provider_refresh_hint_schedules_the_next_alarm(sandbox):
+    class Hinting(GenericProvider):
+        def parse_refresh_hint(self, payload, now):
+            return now + payload["refresh_in"] if "refresh_in" in payload else None
+
+    rig = Rig(sandbox)
+    rig.refresher.provider = Hinting(token_url=sandbox.token_url)
+    await registered(rig)
+    sandbox.app.inject(Fault(status=200, body={"access_token": "A", "expires_in": 86400, "refresh_in": 43200}))
+    now = rig.clock.now()
+    out = await rig.fire()
+    assert out.kind == "refreshed" and out.next_alarm == pytest.approx(now + 43200)
+    await rig.http.aclose()

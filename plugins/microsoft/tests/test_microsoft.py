@@ -70,7 +70,16 @@ def test_documented_refresh_response_uses_expires_in_not_ext_expires_in() -> Non
     assert isinstance(tokens, TokenSet)
     assert tokens.expires_at == KIT_NOW + 3599
     assert tokens.refresh_token is not None  # rotated on every use
-    assert tokens.extras == {"refresh_in": 1800}
+    assert tokens.refresh_hint == KIT_NOW + 1800  # MSAL's refresh_in: taken when earlier than expiry - lead
+
+
+def test_refresh_in_moves_the_alarm_earlier_than_the_lead() -> None:
+    from freshtoken import refresh_at
+
+    tokens = replay(P, 200, {"access_token": "a", "expires_in": 86399, "refresh_in": 43199})
+    assert isinstance(tokens, TokenSet)
+    at = refresh_at(tokens.issued_at, tokens.expires_at, P.lead, hint=tokens.refresh_hint)
+    assert at == KIT_NOW + 43199
 
 
 def test_documented_errors() -> None:

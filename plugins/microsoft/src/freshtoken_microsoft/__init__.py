@@ -3,8 +3,8 @@ private_key_jwt (a certificate: set ``auth_method = "private_key_jwt"``, ``priva
 ``jwt_headers = {x5t = ...}`` on the client). Refresh tokens rotate on every use.
 
 Expiry comes from ``expires_in`` (60-90 min, randomised); ``ext_expires_in`` (the outage extension) is
-deliberately not used. ``refresh_in`` (MSAL's hint, half the lifetime for long-lived CAE tokens) is kept in
-the KV extras; refreshing ``lead`` seconds before ``expires_in`` is always earlier for normal tokens.
+deliberately not used. ``refresh_in`` (MSAL's hint, half the lifetime for long-lived CAE tokens) is a
+refresh hint: the refresher takes it when it is earlier than ``lead`` seconds before expiry.
 If your tenant wants ``scope`` on refresh (AADSTS90014), set ``refresh_params = {scope = "offline_access ..."}``.
 """
 
@@ -33,7 +33,12 @@ class MicrosoftProvider(Provider):
 
     token_url: str = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"  # noqa: S105 - a URL, not a secret
     auth_method: AuthMethod = "client_secret_post"
-    extra_fields: tuple[str, ...] = ("refresh_in",)
+
+    def parse_refresh_hint(self, payload: Mapping[str, Any], now: float) -> float | None:
+        value = payload.get("refresh_in")
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 366 * 86400:
+            return now + float(value)
+        return None
 
     def error_code(self, payload: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
         code, desc = super().error_code(payload)  # AADSTS codes sit in error_description
