@@ -48,6 +48,7 @@ class _Family:
     in_flight: int = 0
     refreshes: int = 0
     previous: str | None = None
+    rotated_at: float = 0.0
 
 
 @dataclass
@@ -55,6 +56,7 @@ class SandboxStats:
     requests: int = 0
     refreshes: int = 0
     reuse_detected: int = 0
+    grace_replays: int = 0
     overlaps: int = 0
     errors: int = 0
     peak_rate: float = 0.0
@@ -68,12 +70,16 @@ class SandboxAuthServer:
         *,
         lifetime: int = 3600,
         rotate: bool = True,
+        grace: float = 0.0,
         latency: float = 0.0,
         clients: dict[str, str] | None = None,
         clock: Any = None,
     ) -> None:
         self.lifetime = lifetime
         self.rotate = rotate
+        #: Seconds a rotated-out refresh token may be replayed (answered with the current refresh token),
+        #: as django-oauth-toolkit's REFRESH_TOKEN_GRACE_PERIOD_SECONDS and Xero's 30 minutes do.
+        self.grace = grace
         self.latency = latency
         self.clients = clients or {"sandbox-client": "sandbox-secret"}
         self.clock = clock or time
@@ -175,6 +181,9 @@ class SandboxAuthServer:
                 return 400, {"error": "invalid_grant", "error_description": "unknown refresh token"}, {}
             if fam.revoked:
                 return 400, {"error": "invalid_grant", "error_description": "grant revoked"}, {}
+            if rt != fam.current and rt == fam.previous and self.clock.time() - fam.rotated_at <= self.grace:
+                self.stats.grace_replays += 1
+                return 200, self._token_body(fam.current), {"cache-control": "no-store"}
             if rt != fam.current:
                 fam.revoked = True
                 self.stats.reuse_detected += 1
@@ -183,7 +192,7 @@ class SandboxAuthServer:
             if fam.in_flight > 1:
                 self.stats.overlaps += 1
             new_rt = "rt-" + secrets.token_urlsafe(24) if self.rotate else rt
-            fam.previous, fam.current = rt, new_rt
+            fam.previous, fam.current, fam.rotated_at = rt, new_rt, self.clock.time()
             self._by_token[new_rt] = fid  # type: ignore[assignment]
             fam.refreshes += 1
             self.stats.refreshes += 1

@@ -337,3 +337,17 @@ async def test_a_provider_refresh_hint_schedules_the_next_alarm(sandbox):
     out = await rig.fire()
     assert out.kind == "refreshed" and out.next_alarm == pytest.approx(now + 43200)
     await rig.http.aclose()
+
+
+async def test_a_lost_response_is_recovered_inside_the_providers_grace_window(sandbox):
+    sandbox.app.grace = 30.0
+    try:
+        rig = Rig(sandbox)
+        await registered(rig)
+        sandbox.app.inject(Fault(status=504, consume=True))  # rotated at the provider, answer lost
+        assert (await rig.fire()).kind == "retry_scheduled"
+        assert (await rig.fire()).kind == "refreshed"  # the old token, replayed within the grace window
+        assert sandbox.app.stats.grace_replays >= 1 and (await rig.fire()).kind == "refreshed"
+        await rig.http.aclose()
+    finally:
+        sandbox.app.grace = 0.0
