@@ -36,8 +36,8 @@ from .plugins import Plugins
 from .reader import TokenReader
 from .sandbox import Fault, SandboxAuthServer, SandboxServer
 
-#: The demo's refresh lead. For tokens this short the KV propagation margin (60 s) decides: a token living
-#: 90 s is refreshed 30 s after it was issued, a full minute before it expires.
+#: The demo's refresh lead. Tokens this short (less than twice the lead) are refreshed half-way through
+#: their life: a token living 40 s is refreshed 20 s after it was issued, 20 s before it expires.
 DEMO_LEAD = 60.0
 #: How often the demo's "gateway" reads every key from KV.
 GATEWAY_POLL = 0.1
@@ -208,7 +208,7 @@ class _LineHandler(logging.Handler):
 async def demo_main(
     *,
     duration: float | None = None,
-    lifetime: int = 90,
+    lifetime: int = 40,
     as_json: bool = False,
     out: TextIO | None = None,
     stop: asyncio.Event | None = None,
@@ -419,6 +419,6 @@ def _summary_text(s: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_demo(*, duration: float | None = None, lifetime: int = 90, as_json: bool = False) -> dict[str, Any]:
+def run_demo(*, duration: float | None = None, lifetime: int = 40, as_json: bool = False) -> dict[str, Any]:
     """Run :func:`demo_main` in a new event loop (the ``freshtoken demo`` command)."""
     return asyncio.run(demo_main(duration=duration, lifetime=lifetime, as_json=as_json))

@@ -10,7 +10,7 @@ from ._common import json_option
 @click.command("demo")
 @click.option("--duration", type=click.FloatRange(min=1), default=None,
               help="Stop after this many seconds and print a summary (default: until Ctrl-C).")
-@click.option("--lifetime", type=click.IntRange(min=65), default=90, show_default=True,
+@click.option("--lifetime", type=click.IntRange(min=10), default=40, show_default=True,
               help="Access-token lifetime the sandbox issues, seconds.")
 @json_option
 def demo(duration: float | None, lifetime: int, as_json: bool) -> None:
