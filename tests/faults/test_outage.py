@@ -1,7 +1,9 @@
 """An outage of the token endpoint longer than access tokens live, for thousands of accounts, in virtual time.
 
-The embedded runtime runs for real (SQLite state and alarms, the scheduler's ``run_due``, the real loopback
-sandbox endpoint answering 503 to everyone); only time is virtual. The figures are printed (run with
+The embedded runtime runs for real (SQLite state and alarms, the scheduler's ``run_due``, a real loopback
+token endpoint that is stopped for the outage, so every attempt meets a refused connection, and started again
+on the same port with the same grants); only time is virtual. Retryable 5xx answers are covered in
+``tests/core/test_refresher.py``. The figures are printed (run with
 ``-s``) and quoted in the issue's closing note.
 """
 
@@ -16,7 +18,7 @@ from freshtoken.embedded import AesGcmCodec, EmbeddedRuntime, SQLiteStore, gener
 from freshtoken.kv import MemoryKV
 from freshtoken.providers import generic
 from freshtoken.retry import RetryPolicy
-from freshtoken.sandbox import Fault, SandboxServer
+from freshtoken.sandbox import SandboxAuthServer, SandboxServer, free_port
 
 ACCOUNTS = 2000
 LIFETIME = 1800  # 30-minute tokens
@@ -76,7 +78,9 @@ async def simulate_until(runtime: EmbeddedRuntime, store: SQLiteStore, clock: Ma
 
 
 async def test_long_outage_backs_off_alerts_and_recovers_without_a_herd(tmp_path):
-    sandbox = SandboxServer(lifetime=LIFETIME)
+    """The endpoint goes away (connection refused: the sandbox is stopped) for longer than tokens live."""
+    app = SandboxAuthServer(lifetime=LIFETIME)
+    port = free_port()
     clock = ManualClock()
     alerts = Alerts()
     plugins = Plugins(entry_points=False)
@@ -86,21 +90,19 @@ async def test_long_outage_backs_off_alerts_and_recovers_without_a_herd(tmp_path
     policy = RetryPolicy(base=5, cap=CAP, alert_after=3)
     client = OAuthClient(
         name="sb", provider="generic", client_id="sandbox-client", client_secret="sandbox-secret",
-        provider_options={"token_url": "", "retry": policy.model_dump(), "timeout": 5.0},
+        provider_options={"token_url": f"http://127.0.0.1:{port}/token", "retry": policy.model_dump(),
+                          "timeout": 5.0},
     )
-    with sandbox.run_in_thread():
-        client = client.model_copy(
-            update={"provider_options": {**client.provider_options, "token_url": sandbox.token_url}}
-        )
-        store = SQLiteStore(tmp_path / "state.db", AesGcmCodec.from_spec(generate_key("k1")))
-        runtime = EmbeddedRuntime(
-            store=store, kv=MemoryKV(clock), clients={"sb": client}, plugins=plugins, clock=clock, http=http,
-            concurrency=64, rng=random.Random(3), startup_spread=0,
-        )
-        rng = random.Random(5)
-        t0 = clock.now()
+    store = SQLiteStore(tmp_path / "state.db", AesGcmCodec.from_spec(generate_key("k1")))
+    runtime = EmbeddedRuntime(
+        store=store, kv=MemoryKV(clock), clients={"sb": client}, plugins=plugins, clock=clock, http=http,
+        concurrency=64, rng=random.Random(3), startup_spread=0,
+    )
+    rng = random.Random(5)
+    t0 = clock.now()
+    with SandboxServer(app, port=port).run_in_thread():
         for i in range(ACCOUNTS):
-            grant = sandbox.mint()
+            grant = app.mint()
             # tokens issued at random moments of the last half hour: alarms spread as in steady state
             expires = t0 + rng.uniform(120, LIFETIME)
             await runtime.register(
@@ -108,26 +110,24 @@ async def test_long_outage_backs_off_alerts_and_recovers_without_a_herd(tmp_path
                 access_token=grant["access_token"], expires_at=expires,
             )
         await simulate_until(runtime, store, clock, t0 + 600)  # ten healthy minutes
-        healthy_requests = len(http.sent)
+    healthy_requests = len(http.sent)
 
-        sandbox.app.outage = Fault(status=503, body={"error": "temporarily_unavailable"})
-        outage_start = clock.now()
-        await simulate_until(runtime, store, clock, outage_start + OUTAGE)
-        outage_requests = len(http.sent) - healthy_requests
+    outage_start = clock.now()  # the server is gone: connection refused
+    await simulate_until(runtime, store, clock, outage_start + OUTAGE)
+    outage_requests = len(http.sent) - healthy_requests
 
-        sandbox.app.outage = None
+    with SandboxServer(app, port=port).run_in_thread():  # back, same grants
         recovery = alerts.recovery_started = clock.now()
         await simulate_until(runtime, store, clock, recovery + 2 * CAP)
-
-        states = [runtime.store.load_state(f"t:generic:acct-{i}") for i in range(ACCOUNTS)]
-        await runtime.aclose()
-        await http.aclose()
+    states = [runtime.store.load_state(f"t:generic:acct-{i}") for i in range(ACCOUNTS)]
+    await runtime.aclose()
+    await http.aclose()
 
     outage_peak = peak_per_second(http.sent, outage_start + CAP, recovery)  # steady state of the outage
     recovery_peak = peak_per_second(http.sent, recovery, recovery + 2 * CAP)
     recovered_in = max(alerts.first_success_after.values())
     print(
-        f"\noutage: {ACCOUNTS} accounts, {OUTAGE}s outage of {LIFETIME}s tokens: "
+        f"\noutage: {ACCOUNTS} accounts, {OUTAGE}s outage (connection refused) of {LIFETIME}s tokens: "
         f"{outage_requests} requests during the outage ({outage_requests / OUTAGE:.1f}/s mean, "
         f"peak {outage_peak}/s); recovery: every account fresh {recovered_in:.0f}s after the endpoint "
         f"returned (cap {CAP:.0f}s), peak {recovery_peak}/s; healthy phase {healthy_requests} requests"
@@ -139,8 +139,11 @@ async def test_long_outage_backs_off_alerts_and_recovers_without_a_herd(tmp_path
     # one repeated-failure alert per account, one "token expired in KV" alert per account
     assert set(alerts.failed_alerts.values()) == {1} and len(alerts.failed_alerts) == ACCOUNTS
     assert set(alerts.expired.values()) == {1} and len(alerts.expired) == ACCOUNTS
-    # backoff: the steady outage rate is about accounts / (cap / 2), never a per-account hammering
-    assert outage_requests / OUTAGE < ACCOUNTS / (CAP / 2) * 1.5
+    # backoff: once ramped up to the cap, the rate is about accounts / mean(uniform(1, cap)) = accounts /
+    # (cap / 2), never a per-account hammering
+    steady = sum(1 for t in http.sent if outage_start + 2 * CAP <= t < recovery) / (recovery - outage_start - 2 * CAP)
+    print(f"steady outage rate {steady:.2f}/s (expected about {ACCOUNTS / (CAP / 2):.2f}/s)")
+    assert steady < ACCOUNTS / (CAP / 2) * 1.25
     # no thundering herd on recovery: requests are spread over the cap, not all in one second
     assert recovery_peak < ACCOUNTS / 10
-    assert sandbox.app.stats.reuse_detected == 0 and sandbox.app.stats.overlaps == 0
+    assert app.stats.reuse_detected == 0 and app.stats.overlaps == 0
