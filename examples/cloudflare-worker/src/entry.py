@@ -1,0 +1,71 @@
+"""A gateway Worker and the per-account refresher Durable Object, in Python.
+
+* ``TokenRefresher`` — one Durable Object per account (named by the account key): refreshes at the
+  provider ahead of expiry on its alarm, persists a rotated refresh token first, writes the access token
+  to the ``TOKENS`` KV namespace, and sets its next alarm.
+* ``Default`` — the gateway Worker:
+  - ``/admin/accounts/{key}[/refresh]`` — the admin API (bearer ``FRESHTOKEN_ADMIN_TOKEN``), forwarded
+    to the account's Durable Object;
+  - ``GET /status/{key}`` — what the request path sees for an account (never the token itself);
+  - ``/proxy/{key}/{path}`` — calls ``UPSTREAM_BASE_URL/{path}`` with the account's access token.
+  The request path reads KV only: it never wakes a Durable Object and never refreshes.
+"""
+
+from urllib.parse import unquote, urlsplit
+
+from freshtoken import TokenUnavailable
+from freshtoken.cloudflare import (
+    GatewayReader,
+    RefresherObject,
+    Response,
+    WorkerEntrypoint,
+    forward_admin,
+    json_response,
+)
+
+
+class TokenRefresher(RefresherObject):
+    """The refresher Durable Object (bound as ``REFRESHER``; KV binding ``TOKENS``)."""
+
+    kv_binding = "TOKENS"
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        path = urlsplit(request.url).path
+        if path.startswith("/admin/"):
+            return await forward_admin(request, self.env, binding="REFRESHER")
+        if path.startswith("/status/"):
+            return await self.status(unquote(path[len("/status/"):]))
+        if path.startswith("/proxy/"):
+            key, _, rest = path[len("/proxy/"):].partition("/")
+            return await self.proxy(request, unquote(key), rest)
+        return json_response({"error": "not_found"}, 404)
+
+    async def status(self, key):
+        reader = GatewayReader(self.env.TOKENS)
+        try:
+            record = await reader.get(key)
+        except TokenUnavailable as exc:
+            return json_response({"key": key, "usable": False, "detail": str(exc)}, 503)
+        return json_response({
+            "key": key, "usable": True, "token_type": record.token_type, "expires_at": record.expires_at,
+            "generation": record.generation, "refreshed_at": record.refreshed_at,
+        })
+
+    async def proxy(self, request, key, rest):
+        reader = GatewayReader(self.env.TOKENS)
+        try:
+            authorization = await reader.authorization(key)
+        except TokenUnavailable:
+            return json_response({"error": "token_unavailable", "key": key}, 503)
+        import httpx  # Python Workers route httpx through fetch()
+
+        url = self.env.UPSTREAM_BASE_URL.rstrip("/") + "/" + rest
+        query = urlsplit(request.url).query
+        if query:
+            url += "?" + query
+        async with httpx.AsyncClient() as client:
+            upstream = await client.get(url, headers={"Authorization": authorization})
+        return Response(upstream.text, status=upstream.status_code,
+                        headers={"content-type": upstream.headers.get("content-type", "text/plain")})

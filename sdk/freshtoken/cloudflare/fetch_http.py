@@ -1,0 +1,77 @@
+"""Token requests over the Workers runtime's own ``fetch()`` instead of httpx.
+
+In a Python Worker, ``js.fetch`` is the native way out; httpx works there only through the runtime's
+patching. :class:`FetchTokenHTTP` keeps the core's request preparation (client authentication by
+authlib, form/JSON bodies) and replaces only the transport. The refresher Durable Object uses it
+whenever it runs in Pyodide; any ``fetch(url, init)`` with the JS shape can be passed (the workerd test
+bridge passes one that performs the request inside workerd).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..errors import MalformedResponse, Misconfigured, RetryableError
+from ..http import MAX_RESPONSE_BYTES, TokenHTTP, TokenResponse
+from . import values
+
+
+def js_fetch() -> Callable[..., Any] | None:
+    """The runtime's global ``fetch`` in Pyodide; None elsewhere."""
+    if not values.IN_PYODIDE:
+        return None
+    try:  # pragma: no cover - only inside Pyodide
+        from js import fetch  # type: ignore[import-not-found]
+    except ImportError:  # pragma: no cover
+        return None
+    return fetch  # type: ignore[no-any-return]  # pragma: no cover
+
+
+def response_headers(headers: Any) -> dict[str, str]:
+    """A JS ``Headers`` (or anything with ``items()``) → a dict with lower-case names."""
+    if values.is_nullish(headers):
+        return {}
+    if isinstance(headers, Mapping) or hasattr(headers, "items"):
+        pairs = list(headers.items())
+    else:  # a JS Headers proxy iterates as [name, value] pairs
+        pairs = [tuple(p) for p in headers]
+    return {str(k).lower(): str(v) for k, v in pairs}
+
+
+class FetchTokenHTTP(TokenHTTP):
+    """:class:`~freshtoken.http.TokenHTTP` over a JS-shaped ``fetch(url, init)``."""
+
+    def __init__(self, fetch: Callable[..., Any]) -> None:  # no httpx client: nothing to pool or close
+        self._own = False
+        self._fetch = fetch
+
+    async def aclose(self) -> None:
+        return None
+
+    async def post(self, url: str, headers: dict[str, str], body: bytes, *, timeout: float) -> TokenResponse:
+        if not url.startswith(("https://", "http://")):
+            raise Misconfigured("token endpoint URL is invalid")
+        # never follow a redirect: the body carries credentials (as TokenHTTP's follow_redirects=False)
+        init = values.to_js({"method": "POST", "headers": dict(headers), "body": body.decode("utf-8"),
+                             "redirect": "manual"})
+        try:
+            response = await asyncio.wait_for(self._fetch(url, init), timeout)
+            text = await asyncio.wait_for(response.text(), timeout)
+        except TimeoutError:
+            raise RetryableError("token endpoint timed out (fetch)") from None
+        except Exception as exc:
+            raise RetryableError(f"token endpoint unreachable ({exc.__class__.__name__})") from None
+        raw = str(text).encode("utf-8")
+        truncated = len(raw) > MAX_RESPONSE_BYTES
+        try:
+            status = int(response.status)
+        except (TypeError, ValueError):
+            raise MalformedResponse("token response has no HTTP status") from None
+        return TokenResponse(
+            status=status,
+            headers=response_headers(values.get_attr(response, "headers")),
+            body=raw[:MAX_RESPONSE_BYTES],
+            truncated=truncated,
+        )

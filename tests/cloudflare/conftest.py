@@ -1,0 +1,130 @@
+"""Fixtures for the Cloudflare runtime: the loopback sandbox token endpoint, and real workerd (miniflare)
+bridged to the SDK's Durable Object and the example gateway Worker running in this process."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from freshtoken.cloudflare.fetch_http import FetchTokenHTTP
+from freshtoken.sandbox import SandboxServer
+
+from .harness import Bridge, Workerd, fetch, node_available
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "cloudflare-worker" / "src" / "entry.py"
+ADMIN_TOKEN = "test-admin-token-0123456789"
+KEY = "acme:generic:user-1"
+
+
+def load_example() -> Any:
+    """The example Worker's module (``examples/cloudflare-worker/src/entry.py``), imported as is."""
+    spec = importlib.util.spec_from_file_location("freshtoken_cf_example_entry", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[SandboxServer]:
+    server = SandboxServer(lifetime=3600)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def client_config(sandbox: SandboxServer, **provider: Any) -> str:
+    options = {"token_url": sandbox.token_url, "revocation_url": f"{sandbox.url}/revoke", "timeout": 5.0, **provider}
+    return json.dumps({"sandbox": {"provider": "generic", "client_id": "sandbox-client",
+                                   "auth_method": "client_secret_basic", "provider_options": options}})
+
+
+class CF:
+    """Real workerd + the bridge + the sandbox, with helpers for the admin API and for observing the
+    real DO storage and KV (through JavaScript only)."""
+
+    def __init__(self, workerd: Workerd, bridge: Bridge, sandbox: SandboxServer) -> None:
+        self.workerd = workerd
+        self.bridge = bridge
+        self.sandbox = sandbox
+
+    @property
+    def http(self) -> Any:
+        return self.workerd.client
+
+    async def admin(self, method: str, key: str = KEY, action: str = "", *, body: Any = None,
+                    token: str | None = ADMIN_TOKEN, params: dict[str, str] | None = None) -> Any:
+        path = f"/admin/accounts/{quote(key, safe='')}" + (f"/{action}" if action else "")
+        headers = {} if token is None else {"authorization": f"Bearer {token}"}
+        return await self.http.request(method, path, json=body, headers=headers, params=params)
+
+    async def register(self, key: str = KEY, **extra: Any) -> dict[str, Any]:
+        grant = self.sandbox.mint()
+        r = await self.admin("POST", key, body={"client": "sandbox", "refresh_token": grant["refresh_token"], **extra})
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+    async def storage(self, key: str = KEY) -> dict[str, Any]:
+        data = await self.workerd.storage(key)
+        raw = data["entries"].get("freshtoken:state")
+        data["state"] = json.loads(raw) if raw else None
+        return data
+
+    async def kv(self, key: str = KEY) -> dict[str, Any]:
+        return await self.workerd.kv(key)
+
+    async def kv_record(self, key: str = KEY) -> dict[str, Any] | None:
+        entry = await self.kv(key)
+        return json.loads(entry["value"]) if entry["value"] else None
+
+
+@pytest.fixture
+def cf_options() -> dict[str, Any]:
+    """Provider options for the sandbox client (override in a test module to change the policy)."""
+    return {}
+
+
+@pytest.fixture
+async def cf(sandbox: SandboxServer, cf_options: dict[str, Any]) -> AsyncIterator[CF]:
+    if node_available() is None:
+        if os.environ.get("FRESHTOKEN_REQUIRE_WORKERD") or os.environ.get("CI"):
+            pytest.fail("workerd tests required but node / the harness's node_modules are missing")
+        pytest.skip("node or tests/cloudflare/harness/node_modules missing (run ci.d/cloudflare.sh)")
+    example = load_example()
+
+    class TokenRefresher(example.TokenRefresher):  # type: ignore[name-defined,misc]
+        """The example's class; token requests go out through workerd's fetch(), as through
+        ``js.fetch`` in a Python Worker."""
+
+        def make_http(self) -> FetchTokenHTTP:
+            return FetchTokenHTTP(fetch)
+
+    bridge = Bridge(do_class=TokenRefresher, worker_class=example.Default)
+    await bridge.start()
+    workerd = Workerd(bridge, vars={
+        "FRESHTOKEN_ADMIN_TOKEN": ADMIN_TOKEN,
+        "FRESHTOKEN_CLIENTS": client_config(sandbox, **cf_options),
+        "FRESHTOKEN_CLIENT_SECRET_SANDBOX": "sandbox-secret",
+        "UPSTREAM_BASE_URL": sandbox.url,
+    })
+    started = time.monotonic()
+    await workerd.start()
+    workerd.info["python_start_s"] = round(time.monotonic() - started, 3)
+    try:
+        yield CF(workerd, bridge, sandbox)
+    finally:
+        await workerd.stop()
+        await bridge.stop()
+    assert not bridge.errors, "bridge errors:\n" + "\n".join(bridge.errors)
+
+
+__all__ = ["ADMIN_TOKEN", "CF", "KEY", "load_example"]

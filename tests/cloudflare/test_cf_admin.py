@@ -1,0 +1,84 @@
+"""Admin routes and authentication (pure functions; the full surface runs on workerd in test_cf_workerd)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from freshtoken.cloudflare import admin
+from freshtoken.cloudflare.durable_object import clients_from_env, secret_var
+from freshtoken.errors import ConfigError
+
+from .harness import Headers
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "action", "key"),
+    [
+        ("POST", "/admin/accounts/acme%3Ageneric%3Au-1", "register", "acme:generic:u-1"),
+        ("PUT", "/admin/accounts/acme:generic:u-1", "register", "acme:generic:u-1"),
+        ("GET", "/admin/accounts/acme:generic:u%2F1", "status", "acme:generic:u/1"),
+        ("POST", "/admin/accounts/acme:generic:u-1/refresh", "refresh", "acme:generic:u-1"),
+        ("DELETE", "/admin/accounts/acme:generic:u-1?revoke=false", "remove", "acme:generic:u-1"),
+    ],
+)
+def test_routes(method: str, path: str, action: str, key: str):
+    route = admin.parse(method, "https://gw.example" + path)
+    assert route is not None and route.action == action and route.key == key
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/admin/accounts/"), ("GET", "/other/x"), ("PATCH", "/admin/accounts/k"),
+     ("GET", "/admin/accounts/k/refresh"), ("POST", "/admin/accounts/k/a/b")],
+)
+def test_non_routes(method: str, path: str):
+    assert admin.parse(method, "https://gw.example" + path) is None
+
+
+class Req:
+    def __init__(self, auth: str | None) -> None:
+        self.headers = Headers([("authorization", auth)] if auth is not None else [])
+
+
+class Env:
+    FRESHTOKEN_ADMIN_TOKEN = "s3cret-token"
+
+
+def test_authorize():
+    assert admin.authorize(Req("Bearer s3cret-token"), Env) is None
+    assert admin.authorize(Req("bearer s3cret-token"), Env) is None
+    for bad in (None, "", "Bearer", "Bearer s3cret-tokeN", "Basic s3cret-token", "Bearer s3cret-token2"):
+        denied = admin.authorize(Req(bad), Env)
+        assert denied is not None and denied.status == 401
+        assert denied.headers["www-authenticate"].startswith("Bearer")
+    # no secret configured: the admin surface is closed, not open
+    denied = admin.authorize(Req("Bearer "), object())
+    assert denied is not None and denied.status == 503
+
+
+def test_clients_from_env_takes_secrets_from_secrets_only():
+    class E:
+        FRESHTOKEN_CLIENTS = json.dumps({"acme-prod": {"provider": "generic", "client_id": "id",
+                                                       "provider_options": {"token_url": "https://t"}}})
+        FRESHTOKEN_CLIENT_SECRET_ACME_PROD = "sec"
+
+    clients = clients_from_env(E)
+    assert secret_var("acme-prod") == "FRESHTOKEN_CLIENT_SECRET_ACME_PROD"
+    client = clients["acme-prod"]
+    assert client.client_secret is not None and client.client_secret.get_secret_value() == "sec"
+    assert client.provider_options == {"token_url": "https://t"}
+
+    class Leaky:
+        FRESHTOKEN_CLIENTS = json.dumps({"a": {"provider": "generic", "client_id": "i", "client_secret": "x"}})
+
+    with pytest.raises(ConfigError, match="secrets belong"):
+        clients_from_env(Leaky)
+
+    class Broken:
+        FRESHTOKEN_CLIENTS = "{nope"
+
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        clients_from_env(Broken)
+    assert clients_from_env(object()) == {}

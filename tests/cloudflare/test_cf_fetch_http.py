@@ -1,0 +1,70 @@
+"""FetchTokenHTTP's mapping of a JS-shaped fetch() (the transport on workerd is covered in test_cf_workerd)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from freshtoken.client import OAuthClient
+from freshtoken.cloudflare.fetch_http import FetchTokenHTTP, response_headers
+from freshtoken.errors import Misconfigured, RetryableError
+from freshtoken.http import MAX_RESPONSE_BYTES, TokenRequest
+
+from .harness import FetchResponse, Headers, JsException
+
+CLIENT = OAuthClient(name="c", provider="generic", client_id="id", client_secret="secret-value")
+REQUEST = TokenRequest(url="https://as.example/token", params={"grant_type": "refresh_token", "refresh_token": "rt"},
+                       auth_method="client_secret_basic")
+
+
+async def test_request_and_response_mapping():
+    seen: list[tuple[str, Any]] = []
+
+    async def fetch(url: str, init: Any) -> FetchResponse:
+        seen.append((url, init))
+        return FetchResponse({"status": 429, "headers": [["Retry-After", "7"], ["Content-Type", "application/json"]],
+                              "body": '{"error": "slow_down"}'})
+
+    response = await FetchTokenHTTP(fetch).send(REQUEST, CLIENT)
+    (url, init), = seen
+    assert url == "https://as.example/token"
+    assert init["method"] == "POST" and init["redirect"] == "manual"
+    assert init["headers"]["Authorization"].startswith("Basic ")
+    assert init["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
+    assert init["body"] == "grant_type=refresh_token&refresh_token=rt"
+    assert response.status == 429 and response.headers["retry-after"] == "7"
+    assert response.json() == {"error": "slow_down"} and not response.truncated
+
+
+async def test_network_failure_and_timeout_are_retryable_and_bad_urls_misconfigured():
+    async def broken(url: str, init: Any) -> FetchResponse:
+        raise JsException("TypeError", "Network connection lost.")
+
+    with pytest.raises(RetryableError, match="unreachable"):
+        await FetchTokenHTTP(broken).post("https://x/token", {}, b"", timeout=1)
+
+    async def slow(url: str, init: Any) -> FetchResponse:
+        await asyncio.sleep(5)
+        raise AssertionError
+
+    with pytest.raises(RetryableError, match="timed out"):
+        await FetchTokenHTTP(slow).post("https://x/token", {}, b"", timeout=0.05)
+    with pytest.raises(Misconfigured):
+        await FetchTokenHTTP(slow).post("file:///etc/passwd", {}, b"", timeout=1)
+
+
+async def test_oversized_body_is_truncated():
+    async def big(url: str, init: Any) -> FetchResponse:
+        return FetchResponse({"status": 200, "headers": [], "body": "x" * (MAX_RESPONSE_BYTES + 10)})
+
+    response = await FetchTokenHTTP(big).post("https://x/token", {}, b"", timeout=1)
+    assert response.truncated and len(response.body) == MAX_RESPONSE_BYTES
+
+
+def test_response_headers_from_every_shape():
+    assert response_headers(None) == {}
+    assert response_headers({"A": "1"}) == {"a": "1"}
+    assert response_headers(Headers([("X-Y", "z")])) == {"x-y": "z"}
+    assert response_headers([["K", "v"]]) == {"k": "v"}  # a JS Headers proxy iterates as pairs
