@@ -109,3 +109,20 @@ class Webhook:
         finally:
             self.server.shutdown()
             self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxServer]:
+    """A loopback sandbox for a test module (imported by the CLI, admin, config and alerts conftests)."""
+    with sandbox_server(lifetime=3600).run_in_thread() as server:
+        yield server
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sandbox: SandboxServer) -> Iterator[Path]:
+    """Secrets and the encryption key in the environment; cwd in a fresh folder; sandbox faults cleared."""
+    set_env(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    sandbox.app.faults.clear()
+    yield tmp_path
+    sandbox.app.faults.clear()

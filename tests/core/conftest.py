@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,21 +17,6 @@ from freshtoken import (
 )
 from freshtoken.providers.generic import GenericProvider
 from freshtoken.sandbox import SandboxServer
-
-
-@pytest.fixture(scope="session")
-def sandbox_server() -> Iterator[SandboxServer]:
-    with SandboxServer(lifetime=3600).run_in_thread() as server:
-        yield server
-
-
-@pytest.fixture
-def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
-    app = sandbox_server.app
-    app.faults.clear()
-    app.lifetime, app.rotate, app.latency = 3600, True, 0.0
-    yield sandbox_server
-    app.faults.clear()
 
 
 class Recorder:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,26 +11,9 @@ import pytest
 from freshtoken import ManualClock, OAuthClient, Plugins, TokenHTTP
 from freshtoken.embedded import AesGcmCodec, EmbeddedRuntime, SQLiteKV, SQLiteStore, generate_key
 from freshtoken.providers import generic
-from freshtoken.sandbox import SandboxServer, SandboxStats
+from freshtoken.sandbox import SandboxServer
 
 CLIENT_SECRET = "sandbox-secret"
-
-
-@pytest.fixture(scope="session")
-def sandbox_server() -> Iterator[SandboxServer]:
-    with SandboxServer(lifetime=3600).run_in_thread() as server:
-        yield server
-
-
-@pytest.fixture
-def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
-    app = sandbox_server.app
-    app.faults.clear()
-    app.lifetime, app.rotate, app.latency = 3600, True, 0.0
-    app.stats = SandboxStats()
-    yield sandbox_server
-    app.faults.clear()
-    app.latency = 0.0
 
 
 @pytest.fixture
