@@ -11,7 +11,7 @@ import json
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 if TYPE_CHECKING:
     from .storage import SecretCodec
@@ -32,7 +32,7 @@ class Status(StrEnum):
 class AccountState(BaseModel):
     """Everything the refresher needs to survive a restart. Times are epoch seconds."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid")
 
     v: int = STATE_VERSION
     key: str
@@ -69,21 +69,44 @@ class AccountState(BaseModel):
     alerted_reauth: bool = False
     alerted_refresh_token_expiry: bool = False
 
+    #: plaintext -> the value it was stored as, so an unchanged secret is not encrypted again on every save
+    _sealed: dict[str, str] = PrivateAttr(default_factory=dict)
+
     def dump(self, codec: SecretCodec) -> str:
-        """Serialise to JSON, secrets encoded by ``codec``."""
+        """Serialise to JSON, secrets encoded by ``codec``.
+
+        A secret that has not changed since it was loaded or last saved keeps its stored form when the codec
+        says that form is current (``codec.reusable(stored)``: same key, same account); anything else is
+        encoded afresh.
+        """
         data = self.model_dump(mode="json", exclude=set(SECRET_FIELDS))
+        reusable = getattr(codec, "reusable", None)
+        sealed: dict[str, str] = {}
         for name in SECRET_FIELDS:
             value: SecretStr | None = getattr(self, name)
-            data[name] = None if value is None else codec.encode(value.get_secret_value())
+            if value is None:
+                data[name] = None
+                continue
+            plain = value.get_secret_value()
+            stored = self._sealed.get(plain)
+            if stored is None or reusable is None or not reusable(stored):
+                stored = codec.encode(plain)
+            data[name] = sealed[plain] = stored
+        self._sealed = sealed
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def load(cls, text: str | bytes, codec: SecretCodec) -> AccountState:
         data = json.loads(text)
+        sealed: dict[str, str] = {}
         for name in SECRET_FIELDS:
             if data.get(name) is not None:
-                data[name] = codec.decode(data[name])
-        return cls.model_validate(data)
+                stored = data[name]
+                data[name] = codec.decode(stored)
+                sealed[data[name]] = stored
+        state = cls.model_validate(data)
+        state._sealed = sealed
+        return state
 
     def public(self) -> dict[str, Any]:
         """A view safe to show anyone with admin rights: no secret, not even masked."""

@@ -40,6 +40,9 @@ class SecretCodec(Protocol):
 
     def decode(self, stored: str) -> str: ...
 
+    # Optional: ``reusable(stored) -> bool`` — True when a stored value may be kept as it is for the same
+    # plaintext and account (it is under the current key). Without it every save encodes afresh.
+
 
 class PlaintextCodec:
     """Stores secrets as they are. Only for storage that is already private to the process (tests,

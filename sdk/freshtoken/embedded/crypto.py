@@ -142,6 +142,10 @@ class AesGcmCodec:
         ct = self._ciphers[self.primary_kid].encrypt(nonce, plaintext.encode("utf-8"), self._aad or None)
         return f"{FORMAT_VERSION}.{self.primary_kid}.{_b64e(nonce)}.{_b64e(ct)}"
 
+    def reusable(self, stored: str) -> bool:
+        """True when ``stored`` is under the current primary key (so rewrapping has nothing to do for it)."""
+        return stored.startswith(f"{FORMAT_VERSION}.{self.primary_kid}.")
+
     def decode(self, stored: str) -> str:
         from cryptography.exceptions import InvalidTag
 
