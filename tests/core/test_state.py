@@ -34,7 +34,7 @@ def test_unchanged_secrets_are_not_encrypted_again_but_changed_ones_and_new_keys
     assert codec.encodes == 3  # only the new refresh token; the old one keeps its stored form
     rotated = CountingCodec("2")
     again = AccountState.load(loaded.dump(codec), codec).dump(rotated)
-    assert rotated.encodes == 2 and "k1:" not in again  # a new primary key re-encrypts everything
+    assert rotated.encodes == 3 and "k1:" not in again  # a new primary key re-encrypts all three
 
 
 def test_public_view_has_no_secret():
