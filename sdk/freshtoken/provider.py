@@ -78,7 +78,11 @@ def as_seconds(value: Any, field: str) -> float:
             value = float(value.strip())
         except ValueError:
             raise MalformedResponse(f"token response field {field!r} is not a number") from None
-    if not isinstance(value, int | float) or not math.isfinite(value):
+    try:
+        finite = isinstance(value, int | float) and math.isfinite(value)
+    except OverflowError:  # an integer beyond the range of a float
+        finite = False
+    if not finite:
         raise MalformedResponse(f"token response field {field!r} is not a number")
     if value <= 0:
         raise MalformedResponse(f"token response field {field!r} is {value}, not a positive lifetime")
@@ -195,7 +199,7 @@ class Provider(BaseModel):
         if not response.truncated:
             try:
                 payload = json.loads(response.body) if response.body else None
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):  # nesting deeper than the stack
                 payload = None
         if not isinstance(payload, dict):
             payload = None
