@@ -132,6 +132,11 @@ class RuntimeConfig(_Section):
 
     database: Path = Path("freshtoken.db")
     concurrency: int = Field(default=32, ge=1, le=10_000)
+    per_client_concurrency: int | None = Field(
+        default=None, ge=1, le=10_000,
+        description="Refreshes of one client in flight at once (default: all slots for one client, 3/4 for "
+        "several), so that a hanging provider cannot hold every slot.",
+    )
     startup_spread: float = Field(default=30.0, ge=0, le=86_400)
     max_idle: float = Field(
         default=10.0, gt=0, le=3600,

@@ -187,6 +187,7 @@ def build_host(
         runtime = EmbeddedRuntime(
             store=store, kv=kv_backend, clients=clients, plugins=pm, clock=clock, http=http,
             concurrency=settings.runtime.concurrency, startup_spread=settings.runtime.startup_spread,
+            per_client_concurrency=settings.runtime.per_client_concurrency,
             kv_prefix=settings.kv.prefix, rng=rng, max_idle=settings.runtime.max_idle,
         )
     except ConfigError as exc:

@@ -497,14 +497,14 @@ async def test_the_scheduler_holds_at_most_concurrency_accounts(host_factory: Ca
     await h.add(60)
     limits: list[int] = []
     busy: list[int] = []
-    real = h.store.due_with_times
+    real = h.store.due_rows
 
-    def spy(now: float, limit: int = 100) -> list[tuple[str, float]]:
+    def spy(now: float, limit: int = 100, **kw: Any) -> list[tuple[str, float, str]]:
         limits.append(limit)
         busy.append(len(h.rt._busy))
-        return real(now, limit)
+        return real(now, limit, **kw)
 
-    h.store.due_with_times = spy  # type: ignore[method-assign]
+    h.store.due_rows = spy  # type: ignore[method-assign]
     assert await h.rt.run_due() == 60
     assert max(limits) <= 5 and max(busy) <= 5
 

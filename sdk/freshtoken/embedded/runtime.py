@@ -89,9 +89,12 @@ class EmbeddedRuntime:
         lease_ttl: float = 180.0,
         error_backoff: float = 60.0,
         busy_timeout: float = 30.0,
+        per_client_concurrency: int | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"runtime concurrency must be at least 1, not {concurrency}")
+        if per_client_concurrency is not None and per_client_concurrency < 1:
+            raise ConfigError(f"runtime per_client_concurrency must be at least 1, not {per_client_concurrency}")
         self.store = store
         self.kv = kv
         self.clients: dict[str, OAuthClient] = dict(clients)
@@ -103,6 +106,14 @@ class EmbeddedRuntime:
         self._own_http = http is None
         self.http = http or TokenHTTP(max_connections=max(concurrency, 10))
         self.concurrency = int(concurrency)
+        #: Alarms of one client in flight at once. A provider that hangs then holds at most this many slots
+        #: (each for its timeout), and the other clients' accounts keep refreshing. Default: every slot for a
+        #: single client, three quarters of them when there are several.
+        self.per_client_concurrency = int(
+            per_client_concurrency
+            if per_client_concurrency is not None
+            else (self.concurrency if len(clients) <= 1 else max(1, self.concurrency * 3 // 4))
+        )
         self.startup_spread = float(startup_spread)
         self.kv_prefix = kv_prefix
         self.owner = owner or make_owner()
@@ -116,6 +127,8 @@ class EmbeddedRuntime:
         self._provider_locks: dict[str, asyncio.Lock] = {}
         self._busy: dict[str, asyncio.Future[None]] = {}
         self._alarm_tasks: set[asyncio.Task[None]] = set()
+        self._client_in_flight: Counter[str] = Counter()
+        self._task_client: dict[asyncio.Task[None], str] = {}
         self._sem = asyncio.Semaphore(self.concurrency)
         self._wake = asyncio.Event()
         self._slot = asyncio.Event()
@@ -334,19 +347,22 @@ class EmbeddedRuntime:
             free = self.concurrency - len(self._alarm_tasks)
             if free <= 0:
                 return started, True
-            rows = self.store.due_with_times(cutoff, limit=free)
+            capped = {c for c, n in self._client_in_flight.items() if n >= self.per_client_concurrency}
+            rows = self.store.due_rows(cutoff, limit=free, exclude_clients=capped)
             if not rows:
                 return started, False
             progressed = False
             now = self.clock.now()
-            for key, at in rows:
-                if key in self._busy:
+            for key, at, client in rows:
+                if key in self._busy or self._client_in_flight[client] >= self.per_client_concurrency:
                     continue
                 if not self.store.try_lease(key, self.owner, now + self.lease_ttl, now=now):
                     continue
                 self._busy[key] = loop.create_future()
                 task = loop.create_task(self._fire(key), name=f"freshtoken-alarm:{key}")
                 self._alarm_tasks.add(task)
+                self._client_in_flight[client] += 1
+                self._task_client[task] = client
                 task.add_done_callback(self._task_done)
                 self._last_alarm_lag = max(0.0, now - at)
                 self._counts["alarms_fired"] += 1
@@ -357,6 +373,11 @@ class EmbeddedRuntime:
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._alarm_tasks.discard(task)
+        client = self._task_client.pop(task, None)
+        if client is not None:
+            self._client_in_flight[client] -= 1
+            if self._client_in_flight[client] <= 0:
+                del self._client_in_flight[client]
         self._slot.set()
         # the finished alarm re-armed its account (e.g. a retry in a few seconds) while the scheduler,
         # blind to leased rows, may be sleeping far past it: look again

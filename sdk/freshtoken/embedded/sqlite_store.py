@@ -20,7 +20,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -169,13 +169,22 @@ class SQLiteStore:
         return [k for k, _ in self.due_with_times(now, limit)]
 
     def due_with_times(self, now: float, limit: int = 100) -> builtins.list[tuple[str, float]]:
+        return [(k, a) for k, a, _ in self.due_rows(now, limit)]
+
+    def due_rows(
+        self, now: float, limit: int = 100, *, exclude_clients: Collection[str] = ()
+    ) -> builtins.list[tuple[str, float, str]]:
+        """(key, alarm_at, client) of due, unleased accounts, oldest first, skipping ``exclude_clients``
+        (clients at their in-flight cap: excluded in the query, so that LIMIT finds the others)."""
+        excluded = sorted(exclude_clients)
+        clause = f" AND client NOT IN ({','.join('?' * len(excluded))})" if excluded else ""
         rows = self._exec(
-            "SELECT key, alarm_at FROM accounts INDEXED BY accounts_alarm "
-            "WHERE alarm_at IS NOT NULL AND alarm_at <= ? AND (lease_until IS NULL OR lease_until <= ?) "
-            "ORDER BY alarm_at LIMIT ?",
-            (now, now, int(limit)),
+            "SELECT key, alarm_at, client FROM accounts INDEXED BY accounts_alarm "
+            "WHERE alarm_at IS NOT NULL AND alarm_at <= ? AND (lease_until IS NULL OR lease_until <= ?)"
+            f"{clause} ORDER BY alarm_at LIMIT ?",
+            (now, now, *excluded, int(limit)),
         ).fetchall()
-        return [(str(k), float(a)) for k, a in rows]
+        return [(str(k), float(a), str(c)) for k, a, c in rows]
 
     def count_due(self, now: float) -> int:
         """How many alarms are due at ``now`` (a range count on the alarm index)."""
