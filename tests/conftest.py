@@ -8,6 +8,9 @@ import pytest
 
 from freshtoken.sandbox import SandboxServer, SandboxStats
 
+#: Redis, Redis Cluster and Temporal servers, started on demand by the tests that use them.
+pytest_plugins = ["tests.fixtures_servers.servers"]
+
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxServer]:

@@ -144,7 +144,7 @@ class Refresher:
             generation=old.generation if old else 0,
         )
         usable = access_token is not None and (
-            never_expires or (expires_at is not None and expires_at - now > KV_PROPAGATION_MARGIN)
+            never_expires or (expires_at is not None and expires_at - now > self.kv_margin)
         )
         if usable:
             state.access_token = SecretStr(access_token or "")

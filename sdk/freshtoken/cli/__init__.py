@@ -57,4 +57,8 @@ def _optional(module: str, attr: str) -> None:
 
 _optional("new_provider", "new_provider")
 
+from ..temporal.cli import worker as _temporal_worker  # noqa: E402 - temporalio is imported when it runs
+
+main.add_command(_temporal_worker)
+
 __all__ = ["main"]

@@ -19,8 +19,12 @@ import os
 import re
 import secrets
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 ENV_VAR = "FRESHTOKEN_ENCRYPTION_KEYS"
 FORMAT_VERSION = "v1"
@@ -81,6 +85,39 @@ def parse_keys(spec: str, *, source: str = ENV_VAR) -> list[tuple[str, bytes]]:
     return out
 
 
+def key_ring(keys: Iterable[tuple[str, bytes]] | Mapping[str, bytes], *, owner: str) -> tuple[dict[str, AESGCM], str]:
+    """(kid -> AESGCM, primary kid) from ``(kid, 32-byte key)`` pairs, validated; the first pair is primary.
+    Shared by every freshtoken cipher (secrets at rest, Temporal payloads)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    pairs = list(keys.items()) if isinstance(keys, Mapping) else list(keys)
+    if not pairs:
+        raise ConfigError(f"{owner} needs at least one key")
+    ciphers: dict[str, AESGCM] = {}
+    for kid, key in pairs:
+        if not _KID.fullmatch(kid):
+            raise ConfigError(f"encryption key id {kid!r} must be 1-32 characters of A-Z a-z 0-9 _ -")
+        if len(key) != KEY_BYTES:
+            raise ConfigError(f"encryption key {kid!r} must be {KEY_BYTES} bytes")
+        if kid in ciphers:
+            raise ConfigError(f"encryption key id {kid!r} appears twice")
+        ciphers[kid] = AESGCM(key)
+    return ciphers, pairs[0][0]
+
+
+def key_spec_from_env(environ: Mapping[str, str] | None = None, *, var: str = ENV_VAR, why: str) -> str:
+    """The key spec in ``var``; a :class:`ConfigError` saying ``why`` a key is required when it is missing."""
+    env = os.environ if environ is None else environ
+    spec = env.get(var)
+    if spec is None or not spec.strip():
+        raise ConfigError(
+            f"{var} is not set: {why}. Set it to 'kid:base64url(32 bytes)' (comma-separate several keys to "
+            "rotate; the first encrypts). Generate one with: python -c \"from freshtoken.embedded "
+            'import generate_key; print(generate_key())"'
+        )
+    return spec
+
+
 class AesGcmCodec:
     """A :class:`freshtoken.storage.SecretCodec` with AES-256-GCM and key rotation.
 
@@ -88,36 +125,17 @@ class AesGcmCodec:
     """
 
     def __init__(self, keys: Iterable[tuple[str, bytes]] | Mapping[str, bytes], *, aad: bytes = b"") -> None:
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-        pairs = list(keys.items()) if isinstance(keys, Mapping) else list(keys)
-        if not pairs:
-            raise ConfigError("AesGcmCodec needs at least one key")
-        self._ciphers: dict[str, AESGCM] = {}
-        for kid, key in pairs:
-            if not _KID.fullmatch(kid):
-                raise ConfigError(f"encryption key id {kid!r} must be 1-32 characters of A-Z a-z 0-9 _ -")
-            if len(key) != KEY_BYTES:
-                raise ConfigError(f"encryption key {kid!r} must be {KEY_BYTES} bytes")
-            if kid in self._ciphers:
-                raise ConfigError(f"encryption key id {kid!r} appears twice")
-            self._ciphers[kid] = AESGCM(key)
-        self.primary_kid = pairs[0][0]
+        self._ciphers, self.primary_kid = key_ring(keys, owner="AesGcmCodec")
         self._aad = aad
 
     # -- construction -----------------------------------------------------------------------------
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, var: str = ENV_VAR) -> AesGcmCodec:
         """The codec from ``FRESHTOKEN_ENCRYPTION_KEYS``; :class:`ConfigError` if it is missing or invalid."""
-        env = os.environ if environ is None else environ
-        spec = env.get(var)
-        if spec is None or not spec.strip():
-            raise ConfigError(
-                f"{var} is not set: the embedded runtime encrypts refresh tokens at rest and will not store "
-                "them in plaintext. Set it to 'kid:base64url(32 bytes)' (comma-separate several keys to "
-                "rotate; the first encrypts). Generate one with: python -c \"from freshtoken.embedded "
-                'import generate_key; print(generate_key())"'
-            )
+        spec = key_spec_from_env(
+            environ, var=var, why="the embedded runtime encrypts refresh tokens at rest and will not store them "
+            "in plaintext"
+        )
         return cls(parse_keys(spec, source=var))
 
     @classmethod

@@ -1,0 +1,1 @@
+"""Real Temporal and Redis servers for tests, started and stopped by fixtures (see ``servers``)."""
