@@ -34,3 +34,23 @@ def test_record_round_trip_and_no_refresh_token_field():
 def test_bad_records_are_refused_clearly(raw, fragment):
     with pytest.raises(TokenUnavailable, match=fragment):
         KVRecord.loads(raw)
+
+
+def test_reader_reuses_a_parsed_record_only_while_the_text_is_the_same():
+    from freshtoken import ManualClock, TokenReader
+
+    clock = ManualClock(1000)
+    reader = TokenReader(kv=None, clock=clock, cache_size=2)  # type: ignore[arg-type]
+    a = KVRecord(access_token="A", expires_at=2000, generation=1, refreshed_at=900).dumps()
+    b = KVRecord(access_token="B", expires_at=2000, generation=2, refreshed_at=950).dumps()
+    assert reader.check("k", a).access_token == "A"
+    assert reader.check("k", a) is reader.check("k", a)  # cached
+    assert reader.check("k", b).access_token == "B"  # the text changed: parsed again
+    with pytest.raises(TokenUnavailable, match="version 2"):
+        reader.check("x", '{"v": 2, "access_token": "x"}')
+    for i in range(5):
+        reader.check(f"k{i}", a)
+    assert len(reader._cache) == 2  # bounded
+    clock.set(1998)
+    with pytest.raises(TokenUnavailable, match="expired"):
+        reader.check("k4", a)  # the expiry check runs on every read, cached or not
