@@ -1,0 +1,151 @@
+"""The headline table from ``bench/results/*.json``: ``python -m bench.report`` prints it as Markdown;
+``--write`` replaces the block between the markers in ``bench/README.md``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ._common import BENCH_DIR, RESULTS, fmt
+
+BEGIN, END = "<!-- bench-table:begin -->", "<!-- bench-table:end -->"
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _us(v: float) -> str:
+    return f"{v / 1000:,.1f} ms" if v >= 1000 else f"{fmt(v)} µs"
+
+
+def _when(data: dict[str, Any]) -> str:
+    return f"{data['date'][:10]} {data['date'][11:16]} UTC"
+
+
+def _sustained(r: dict[str, Any], rate: float) -> bool:
+    """The rate kept up with: ≥ 97 % of it achieved and ≤ 1 % of the alarms due in the window left unfired."""
+    return bool(r["achieved_rate"] >= 0.97 * rate and r["never_fired_in_window"] <= 0.01 * r["due_in_window"])
+
+
+def rows() -> list[list[str]]:
+    out: list[list[str]] = []
+    rp = _load("request_path")
+    if rp and "gateway" in rp:
+        gw = rp["gateway"]
+        base = gw["authlib AsyncOAuth2Client: on-demand refresh"]["latency_us"]
+        where = f"{_when(rp)}, `{rp['command']}`"
+        for name, run in gw.items():
+            if not isinstance(run, dict) or "latency_us" not in run or name.startswith("authlib"):
+                continue
+            lat = run["latency_us"]
+            out.append([f"1 request path: {name}", f"p50 {_us(lat['p50'])}, p99 {_us(lat['p99'])}",
+                        f"authlib on-demand: p50 {_us(base['p50'])}, p99 {_us(base['p99'])}",
+                        f"p99 {base['p99'] / lat['p99']:,.0f}× lower; p50 {base['p50'] / lat['p50']:.2f}×",
+                        "—", where])
+    if rp:
+        where = f"{_when(rp)}, `{rp['command']}`"
+        for label, key, raw_name, names in (
+            ("SQLite", "overhead_sqlite", "raw sqlite3 SELECT",
+             ("TokenReader sync: check(get_sync)", "TokenReader async: await get",
+              "proposal B: parse-cached reader (sync)")),
+            ("Redis", "overhead_redis", "raw redis-py GET",
+             ("TokenReader async: await get", "proposal B: parse-cached reader")),
+        ):
+            part = rp.get(key)
+            if not part:
+                continue
+            v = part["variants"]
+            raw = v[raw_name]
+            for n in names:
+                ratio = v[n]["p50"] / raw["p50"]
+                out.append([f"1 reader overhead, {label}: {n}", f"p50 {_us(v[n]['p50'])}, mean {_us(v[n]['mean'])}",
+                            f"{raw_name}: p50 {_us(raw['p50'])}, mean {_us(raw['mean'])}",
+                            f"{ratio:.2f}× (mean {v[n]['mean'] / raw['mean']:.2f}×)",
+                            ("proposal, not in core: " if n.startswith("proposal") else "")
+                            + "≤ 1.5× " + ("met" if ratio <= 1.5 else "**not met**"), where])
+    tp = _load("throughput")
+    if tp:
+        s = tp["summary"]
+        med = s["median_rate"]
+        where = f"{_when(tp)}, `{tp['command']}`"
+        out.append(["2 refresh throughput (embedded runtime)",
+                    f"{med['freshtoken EmbeddedRuntime.run_due()']:,.0f} refreshes/s",
+                    f"authlib loop {med['authlib AsyncOAuth2Client.refresh_token()']:,.0f}/s "
+                    f"(httpx loop {med['httpx post + json (reference)']:,.0f}/s); endpoint alone "
+                    f"{s['endpoint_measured_max']:,.0f} req/s",
+                    f"{s['ratio_vs_authlib']:.2f}×", "≥ 0.8× " + ("met" if s["met"] else "**not met**"), where])
+    sc = _load("scale")
+    if sc and "sizes" in sc:
+        where = f"{_when(sc)}, `{sc['command']}`"
+        rate = sc["parameters"]["rate"]
+        for n, r in sc["sizes"].items():
+            lat = r["lateness_ms"]
+            peak = r["rss_mib_peak"]
+            out.append([f"3 scale: {int(n):,} accounts",
+                        f"RSS peak {peak:.0f} MiB, start-up {r['startup']['total_s']:.2f} s, "
+                        f"p99 lateness {lat['p99']:,.0f} ms at {r['achieved_rate']:.0f}/s",
+                        f"alarms due at {rate:.0f}/s",
+                        "—", ("< 300 MiB met" if peak < 300 else "< 300 MiB **not met**")
+                        + (f"; {rate:.0f}/s sustained" if _sustained(r, rate) else f"; {rate:.0f}/s **not sustained**"),
+                        where])
+    for name in ("throughput-c8",):
+        extra = _load(name)
+        if extra:
+            s = extra["summary"]
+            med = s["median_rate"]
+            out.append([f"2 refresh throughput, concurrency {extra['parameters']['concurrency']}",
+                        f"{med['freshtoken EmbeddedRuntime.run_due()']:,.0f} refreshes/s",
+                        f"authlib loop {med['authlib AsyncOAuth2Client.refresh_token()']:,.0f}/s "
+                        f"(httpx loop {med['httpx post + json (reference)']:,.0f}/s)",
+                        f"{s['ratio_vs_authlib']:.2f}×", "≥ 0.8× " + ("met" if s["met"] else "**not met**"),
+                        f"{_when(extra)}, `{extra['command']}`"])
+    for name in ("scale-c8",):
+        extra = _load(name)
+        if extra and "sizes" in extra:
+            rate = extra["parameters"]["rate"]
+            for n, r in extra["sizes"].items():
+                lat = r["lateness_ms"]
+                out.append([f"3 scale: {int(n):,} accounts, concurrency {extra['parameters']['concurrency']}",
+                            f"RSS peak {r['rss_mib_peak']:.0f} MiB, start-up {r['startup']['total_s']:.2f} s, "
+                            f"p99 lateness {lat['p99']:,.0f} ms at {r['achieved_rate']:.0f}/s",
+                            f"alarms due at {rate:.0f}/s", "—",
+                            ("< 300 MiB met" if r["rss_mib_peak"] < 300 else "< 300 MiB **not met**")
+                            + (f"; {rate:.0f}/s sustained" if _sustained(r, rate)
+                               else f"; {rate:.0f}/s **not sustained**"),
+                            f"{_when(extra)}, `{extra['command']}`"])
+    ds = _load("distributed")
+    if ds and ds.get("summary", {}).get("median_rate"):
+        med = ds["summary"]["median_rate"]
+        out.append(["4 Temporal runtime: refreshes/s", f"2 workers: {med.get('2 worker(s)', 0):.1f}/s",
+                    f"1 worker: {med.get('1 worker(s)', 0):.1f}/s", f"{ds['summary']['two_over_one']:.2f}×",
+                    "(no target)", f"{_when(ds)}, `{ds['command']}`"])
+    out.sort(key=lambda r: r[0][0])  # by benchmark number, keeping each one's order
+    return out
+
+
+def markdown() -> str:
+    head = ["benchmark", "freshtoken", "baseline (same run)", "ratio", "target", "date, command"]
+    body = rows()
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in body]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.report")
+    p.add_argument("--write", action="store_true", help="update the table in bench/README.md")
+    a = p.parse_args(argv)
+    table = markdown()
+    if a.write:
+        readme = BENCH_DIR / "README.md"
+        text = readme.read_text()
+        start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+        readme.write_text(text[:start] + "\n" + table + "\n" + text[end:])
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
