@@ -136,14 +136,16 @@ def markdown() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.report")
-    p.add_argument("--write", action="store_true", help="update the table in bench/README.md")
+    p.add_argument("--write", action="store_true", help="update the table in bench/README.md and README.md")
     a = p.parse_args(argv)
     table = markdown()
     if a.write:
-        readme = BENCH_DIR / "README.md"
-        text = readme.read_text()
-        start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-        readme.write_text(text[:start] + "\n" + table + "\n" + text[end:])
+        for readme in (BENCH_DIR / "README.md", BENCH_DIR.parent / "README.md"):
+            text = readme.read_text()
+            if BEGIN not in text:
+                continue
+            start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+            readme.write_text(text[:start] + "\n" + table + "\n" + text[end:])
     print(table)
 
 
