@@ -35,6 +35,7 @@ from ..http import TokenHTTP
 from ..keys import AccountKey
 from ..plugins import Plugins, default_plugins
 from ..provider import Provider
+from ..providers_by_client import ClientProviders
 from ..refresher import Outcome, Refresher
 from .crypto import DecryptionError
 from .sqlite_store import SQLiteStore
@@ -123,8 +124,7 @@ class EmbeddedRuntime:
         self.error_backoff = float(error_backoff)
         self.busy_timeout = float(busy_timeout)
 
-        self._providers: dict[str, Provider] = {}
-        self._provider_locks: dict[str, asyncio.Lock] = {}
+        self._client_providers = ClientProviders(self.plugins)
         self._busy: dict[str, asyncio.Future[None]] = {}
         self._alarm_tasks: set[asyncio.Task[None]] = set()
         self._client_in_flight: Counter[str] = Counter()
@@ -157,31 +157,10 @@ class EmbeddedRuntime:
         return client
 
     def _static_provider(self, client: OAuthClient) -> Provider:
-        """The provider of ``client`` with its options (no discovery)."""
-        try:
-            return self.plugins.provider(client.provider, client.provider_options)
-        except ConfigError as exc:
-            raise ConfigError(f"client {client.name!r}: {exc}") from None
+        return self._client_providers.static(client)
 
     async def _provider(self, client: OAuthClient) -> Provider:
-        cached = self._providers.get(client.name)
-        if cached is not None:
-            return cached
-        lock = self._provider_locks.setdefault(client.name, asyncio.Lock())
-        async with lock:
-            cached = self._providers.get(client.name)
-            if cached is not None:
-                return cached
-            provider = self._static_provider(client)
-            if provider.issuer and not provider.token_url:
-                import httpx
-
-                from ..discovery import with_discovered_endpoints
-
-                async with httpx.AsyncClient(trust_env=False, follow_redirects=False) as hc:
-                    provider = await with_discovered_endpoints(provider, provider.issuer, hc)
-            self._providers[client.name] = provider
-            return provider
+        return await self._client_providers.get(client)
 
     def _refresher(self, key: str, client: OAuthClient, provider: Provider) -> Refresher:
         return Refresher(

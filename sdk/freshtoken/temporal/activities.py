@@ -37,6 +37,7 @@ from ..keys import AccountKey
 from ..lead import KV_PROPAGATION_MARGIN
 from ..plugins import Plugins, default_plugins
 from ..provider import Provider
+from ..providers_by_client import ClientProviders
 from ..refresher import Refresher
 from ..state import AccountState
 from ..storage import PlaintextCodec
@@ -157,8 +158,7 @@ class RefreshActivities:
         self.rng = rng or random.Random()
         #: How long before expiry a new token must be in KV (60 s for Workers KV; Redis needs far less).
         self.kv_margin = kv_margin
-        self._providers: dict[str, Provider] = {}
-        self._provider_locks: dict[str, asyncio.Lock] = {}
+        self._client_providers = ClientProviders(self.plugins)
         self.counts: dict[str, int] = {}
         for c in self.clients.values():  # unknown providers: a start-up error
             self._static_provider(c)
@@ -169,29 +169,10 @@ class RefreshActivities:
 
     # -- providers (as the embedded runtime: static options, then discovery once) ----------------------------
     def _static_provider(self, client: OAuthClient) -> Provider:
-        try:
-            return self.plugins.provider(client.provider, client.provider_options)
-        except ConfigError as exc:
-            raise ConfigError(f"client {client.name!r}: {exc}") from None
+        return self._client_providers.static(client)
 
     async def _provider(self, client: OAuthClient) -> Provider:
-        cached = self._providers.get(client.name)
-        if cached is not None:
-            return cached
-        async with self._provider_locks.setdefault(client.name, asyncio.Lock()):
-            cached = self._providers.get(client.name)
-            if cached is not None:
-                return cached
-            provider = self._static_provider(client)
-            if provider.issuer and not provider.token_url:
-                import httpx
-
-                from ..discovery import with_discovered_endpoints
-
-                async with httpx.AsyncClient(trust_env=False, follow_redirects=False) as hc:
-                    provider = await with_discovered_endpoints(provider, provider.issuer, hc)
-            self._providers[client.name] = provider
-            return provider
+        return await self._client_providers.get(client)
 
     def _client(self, name: str | None) -> OAuthClient:
         client = self.clients.get(name or "")
