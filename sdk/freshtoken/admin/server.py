@@ -15,6 +15,7 @@ import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from ..embedded.runtime import drain_on_signals
 from .app import create_app
 from .auth import check_bind
 
@@ -127,40 +128,19 @@ async def serve_host(
     app = create_app(host_obj.runtime, token=token, metrics=host_obj.metrics, secrets=settings.secret_values())
     server = AdminServer(app, host=listen, port=settings.admin.port if port is None else port, token=token)
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    received = 0
-
-    def on_signal(sig: signal.Signals) -> None:
-        nonlocal received
-        received += 1
-        if received == 1:
-            log.warning("%s: finishing refreshes in flight, then exiting", sig.name)
+    signals = (signal.SIGTERM, signal.SIGINT) if install_signals else ()
+    with drain_on_signals(host_obj.runtime, stop, signals):
+        scheduler = asyncio.ensure_future(host_obj.runtime.run(stop))
+        try:
+            await server.start()
+            if on_ready is not None:
+                on_ready(server)
+            waiter = asyncio.ensure_future(stop.wait())
+            done, _ = await asyncio.wait({waiter, scheduler}, return_when=asyncio.FIRST_COMPLETED)
+            if scheduler in done:
+                waiter.cancel()
+                scheduler.result()  # the scheduler died: surface it
+        finally:
             stop.set()
-        else:
-            n = host_obj.runtime.cancel_in_flight()
-            log.warning("%s again: cancelled %d refresh(es) in flight", sig.name, n)
-
-    if install_signals:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
-                loop.add_signal_handler(sig, on_signal, sig)
-                installed.append(sig)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass
-    scheduler = asyncio.ensure_future(host_obj.runtime.run(stop))
-    try:
-        await server.start()
-        if on_ready is not None:
-            on_ready(server)
-        waiter = asyncio.ensure_future(stop.wait())
-        done, _ = await asyncio.wait({waiter, scheduler}, return_when=asyncio.FIRST_COMPLETED)
-        if scheduler in done:
-            waiter.cancel()
-            scheduler.result()  # the scheduler died: surface it
-    finally:
-        stop.set()
-        await server.stop()
-        await asyncio.gather(scheduler, return_exceptions=True)
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+            await server.stop()
+            await asyncio.gather(scheduler, return_exceptions=True)

@@ -25,7 +25,7 @@ import signal
 import socket
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
 from typing import Any
 
 from ..client import OAuthClient
@@ -604,17 +604,14 @@ async def _first(aws: list[Awaitable[Any]]) -> int:
     return -1
 
 
-async def run_until_signal(
+@contextlib.contextmanager
+def drain_on_signals(
     runtime: EmbeddedRuntime,
-    *,
-    stop: asyncio.Event | None = None,
+    stop: asyncio.Event,
     signals: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT),
-) -> None:
-    """Run the scheduler until SIGTERM / SIGINT (or ``stop``): then finish in-flight refreshes and return.
-
-    A second signal cancels the refreshes still in flight.
-    """
-    stop = stop or asyncio.Event()
+) -> Iterator[None]:
+    """While inside: the first SIGTERM / SIGINT sets ``stop`` (the runtime finishes the refreshes in flight);
+    a second one cancels what is still in flight. Handlers are removed on the way out."""
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
     received = 0
@@ -623,7 +620,7 @@ async def run_until_signal(
         nonlocal received
         received += 1
         if received == 1:
-            log.info("%s: finishing %d refresh(es) in flight, then exiting", sig.name, runtime._in_flight)
+            log.warning("%s: finishing %d refresh(es) in flight, then exiting", sig.name, runtime._in_flight)
             stop.set()
         else:
             n = runtime.cancel_in_flight()
@@ -636,10 +633,25 @@ async def run_until_signal(
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
             pass
     try:
-        await runtime.run(stop)
+        yield
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+
+
+async def run_until_signal(
+    runtime: EmbeddedRuntime,
+    *,
+    stop: asyncio.Event | None = None,
+    signals: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT),
+) -> None:
+    """Run the scheduler until SIGTERM / SIGINT (or ``stop``): then finish in-flight refreshes and return.
+
+    A second signal cancels the refreshes still in flight.
+    """
+    stop = stop or asyncio.Event()
+    with drain_on_signals(runtime, stop, signals):
+        await runtime.run(stop)
 
 
 def serve_forever(runtime: EmbeddedRuntime) -> None:
