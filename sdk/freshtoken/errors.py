@@ -141,3 +141,16 @@ class Misconfigured(RefreshError):
     """The client is wrong (``invalid_client``, ``unauthorized_client``, bad scope): a human must fix it."""
 
     kind = "misconfigured"
+
+
+class StateConflict(FreshtokenError):
+    """A state write was refused because this process no longer owns the account: its lease was taken over,
+    or the stored generation moved on (another host refreshed it). The newer state wins; the caller stops."""
+
+
+class AccountExists(ConfigError):
+    """Registering over an account that already holds a grant needs an explicit replace."""
+
+
+class UnsafeEndpoint(ConfigError):
+    """A URL a secret would be sent to breaks the endpoint policy (scheme, host, address, userinfo)."""
