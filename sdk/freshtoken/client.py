@@ -27,6 +27,8 @@ class OAuthClient(BaseModel):
     jwt_alg: str | None = None
     jwt_headers: dict[str, str] = Field(default_factory=dict)
     provider_options: dict[str, Any] = Field(default_factory=dict)
+    #: Accept account keys whose provider part names neither :attr:`provider` nor :attr:`name`.
+    provider_mismatch_ok: bool = False
 
     def secret_values(self) -> list[str]:
         """Every secret this client holds, for redaction."""

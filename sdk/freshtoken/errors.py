@@ -152,5 +152,10 @@ class AccountExists(ConfigError):
     """Registering over an account that already holds a grant needs an explicit replace."""
 
 
+class ProviderMismatch(ConfigError):
+    """An account key's provider part names neither the client's provider nor the client (and the client does
+    not set ``provider_mismatch_ok``)."""
+
+
 class UnsafeEndpoint(ConfigError):
     """A URL a secret would be sent to breaks the endpoint policy (scheme, host, address, userinfo)."""

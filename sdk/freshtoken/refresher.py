@@ -30,10 +30,12 @@ from pydantic import SecretStr
 from .client import OAuthClient
 from .clock import Clock, SystemClock
 from .errors import (
+    AccountExists,
     FreshtokenError,
     MalformedResponse,
     Misconfigured,
     NotRegistered,
+    ProviderMismatch,
     ReauthRequired,
     RefreshError,
     RetryableError,
@@ -121,17 +123,32 @@ class Refresher:
         scope: str | None = None,
         refresh_token_expires_at: float | None = None,
         never_expires: bool = False,
+        replace: bool = False,
     ) -> AccountState:
-        """Register (or re-register) the account. Schedules a refresh at once unless a valid token is given.
+        """Register the account. Schedules a refresh at once unless a valid token is given.
 
         ``never_expires`` with an access token registers a static token: written to KV without TTL,
         no alarm.
+
+        An account that exists and is not ``reauth_required`` is only overwritten with ``replace`` (else
+        :class:`AccountExists`, nothing changed); once the new state is stored, the replaced refresh token is
+        revoked (RFC 7009, where the provider has a revocation endpoint) if it differs from the new one. The key's
+        provider part must name the client's provider or the client (else :class:`ProviderMismatch`) unless the
+        client sets ``provider_mismatch_ok``.
         """
         now = self.clock.now()
+        self._check_key_provider()
         data = self.provider.validate_account_data(dict(account_data or {}))
         if refresh_token is None and not (never_expires and access_token):
             raise ReauthRequired("register: a refresh token is required (or a never-expiring access token)")
         old = await self.storage.load()
+        live = old is not None and old.status is not Status.REAUTH_REQUIRED
+        if old is not None and live and not replace:
+            raise AccountExists(
+                f"account {str(self.key)!r} is already registered (status {old.status.value}, client "
+                f"{old.client!r}); registering again would replace its working grant: pass replace=True "
+                "(CLI: accounts add --replace; admin API: POST /accounts?replace=true)"
+            )
         state = AccountState(
             key=str(self.key),
             client=self.client.name,
@@ -163,7 +180,29 @@ class Refresher:
         if usable:
             await self._write_kv(state, now)
         await self._arm(state)
+        if old is not None and live:
+            await self._revoke_replaced(old, refresh_token)
         return state
+
+    def _check_key_provider(self) -> None:
+        part, client = self.key.provider, self.client
+        if client.provider_mismatch_ok or part in (client.provider, client.name):
+            return
+        raise ProviderMismatch(
+            f"account key {str(self.key)!r}: its provider part {part!r} names neither the provider of client "
+            f"{client.name!r} ({client.provider!r}) nor the client; use a key "
+            f"'{{tenant}}:{client.provider}:{{account_id}}', or set provider_mismatch_ok = true on the client"
+        )
+
+    async def _revoke_replaced(self, old: AccountState, refresh_token: str | None) -> None:
+        """After a replace: revoke the old grant (not when the refresh token is the same one)."""
+        if old.refresh_token is None or old.refresh_token.get_secret_value() == refresh_token:
+            return
+        if old.client != self.client.name:
+            log.warning("%s: the replaced grant belongs to client %r, not %r: not revoked", self.key, old.client,
+                        self.client.name)
+            return
+        await self._revoke(old, after="the new grant is stored")
 
     async def alarm(self) -> Outcome:
         """The alarm handler. Never raises a :class:`RefreshError`: failures are scheduled, not thrown."""
@@ -446,7 +485,7 @@ class Refresher:
             "freshtoken_refresh_token_expiring", RefreshTokenExpiring(str(self.key), self.provider.name, now, at)
         )
 
-    async def _revoke(self, state: AccountState) -> None:
+    async def _revoke(self, state: AccountState, *, after: str = "state removed anyway") -> None:
         url = self.provider.revocation_endpoint(state.account_data)
         if not url or state.refresh_token is None:
             return
@@ -460,7 +499,7 @@ class Refresher:
         try:
             await self.http.send(request, self.client, timeout=self.provider.timeout)
         except FreshtokenError as exc:
-            log.warning("%s: revocation failed (%s); state removed anyway", self.key, exc.__class__.__name__)
+            log.warning("%s: revocation failed (%s); %s", self.key, exc.__class__.__name__, after)
 
     def _secrets(self, state: AccountState) -> list[str]:
         values = self.client.secret_values()

@@ -227,15 +227,20 @@ class EmbeddedRuntime:
         expires_at: float | None = None,
         scope: str | None = None,
         never_expires: bool = False,
+        replace: bool = False,
     ) -> dict[str, Any]:
-        """Register (or re-register) an account; returns its public state (no secret)."""
+        """Register an account; returns its public state (no secret).
+
+        Over an existing account that is not ``reauth_required`` this needs ``replace=True`` (else
+        :class:`~freshtoken.errors.AccountExists`); the replaced grant is then revoked where the provider can.
+        """
         ks = str(key if isinstance(key, AccountKey) else AccountKey.parse(key))
         oauth_client = self._client(client)
         provider = await self._provider(oauth_client)
         async with self._account(ks, provider):
             state = await self._refresher(ks, oauth_client, provider).register(
                 refresh_token=refresh_token, account_data=account_data, access_token=access_token,
-                expires_at=expires_at, scope=scope, never_expires=never_expires,
+                expires_at=expires_at, scope=scope, never_expires=never_expires, replace=replace,
             )
             view = state.public()
             view["alarm_at"] = self.store.get_alarm(ks)
