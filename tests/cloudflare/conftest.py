@@ -3,6 +3,7 @@ bridged to the SDK's Durable Object and the example gateway Worker running in th
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -17,7 +18,7 @@ import pytest
 from freshtoken.cloudflare.fetch_http import FetchTokenHTTP
 from freshtoken.sandbox import SandboxServer
 
-from .harness import Bridge, Workerd, fetch, node_available
+from .harness import AbortSignal, Bridge, Workerd, fetch, node_available
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "cloudflare-worker" / "src" / "entry.py"
@@ -42,7 +43,7 @@ async def sandbox() -> AsyncIterator[SandboxServer]:
     await server.stop()
 
 
-def client_config(sandbox: SandboxServer, **provider: Any) -> str:
+def client_config(sandbox: Any, **provider: Any) -> str:
     options = {"token_url": sandbox.token_url, "revocation_url": f"{sandbox.url}/revoke", "timeout": 5.0, **provider}
     return json.dumps({"sandbox": {"provider": "generic", "client_id": "sandbox-client",
                                    "auth_method": "client_secret_basic", "provider_options": options}})
@@ -52,7 +53,7 @@ class CF:
     """Real workerd + the bridge + the sandbox, with helpers for the admin API and for observing the
     real DO storage and KV (through JavaScript only)."""
 
-    def __init__(self, workerd: Workerd, bridge: Bridge, sandbox: SandboxServer) -> None:
+    def __init__(self, workerd: Workerd, bridge: Bridge, sandbox: Any) -> None:
         self.workerd = workerd
         self.bridge = bridge
         self.sandbox = sandbox
@@ -93,33 +94,41 @@ def cf_options() -> dict[str, Any]:
     return {}
 
 
-@pytest.fixture
-async def cf(sandbox: SandboxServer, cf_options: dict[str, Any]) -> AsyncIterator[CF]:
+def require_node() -> None:
     if node_available() is None:
         if os.environ.get("FRESHTOKEN_REQUIRE_WORKERD") or os.environ.get("CI"):
             pytest.fail("workerd tests required but node / the harness's node_modules are missing")
         pytest.skip("node or tests/cloudflare/harness/node_modules missing (run ci.d/cloudflare.sh)")
+
+
+@contextlib.asynccontextmanager
+async def running_cf(sandbox: Any, cf_options: dict[str, Any], *, persist_dir: Path | None = None
+                     ) -> AsyncIterator[CF]:
+    """Real workerd + the bridge, the example's classes, token requests to ``sandbox`` (anything with
+    ``url``, ``token_url``, ``mint()`` and ``app``). With ``persist_dir``, DO storage and KV survive a
+    restart of workerd (``cf.workerd.stop()`` / ``kill()`` then ``start()``)."""
+    require_node()
     example = load_example()
 
     class TokenRefresher(example.TokenRefresher):  # type: ignore[name-defined,misc]
         """The example's class; token requests go out through workerd's fetch(), as through
-        ``js.fetch`` in a Python Worker."""
+        ``js.fetch`` in a Python Worker (with workerd's ``AbortSignal``, as ``js.AbortSignal``)."""
 
         def make_http(self) -> FetchTokenHTTP:
-            return FetchTokenHTTP(fetch)
+            return FetchTokenHTTP(fetch, abort_signal=AbortSignal)
 
     bridge = Bridge(do_class=TokenRefresher, worker_class=example.Default)
     await bridge.start()
-    workerd = Workerd(bridge, vars={
+    workerd = Workerd(bridge, persist_dir=persist_dir, vars={
         "FRESHTOKEN_ADMIN_TOKEN": ADMIN_TOKEN,
         "FRESHTOKEN_CLIENTS": client_config(sandbox, **cf_options),
         "FRESHTOKEN_CLIENT_SECRET_SANDBOX": "sandbox-secret",
         "UPSTREAM_BASE_URL": sandbox.url,
     })
-    started = time.monotonic()
-    await workerd.start()
-    workerd.info["python_start_s"] = round(time.monotonic() - started, 3)
     try:
+        started = time.monotonic()
+        await workerd.start()
+        workerd.info["python_start_s"] = round(time.monotonic() - started, 3)
         yield CF(workerd, bridge, sandbox)
     finally:
         await workerd.stop()
@@ -127,4 +136,10 @@ async def cf(sandbox: SandboxServer, cf_options: dict[str, Any]) -> AsyncIterato
     assert not bridge.errors, "bridge errors:\n" + "\n".join(bridge.errors)
 
 
-__all__ = ["ADMIN_TOKEN", "CF", "KEY", "load_example"]
+@pytest.fixture
+async def cf(sandbox: SandboxServer, cf_options: dict[str, Any]) -> AsyncIterator[CF]:
+    async with running_cf(sandbox, cf_options) as env:
+        yield env
+
+
+__all__ = ["ADMIN_TOKEN", "CF", "KEY", "load_example", "require_node", "running_cf"]

@@ -12,7 +12,9 @@ the Python classes under test (the SDK's Durable Object, the gateway entrypoint)
 * ``env.REFRESHER.idFromName(name)``, ``.get(id)``, ``stub.fetch(url, init)``;
 * string vars and secrets as ``str`` attributes of ``env``;
 * JS ``undefined`` arrives as ``None``, JS ``null`` as :data:`JS_NULL` (like ``pyodide.ffi.jsnull``),
-  JS objects as :class:`JsObject` (attribute access and ``to_py()``).
+  JS objects as :class:`JsObject` (attribute access and ``to_py()``);
+* a global ``fetch(url, init)`` resolving at the response headers, ``await response.text()`` reading the body
+  (a second operation), and :class:`AbortSignal` (``AbortSignal.timeout(ms)`` as ``js.AbortSignal``).
 
 Each operation is sent back to the JS event that is waiting for Python, which performs it on the real
 storage / KV in its own context and reports the result. Nothing of workerd is simulated here.
@@ -27,6 +29,7 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 import traceback
@@ -127,7 +130,27 @@ def to_json(value: Any) -> Any:
         return [to_json(v) for v in value]
     if isinstance(value, JsObject):
         return value.to_py()
+    if isinstance(value, TimeoutSignal):
+        return {"__abortTimeoutMs": value.ms}
     raise TypeError(f"bridge: cannot pass a {type(value).__name__} to JavaScript")
+
+
+@dataclass(frozen=True)
+class TimeoutSignal:
+    """What ``AbortSignal.timeout(ms)`` returns; in workerd it becomes the real ``AbortSignal.timeout(ms)``."""
+
+    ms: int
+
+
+class AbortSignal:
+    """``js.AbortSignal``: only ``timeout(ms)``, the signal that aborts a fetch (and its body read) after
+    ``ms`` milliseconds."""
+
+    @staticmethod
+    def timeout(ms: int) -> TimeoutSignal:
+        if isinstance(ms, bool) or not isinstance(ms, int) or ms < 0:
+            raise TypeError(f"harness: AbortSignal.timeout takes whole milliseconds, not {ms!r}")
+        return TimeoutSignal(ms)
 
 
 class Headers:
@@ -168,15 +191,21 @@ class Request:
 
 
 class FetchResponse:
-    """What ``await stub.fetch(...)`` resolves to: ``status``, ``headers``, ``await text()``."""
+    """What ``await stub.fetch(...)`` / ``await fetch(...)`` resolves to: ``status``, ``headers``,
+    ``await text()``. A response of the global fetch keeps its body in workerd (``rid``): ``text()`` reads it
+    there, in the event this code runs in, as ``await response.text()`` does in Pyodide."""
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.status: int = data["status"]
         self.ok = 200 <= self.status < 300
         self.headers = Headers(tuple(p) for p in data.get("headers", []))
         self._body: str = data.get("body", "")
+        self._rid: int | None = data.get("rid")
 
     async def text(self) -> str:
+        if self._rid is not None:
+            rid, self._rid = self._rid, None
+            self._body = str(await _call({"target": "response", "method": "text", "rid": rid}))
         return self._body
 
     async def json(self) -> Any:
@@ -206,6 +235,10 @@ class Session:
     pending: dict[int, asyncio.Future[Any]] = field(default_factory=dict)
     seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     ops: list[dict[str, Any]] = field(default_factory=list)
+    #: How each operation settled in JS, in the order they settled: {"seq", "op", "ok", "name", "error"}.
+    results: list[dict[str, Any]] = field(default_factory=list)
+    #: The asyncio task running the Python handler of this event.
+    task: asyncio.Future[None] | None = None
 
     def call(self, op: dict[str, Any]) -> asyncio.Future[Any]:
         """Send ``op`` to the waiting JS event; the future resolves with its result (eagerly, like a Promise)."""
@@ -368,6 +401,7 @@ class EventRecord:
     ops: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     duration: float = 0.0
+    results: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Bridge:
@@ -400,6 +434,7 @@ class Bridge:
         self.port = 0
         self.errors: list[str] = []
         self._tasks: set[asyncio.Future[None]] = set()
+        self._finished: dict[str, Session] = {}
         self.faults: list[Fault] = []
 
     @property
@@ -466,22 +501,55 @@ class Bridge:
             self.sessions[session.id] = session
             self._tasks.add(task := asyncio.ensure_future(self._run(session, body)))
             task.add_done_callback(self._tasks.discard)
+            session.task = task
             return await self._next(session)
-        if path == "/step":
-            session = self.sessions[body["session"]]
-            fut = session.pending.pop(body["seq"])
-            if body.get("ok"):
+        if path == "/next":
+            session = self.sessions.get(body["session"])
+            if session is None:  # abandoned (its workerd was killed)
+                return {"done": True, "throw": "harness: session abandoned"}
+            return await self._next(session)
+        if path == "/result":
+            session = self.sessions.get(body["session"]) or self._finished.get(body["session"])
+            if session is None:
+                return {}
+            seq = body["seq"]
+            ok = bool(body.get("ok"))
+            op = session.ops[seq - 1] if 0 < seq <= len(session.ops) else {}
+            session.results.append({"seq": seq, "target": op.get("target"), "method": op.get("method"), "ok": ok,
+                                    "name": body.get("name"), "error": body.get("error")})
+            fut = session.pending.pop(seq, None)
+            if fut is None or fut.done():  # the Python side stopped waiting (cancelled): the result is dropped
+                return {}
+            if ok:
                 fut.set_result(decode_value(body["value"]))
             else:
                 fut.set_exception(JsException(body.get("name", "Error"), body.get("error", "")))
-            return await self._next(session)
+            return {}
         raise ValueError(f"unexpected path {path}")
 
     async def _next(self, session: Session) -> dict[str, Any]:
         msg = await session.outbox.get()
         if msg.get("done"):
             self.sessions.pop(session.id, None)
+            self._finished[session.id] = session  # late results of abandoned operations still get recorded
         return msg
+
+    def abandon(self) -> int:
+        """The workerd process is gone (killed): its events will never send another result. Cancel the Python
+        side of every open event — the isolate died with the process — and release their long-polls.
+        Returns how many events were open."""
+        sessions = list(self.sessions.values())
+        for session in sessions:
+            if session.task is not None and not session.task.done():
+                session.task.cancel()
+            for fut in session.pending.values():
+                if not fut.done():
+                    fut.cancel()
+            session.outbox.put_nowait({"done": True, "throw": "harness: workerd was killed"})
+            self.sessions.pop(session.id, None)
+        self.instances.clear()
+        self.contexts.clear()
+        return len(sessions)
 
     # -- dispatch ----------------------------------------------------------------------------------
     def _env(self, vars: dict[str, str]) -> Env:
@@ -491,7 +559,8 @@ class Bridge:
 
     async def _run(self, session: Session, event: dict[str, Any]) -> None:
         kind = event["kind"]
-        record = EventRecord(kind, time.time(), event.get("instance", ""), event.get("alarmInfo"), session.ops)
+        record = EventRecord(kind, time.time(), event.get("instance", ""), event.get("alarmInfo"), session.ops,
+                             results=session.results)
         self.events.append(record)
         started = time.monotonic()
         CURRENT.set(session)  # this task's own context: every op of this event goes to this JS event
@@ -564,12 +633,21 @@ def node_available() -> str | None:
 
 
 class Workerd:
-    """Real workerd through miniflare's Node API (``harness/driver.mjs``), bound to 127.0.0.1."""
+    """Real workerd through miniflare's Node API (``harness/driver.mjs``), bound to 127.0.0.1.
 
-    def __init__(self, bridge: Bridge, *, vars: dict[str, str] | None = None, verbose: bool = False) -> None:
+    ``persist_dir``: keep Durable Object storage (state and alarms) and KV in this directory, so that a
+    stopped or killed workerd restarted with the same directory finds them again (miniflare's
+    ``durableObjectsPersist`` / ``kvPersist``); None: in memory. The driver (node) and workerd run in their
+    own process group, which :meth:`kill` and :meth:`stop` end as a whole.
+    """
+
+    def __init__(self, bridge: Bridge, *, vars: dict[str, str] | None = None, verbose: bool = False,
+                 persist_dir: Path | None = None) -> None:
         self.bridge = bridge
         self.vars = vars or {}
         self.verbose = verbose
+        self.persist_dir = persist_dir
+        self.starts = 0
         self.url = ""
         self.info: dict[str, Any] = {}
         self._proc: asyncio.subprocess.Process | None = None
@@ -580,12 +658,18 @@ class Workerd:
         node = node_available()
         if node is None:
             raise RuntimeError("node or the harness's node_modules is missing: run `npm ci` in " + str(HARNESS_DIR))
-        config = {"bridgeUrl": self.bridge.url, "vars": self.vars, "verbose": self.verbose}
-        self._stderr = self._stderr_path.open("wb")
+        config: dict[str, Any] = {"bridgeUrl": self.bridge.url, "vars": self.vars, "verbose": self.verbose}
+        if self.persist_dir is not None:
+            config["persistDir"] = str(self.persist_dir)
+        if getattr(self, "_stderr", None) is not None:
+            self._stderr.close()
+        self._stderr = self._stderr_path.open("ab")  # appended to across restarts
         self._proc = await asyncio.create_subprocess_exec(
             node, str(HARNESS_DIR / "driver.mjs"), json.dumps(config),
             cwd=HARNESS_DIR, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=self._stderr,
+            start_new_session=True,  # node and workerd in a group of their own: killed together
         )
+        self.starts += 1
         assert self._proc.stdout is not None
         marker = b"FRESHTOKEN_WORKERD_READY "
         deadline = time.monotonic() + timeout
@@ -616,10 +700,43 @@ class Workerd:
         except OSError:
             return ""
 
-    async def stop(self) -> None:
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    def _kill_group(self, sig: int = signal.SIGKILL) -> None:
+        if self._proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._proc.pid, sig)  # the group id is the driver's pid (start_new_session)
+
+    async def _close_client(self) -> None:
         if self.client is not None:
             await self.client.aclose()
             self.client = None
+        drain = getattr(self, "_drain", None)
+        if drain is not None:
+            drain.cancel()
+            self._drain = None
+
+    async def kill(self) -> None:
+        """SIGKILL node and workerd (the whole process group), as a machine losing power would; the Python
+        side of every event that was running in it is cancelled (the isolate died with the process)."""
+        await self._close_client()
+        proc = self._proc
+        if proc is not None:
+            self._kill_group(signal.SIGKILL)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(proc.wait(), 30)
+        self.bridge.abandon()
+        self._proc = None
+        if getattr(self, "_stderr", None) is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    async def stop(self, *, keep_log: bool = False) -> None:
+        """Stop gracefully (miniflare's ``dispose()``, on stdin EOF); SIGKILL the group after 10 s. Whatever
+        is left of the group afterwards (a workerd child) is killed too."""
+        await self._close_client()
         proc = self._proc
         if proc is not None and proc.returncode is None:
             assert proc.stdin is not None
@@ -628,11 +745,16 @@ class Workerd:
             try:
                 await asyncio.wait_for(proc.wait(), 10)
             except TimeoutError:
-                proc.kill()
+                self._kill_group(signal.SIGKILL)
                 await proc.wait()
+        self._kill_group(signal.SIGKILL)
+        if proc is not None:
+            self.bridge.abandon()
         self._proc = None
         if getattr(self, "_stderr", None) is not None:
             self._stderr.close()
+            self._stderr = None
+        if not keep_log:
             with contextlib.suppress(OSError):
                 self._stderr_path.unlink()
 
@@ -669,6 +791,7 @@ async def wait_for(
 __all__ = [
     "HARNESS_DIR",
     "JS_NULL",
+    "AbortSignal",
     "Bridge",
     "Fault",
     "JsException",

@@ -12,7 +12,7 @@ from freshtoken.cloudflare.fetch_http import FetchTokenHTTP, response_headers
 from freshtoken.errors import Misconfigured, RetryableError
 from freshtoken.http import MAX_RESPONSE_BYTES, TokenRequest
 
-from .harness import FetchResponse, Headers, JsException
+from .harness import AbortSignal, FetchResponse, Headers, JsException, TimeoutSignal
 
 CLIENT = OAuthClient(name="c", provider="generic", client_id="id", client_secret="secret-value")
 REQUEST = TokenRequest(url="https://as.example/token", params={"grant_type": "refresh_token", "refresh_token": "rt"},
@@ -53,6 +53,65 @@ async def test_network_failure_and_timeout_are_retryable_and_bad_urls_misconfigu
         await FetchTokenHTTP(slow).post("https://x/token", {}, b"", timeout=0.05)
     with pytest.raises(Misconfigured):
         await FetchTokenHTTP(slow).post("file:///etc/passwd", {}, b"", timeout=1)
+
+
+class SlowResponse:
+    """Headers already here; the body takes ``body_after`` more seconds (a JS Response whose text() is slow)."""
+
+    def __init__(self, body_after: float) -> None:
+        self.status = 200
+        self.headers = Headers([("content-type", "application/json")])
+        self.body_after = body_after
+
+    async def text(self) -> str:
+        await asyncio.sleep(self.body_after)
+        return '{"access_token": "at", "token_type": "Bearer", "expires_in": 3600}'
+
+
+async def test_one_deadline_bounds_headers_and_body_together():
+    # headers after 0.6 T, the body 0.6 T later: each part is within T, the exchange is not (1.2 T)
+    timeout = 1.0
+
+    async def slow_headers_then_slow_body(url: str, init: Any) -> SlowResponse:
+        await asyncio.sleep(0.6 * timeout)
+        return SlowResponse(body_after=0.6 * timeout)
+
+    with pytest.raises(RetryableError, match="timed out"):
+        await FetchTokenHTTP(slow_headers_then_slow_body).post("https://x/token", {}, b"", timeout=timeout)
+
+
+async def test_the_deadline_is_handed_to_the_runtime_as_an_abort_signal():
+    seen: list[Any] = []
+
+    async def fetch(url: str, init: Any) -> FetchResponse:
+        seen.append(init)
+        return FetchResponse({"status": 200, "headers": [], "body": "{}"})
+
+    await FetchTokenHTTP(fetch, abort_signal=AbortSignal).post("https://x/token", {}, b"", timeout=2.5)
+    await FetchTokenHTTP(fetch, abort_signal=AbortSignal).post("https://x/token", {}, b"", timeout=0.0001)
+    assert [init["signal"] for init in seen] == [TimeoutSignal(2500), TimeoutSignal(1)]
+
+
+async def test_an_aborted_fetch_is_a_retryable_timeout():
+    # what workerd rejects with when the AbortSignal fires: during the request, or during the body read
+    async def aborted(url: str, init: Any) -> FetchResponse:
+        raise JsException("TimeoutError", "The operation was aborted due to timeout")
+
+    with pytest.raises(RetryableError, match="timed out"):
+        await FetchTokenHTTP(aborted, abort_signal=AbortSignal).post("https://x/token", {}, b"", timeout=5)
+
+    class AbortedBody:
+        status = 200
+        headers = Headers([])
+
+        async def text(self) -> str:
+            raise JsException("AbortError", "The operation was aborted")
+
+    async def aborted_body(url: str, init: Any) -> AbortedBody:
+        return AbortedBody()
+
+    with pytest.raises(RetryableError, match="timed out"):
+        await FetchTokenHTTP(aborted_body, abort_signal=AbortSignal).post("https://x/token", {}, b"", timeout=5)
 
 
 async def test_oversized_body_is_truncated():

@@ -5,11 +5,18 @@ patching. :class:`FetchTokenHTTP` keeps the core's request preparation (client a
 authlib, form/JSON bodies) and replaces only the transport. The refresher Durable Object uses it
 whenever it runs in Pyodide; any ``fetch(url, init)`` with the JS shape can be passed (the workerd test
 bridge passes one that performs the request inside workerd).
+
+One deadline bounds the whole exchange, connect to last byte: ``AbortSignal.timeout(provider.timeout)`` is
+passed to ``fetch()`` (workerd aborts the request *and* the body read at that moment, closing the
+connection), and the same deadline (``asyncio.timeout``) is around the awaits of ``fetch()`` and
+``response.text()`` together. A token endpoint that answers its headers and then drips one byte a second
+cannot hold an alarm past it; the exchange ends as :class:`~freshtoken.errors.RetryableError`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -29,6 +36,21 @@ def js_fetch() -> Callable[..., Any] | None:
     return fetch  # type: ignore[no-any-return]  # pragma: no cover
 
 
+def js_abort_signal() -> Any | None:
+    """The runtime's ``AbortSignal`` class in Pyodide; None elsewhere."""
+    if not values.IN_PYODIDE:
+        return None
+    try:  # pragma: no cover - only inside Pyodide
+        from js import AbortSignal  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # pragma: no cover
+        return None
+    return AbortSignal  # pragma: no cover
+
+
+#: JS error names of an aborted fetch or body read (``AbortSignal.timeout`` rejects with ``TimeoutError``).
+ABORT_ERRORS = frozenset({"TimeoutError", "AbortError"})
+
+
 def response_headers(headers: Any) -> dict[str, str]:
     """A JS ``Headers`` (or anything with ``items()``) → a dict with lower-case names."""
     if values.is_nullish(headers):
@@ -41,11 +63,17 @@ def response_headers(headers: Any) -> dict[str, str]:
 
 
 class FetchTokenHTTP(TokenHTTP):
-    """:class:`~freshtoken.http.TokenHTTP` over a JS-shaped ``fetch(url, init)``."""
+    """:class:`~freshtoken.http.TokenHTTP` over a JS-shaped ``fetch(url, init)``.
 
-    def __init__(self, fetch: Callable[..., Any]) -> None:  # no httpx client: nothing to pool or close
-        self._own = False
+    ``abort_signal``: the JS ``AbortSignal`` class (anything with ``timeout(ms)``); by default the runtime's
+    own in Pyodide. Without one only the asyncio deadline applies: the exchange still ends on time, but the
+    request is left running in the runtime.
+    """
+
+    def __init__(self, fetch: Callable[..., Any], *, abort_signal: Any = None) -> None:
+        self._own = False  # no httpx client: nothing to pool or close
         self._fetch = fetch
+        self._abort_signal = abort_signal if abort_signal is not None else js_abort_signal()
 
     async def aclose(self) -> None:
         return None
@@ -54,14 +82,20 @@ class FetchTokenHTTP(TokenHTTP):
         if not url.startswith(("https://", "http://")):
             raise Misconfigured("token endpoint URL is invalid")
         # never follow a redirect: the body carries credentials (as TokenHTTP's follow_redirects=False)
-        init = values.to_js({"method": "POST", "headers": dict(headers), "body": body.decode("utf-8"),
-                             "redirect": "manual"})
+        options: dict[str, Any] = {"method": "POST", "headers": dict(headers), "body": body.decode("utf-8"),
+                                   "redirect": "manual"}
+        if self._abort_signal is not None:
+            options["signal"] = self._abort_signal.timeout(max(1, math.ceil(timeout * 1000)))
+        init = values.to_js(options)
         try:
-            response = await asyncio.wait_for(self._fetch(url, init), timeout)
-            text = await asyncio.wait_for(response.text(), timeout)
+            async with asyncio.timeout(timeout):  # one deadline: connect, headers and the last byte of the body
+                response = await self._fetch(url, init)
+                text = await response.text()
         except TimeoutError:
             raise RetryableError("token endpoint timed out (fetch)") from None
         except Exception as exc:
+            if getattr(exc, "name", None) in ABORT_ERRORS:  # the AbortSignal's deadline, as seen by the runtime
+                raise RetryableError("token endpoint timed out (fetch)") from None
             raise RetryableError(f"token endpoint unreachable ({exc.__class__.__name__})") from None
         raw = str(text).encode("utf-8")
         truncated = len(raw) > MAX_RESPONSE_BYTES

@@ -3,7 +3,9 @@
 //   node driver.mjs '{"bridgeUrl": "http://127.0.0.1:PORT", "vars": {...}}'
 //
 // Prints one line on stdout when ready: FRESHTOKEN_WORKERD_READY {"ready": "http://127.0.0.1:PORT/", "workerd": "..."}.
-// Storage (DO + KV) is in memory: every run starts empty. Only 127.0.0.1 is used.
+// Storage (DO + KV) is in memory (every run starts empty) unless "persistDir" is given: then Durable Object
+// storage (state and alarms) and KV persist under it, and a restart with the same directory finds them.
+// Only 127.0.0.1 is used.
 import { Miniflare, Log, LogLevel } from "miniflare";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
@@ -26,6 +28,8 @@ const mf = new Miniflare({
   bindings: { BRIDGE_URL: config.bridgeUrl, ...(config.vars || {}) },
   kvNamespaces: config.kvNamespaces || ["TOKENS"],
   durableObjects: { REFRESHER: { className: "Refresher", useSQLite: true } },
+  durableObjectsPersist: config.persistDir ? path.join(config.persistDir, "do") : false,
+  kvPersist: config.persistDir ? path.join(config.persistDir, "kv") : false,
   cf: false, // no Request.cf fetch from the internet: a built-in placeholder
   log: new Log(config.verbose ? LogLevel.DEBUG : LogLevel.WARN),
 });

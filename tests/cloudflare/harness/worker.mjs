@@ -6,8 +6,16 @@
 //      `${BRIDGE_URL}/event` and awaits the answer.
 //   2. The answer is either {op, seq, session}: "perform this storage/KV/DO operation for me", or
 //      {done, ...}: the Python handler finished (possibly asking us to throw, for the alarm retry path).
-//   3. For an op, we perform it HERE, in this event's own context (real ctx.storage, real KV), and POST
-//      the result to `${BRIDGE_URL}/step`, whose answer is again an op or done.
+//   3. For an op, we start it HERE, in this event's own context (real ctx.storage, real KV), without
+//      waiting for it: its result is POSTed to `${BRIDGE_URL}/result` whenever it settles, while we
+//      long-poll `${BRIDGE_URL}/next` for the next op or done. Several operations can be pending at
+//      once, as JS promises awaited from Pyodide are: when the Python side stops waiting for one (a
+//      timeout), the event goes on with the next operation and the abandoned one keeps running in the
+//      object's context — exactly what an un-aborted fetch() does in a Python Durable Object.
+//   4. fetch() resolves with the status and headers (the Response stays here, by id); the body is read
+//      by a separate operation ("response.text"), as `await response.text()` is in Pyodide. An init
+//      member `signal: {__abortTimeoutMs: n}` becomes `AbortSignal.timeout(n)` (Pyodide's
+//      `js.AbortSignal.timeout(n)`), which aborts the request and the body read in workerd.
 //
 // So every storage operation of the Python adapter runs inside the very alarm()/fetch() invocation that
 // workerd delivered, with workerd's own input/output gates. While we wait for Python (an outbound
@@ -46,7 +54,17 @@ function clean(options) {
   return out;
 }
 
+function fetchInit(init) {
+  const out = clean(init) || {};
+  if (out.signal && typeof out.signal === "object" && "__abortTimeoutMs" in out.signal) {
+    out.signal = AbortSignal.timeout(out.signal.__abortTimeoutMs);
+  }
+  return out;
+}
+
 function makeOps(env, storage) {
+  const responses = new Map(); // fetch() responses of this event whose body was not read yet
+  let nextResponse = 1;
   return async (op) => {
     // Fault injection (tests): this operation throws in JS instead of reaching storage.
     if (op.inject) throw new Error(op.inject);
@@ -82,8 +100,17 @@ function makeOps(env, storage) {
       }
       case "fetch": {
         // An outbound request made by workerd itself (the Python side's `js.fetch`).
-        const res = await fetch(op.url, clean(op.init));
-        return { status: res.status, headers: [...res.headers], body: await res.text() };
+        const res = await fetch(op.url, fetchInit(op.init));
+        const rid = nextResponse++;
+        responses.set(rid, res);
+        return { status: res.status, headers: [...res.headers], rid };
+      }
+      case "response": {
+        const res = responses.get(op.rid);
+        if (!res) throw new Error(`no pending response ${op.rid}`);
+        responses.delete(op.rid);
+        if (op.method === "text") return await res.text();
+        break;
       }
       case "do": {
         const ns = env[op.binding];
@@ -106,13 +133,18 @@ async function bridged(env, event, ops) {
   let msg = await post(`${base}/event`, event);
   for (;;) {
     if (msg.done) return msg;
-    let reply;
-    try {
-      reply = { ok: true, value: enc(await ops(msg.op)) };
-    } catch (e) {
-      reply = { ok: false, name: (e && e.name) || "Error", error: String((e && e.message) || e) };
-    }
-    msg = await post(`${base}/step`, { session: msg.session, seq: msg.seq, ...reply });
+    const { session, seq, op } = msg;
+    // started now, reported whenever it settles; we do not wait for it before taking the next op
+    (async () => {
+      let reply;
+      try {
+        reply = { ok: true, value: enc(await ops(op)) };
+      } catch (e) {
+        reply = { ok: false, name: (e && e.name) || "Error", error: String((e && e.message) || e) };
+      }
+      await post(`${base}/result`, { session, seq, ...reply });
+    })().catch(() => {}); // the bridge is gone (a stopped test): nothing to report to
+    msg = await post(`${base}/next`, { session });
   }
 }
 
@@ -151,16 +183,22 @@ export class Refresher extends DurableObject {
   async alarm(alarmInfo) {
     const info = { retryCount: alarmInfo?.retryCount ?? 0, isRetry: alarmInfo?.isRetry ?? false };
     this.log.push({ at: Date.now(), ...info });
-    const msg = await bridged(this.env, { kind: "alarm", ...this.base(), alarmInfo: info },
-      makeOps(this.env, this.ctx.storage));
-    if (msg.throw) throw new Error(msg.throw);
+    const entry = this.log[this.log.length - 1];
+    try {
+      const msg = await bridged(this.env, { kind: "alarm", ...this.base(), alarmInfo: info },
+        makeOps(this.env, this.ctx.storage));
+      if (msg.throw) throw new Error(msg.throw);
+    } finally {
+      entry.end = Date.now();
+    }
   }
 
   async fetch(request) {
     const url = new URL(request.url);
     if (url.pathname === "/__harness/storage") {
       const entries = Object.fromEntries(await this.ctx.storage.list());
-      return Response.json({ alarm: await this.ctx.storage.getAlarm(), entries, alarms: this.log });
+      return Response.json({ alarm: await this.ctx.storage.getAlarm(), entries, alarms: this.log,
+        instance: this.instance });
     }
     const msg = await bridged(this.env, { kind: "fetch", ...this.base(), request: await requestEvent(request) },
       makeOps(this.env, this.ctx.storage));
