@@ -30,7 +30,11 @@ is resolved when the runtime is built, and every error names the file and the fi
     [admin]
     host = "127.0.0.1"
     port = 8787
-    token = { env = "FRESHTOKEN_ADMIN_TOKEN" }
+    token = { env = "FRESHTOKEN_ADMIN_TOKEN" }   # full scope: every account, /metrics
+    allowed_hosts = []              # host names besides the listen address (DNS rebinding protection)
+    [[admin.tokens]]                # more tokens, each limited to one tenant's accounts
+    token = { env = "ACME_ADMIN_TOKEN" }
+    scope = "acme:*"
 
     [alerting]
     log = true
@@ -44,6 +48,7 @@ Environment names are case-insensitive, so client names overridden from the envi
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -60,6 +65,7 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
@@ -125,6 +131,10 @@ class ClientConfig(_Section):
     jwt_alg: str | None = None
     jwt_headers: dict[str, str] = Field(default_factory=dict)
     provider_options: dict[str, Any] = Field(default_factory=dict)
+    provider_mismatch_ok: bool = Field(
+        default=False,
+        description="Accept account keys whose provider part names neither this client's provider nor the client.",
+    )
 
 
 class RuntimeConfig(_Section):
@@ -170,12 +180,56 @@ class KVConfig(_Section):
         return self
 
 
+_HOST_NAME = re.compile(r"(?i)[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?")
+
+
+class AdminTokenConfig(_Section):
+    """``[[admin.tokens]]``: an admin token and the accounts it may see and change: ``"{tenant}:*"`` or ``"*"``."""
+
+    token: SecretRef
+    scope: str
+
+    @field_validator("scope")
+    @classmethod
+    def _scope(cls, value: str) -> str:
+        if value == "*":
+            return value
+        tenant = value[:-2] if value.endswith(":*") else ""
+        if not tenant or ":" in tenant or "*" in tenant or tenant != tenant.strip() or not tenant.isprintable():
+            raise ValueError('scope must be "{tenant}:*" (one tenant\'s accounts, e.g. "acme:*") or "*" (all)')
+        return value
+
+
 class AdminConfig(_Section):
     """``[admin]``: the admin HTTP API served by ``freshtoken serve``."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8787, ge=0, le=65_535)
     token: SecretRef | None = None
+    tokens: list[AdminTokenConfig] = Field(
+        default_factory=list, description="More admin tokens, each with a scope (a tenant's accounts, or all)."
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the API answers to besides the address it listens on (and localhost on loopback): "
+        "a request naming any other host is refused (DNS rebinding).",
+    )
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        out = []
+        for name in value:
+            bare = name.strip("[]")
+            if ":" in bare and bare.count(":") >= 2:  # an IPv6 address
+                try:
+                    ipaddress.ip_address(bare)
+                except ValueError:
+                    raise ValueError(f"{name[:80]!r} is not a host name or an IP address") from None
+            elif not _HOST_NAME.fullmatch(name):
+                raise ValueError(f"{name[:80]!r} is not a host name (no scheme, port, path or wildcard)")
+            out.append(bare.lower().rstrip("."))
+        return out
 
 
 class AlertingConfig(_Section):
@@ -265,6 +319,7 @@ class Settings(BaseSettings):
                 jwt_alg=cfg.jwt_alg,
                 jwt_headers=cfg.jwt_headers,
                 provider_options=cfg.provider_options,
+                provider_mismatch_ok=cfg.provider_mismatch_ok,
             )
         except ValidationError as exc:
             raise ConfigError(_format_errors(self.source, exc, prefix=(base,))) from None
@@ -277,6 +332,7 @@ class Settings(BaseSettings):
         env = os.environ if environ is None else environ
         refs: list[SecretStr | EnvRef | None] = [self.admin.token, self.alerting.slack_webhook,
                                                  self.kv.url, self.kv.api_token]
+        refs += [t.token for t in self.admin.tokens]
         for c in self.clients.values():
             refs += [c.client_secret, c.private_key]
         out = []

@@ -30,7 +30,9 @@ async def host(env: Path, sandbox) -> Any:
 @pytest.fixture
 async def api(host: Host) -> Any:
     app = create_app(host.runtime, token=ADMIN_TOKEN, metrics=host.metrics, secrets=[CLIENT_SECRET])
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://admin") as client:
+    # the Host names the address served; state-changing requests are JSON (a web page cannot send them)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8787",
+                                 headers={"content-type": "application/json"}) as client:
         yield client
 
 
@@ -150,7 +152,7 @@ async def test_metrics(api: httpx.AsyncClient, sandbox) -> None:
 
 async def test_no_token_means_no_auth_only_on_loopback(host: Host) -> None:
     app = create_app(host.runtime, token=None)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://admin") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
         assert (await client.get("/accounts")).status_code == 200
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost") and is_loopback("127.1.2.3")
     assert not is_loopback("0.0.0.0") and not is_loopback("::") and not is_loopback("10.0.0.1")

@@ -45,7 +45,8 @@ async def test_no_planted_secret_anywhere(
     seen: list[str] = []  # every text produced for a human or a client
     access_tokens: set[str] = set()
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a") as api:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1",
+                                     headers={"content-type": "application/json"}) as api:
             async def call(method: str, path: str, **kw: Any) -> httpx.Response:
                 r = await api.request(method, path, headers=AUTH, **kw)
                 seen.append(r.text)

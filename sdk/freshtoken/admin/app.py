@@ -1,40 +1,49 @@
-"""The admin API routes. Every answer is JSON; errors are ``{"error": code, "message": text}`` with 400 / 404
-/ 409 / 422 and never a stack trace or a secret.
+"""The admin API routes. Every answer is JSON; errors are ``{"error": code, "message": text}`` with 400 / 403 /
+404 / 409 / 413 / 415 / 421 / 422 and never a stack trace or a secret.
 
-    POST   /accounts                  register (body: key, client, refresh_token, account_data, ...)
+    POST   /accounts                  register (body: key, client, refresh_token, account_data, ...);
+                                      over an existing account ?replace=true, else 409
     GET    /accounts                  list (?limit=100&after=KEY&status=active) -> {accounts, next_after}
     GET    /accounts/{key}            state (no secret)
     POST   /accounts/{key}/refresh    refresh now -> outcome
     DELETE /accounts/{key}            remove (?revoke=false to skip RFC 7009 revocation)
     GET    /health                    liveness (no token needed)
-    GET    /metrics                   Prometheus exposition
+    GET    /metrics                   Prometheus exposition (a full-scope token)
+
+Layers, outermost first: :class:`~.guard.BrowserGuard` (Host, Origin), :class:`~.auth.BearerAuth` (token and its
+scope), then per route: ``Content-Type: application/json`` on state-changing requests (415), the body read with a
+streaming limit (413) and parsed with a depth limit (400), the token's tenant scope (403 / 404).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
 from ..errors import (
+    AccountExists,
     ConfigError,
     FreshtokenError,
     InvalidAccountKey,
     NotRegistered,
+    ProviderMismatch,
     RefreshError,
     redact,
 )
+from ..keys import AccountKey
 from ..state import SECRET_FIELDS, Status
-from .auth import BearerAuth
+from .auth import AdminToken, BearerAuth, Scope, request_scope
+from .body import MAX_BODY, BodyError, parse_json, read_limited
+from .guard import BrowserGuard, HostPolicy, is_json
 
 if TYPE_CHECKING:
     from ..embedded import EmbeddedRuntime
@@ -43,7 +52,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("freshtoken.admin")
 
 MAX_LIMIT = 1000
-MAX_BODY = 64 * 1024
 FAILED_OUTCOMES = frozenset({"retry_scheduled", "misconfigured", "reauth_required"})
 
 
@@ -73,18 +81,35 @@ def public(view: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in view.items() if k not in SECRET_FIELDS}
 
 
+def _flag(value: str | None, name: str) -> bool:
+    if value is None:
+        return False
+    lowered = value.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no", ""):
+        return False
+    raise ApiError(400, "invalid_query", f"{name} must be true or false")
+
+
 def create_app(
     runtime: EmbeddedRuntime,
     *,
-    token: str | None,
+    token: str | None = None,
+    tokens: Sequence[AdminToken] = (),
     metrics: Metrics | None = None,
     secrets: Iterable[str] = (),
+    listen_host: str = "127.0.0.1",
+    allowed_hosts: Iterable[str] = (),
 ) -> Any:
-    """The admin ASGI app. ``token`` None: no authentication (serve it on loopback only).
+    """The admin ASGI app. No ``token`` and no ``tokens``: no authentication (serve it on loopback only).
 
-    ``secrets`` are scrubbed from every error message (client secrets, the admin token...).
+    ``token`` has the full scope; each of ``tokens`` its own (a tenant's accounts, or all). ``listen_host`` (the
+    address served) and ``allowed_hosts`` are the host names requests may name (see :mod:`.guard`). ``secrets``
+    are scrubbed from every error message (client secrets, the admin tokens...).
     """
-    known_secrets = [s for s in secrets if s] + ([token] if token else [])
+    all_tokens = ([AdminToken(token)] if token else []) + list(tokens)
+    known_secrets = [s for s in secrets if s] + [t.token for t in all_tokens if t.token]
 
     def error(status: int, code: str, message: str, extra: Iterable[str] = ()) -> JSONResponse:
         return JSONResponse(
@@ -96,13 +121,25 @@ def create_app(
             extra: list[str] = []
             request.state.secrets = extra
             try:
+                if request.method in ("POST", "PUT", "PATCH", "DELETE") and not is_json(
+                        request.headers.get("content-type")):
+                    raise ApiError(415, "unsupported_media_type",
+                                   f"{request.method} requests need 'Content-Type: application/json'")
                 return await fn(request)
             except ApiError as exc:
                 return error(exc.status, exc.code, exc.message, extra)
+            except BodyError as exc:
+                return error(exc.status, exc.code, exc.message, extra)
+            except ClientDisconnect:
+                return error(400, "disconnected", "the client went away before the request was read")
             except InvalidAccountKey as exc:
                 return error(400, "invalid_key", str(exc), extra)
             except NotRegistered as exc:
                 return error(404, "not_found", f"no account is registered under {str(exc)!r}", extra)
+            except AccountExists as exc:
+                return error(409, "account_exists", str(exc), extra)
+            except ProviderMismatch as exc:
+                return error(400, "provider_mismatch", str(exc), extra)
             except RefreshError as exc:  # e.g. register without a refresh token
                 return error(422, exc.kind, str(exc), extra)
             except ConfigError as exc:
@@ -120,16 +157,28 @@ def create_app(
         return wrapped
 
     async def read_json(request: Request) -> Any:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            raise ApiError(413, "too_large", f"request body is larger than {MAX_BODY} bytes")
-        try:
-            return json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(400, "invalid_json", "request body is not valid JSON") from None
+        return parse_json(await read_limited(request.headers.get("content-length"), request.stream(), MAX_BODY))
+
+    def scope_of(request: Request) -> Scope:
+        granted = request_scope(request.scope)
+        if granted is None:  # cannot happen behind BearerAuth; refuse rather than assume
+            raise ApiError(403, "forbidden", "this request carries no admin scope")
+        return granted
+
+    def account_key(request: Request) -> str:
+        """The path's account key, validated; another tenant's account does not exist for a scoped token."""
+        key = str(AccountKey.parse(request.path_params["key"]))
+        if not scope_of(request).allows(key):
+            raise NotRegistered(key)
+        return key
+
+    def full_scope(request: Request) -> None:
+        if not scope_of(request).full:
+            raise ApiError(403, "forbidden", f"{request.url.path} needs an admin token with the full scope ('*')")
 
     @handler
     async def register(request: Request) -> Response:
+        replace = _flag(request.query_params.get("replace"), "replace")
         raw = await read_json(request)
         if isinstance(raw, dict):
             for name in ("refresh_token", "access_token"):
@@ -144,6 +193,12 @@ def create_app(
             ]
             text = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
             return JSONResponse({"error": "invalid_body", "message": text, "problems": problems}, status_code=422)
+        key = str(AccountKey.parse(body.key))
+        scope = scope_of(request)
+        if not scope.allows(key):
+            raise ApiError(403, "forbidden",
+                           f"this admin token may only register accounts of tenant {scope.tenant!r} "
+                           f"(keys '{scope.prefix}...')")
         view = await runtime.register(
             body.key,
             client=body.client,
@@ -153,6 +208,7 @@ def create_app(
             expires_at=body.expires_at,
             scope=body.scope,
             never_expires=body.never_expires,
+            replace=replace,
         )
         return JSONResponse(public(view), status_code=201)
 
@@ -168,17 +224,25 @@ def create_app(
         status = q.get("status")
         if status is not None and status not in {s.value for s in Status}:
             raise ApiError(400, "invalid_query", f"status must be one of {', '.join(s.value for s in Status)}")
-        rows = [public(r) for r in runtime.list_accounts(limit=limit, after=q.get("after"), status=status)]
+        after = q.get("after")
+        prefix = scope_of(request).prefix
+        if prefix and (after is None or after < prefix):
+            after = prefix  # a tenant's keys are one contiguous range, from just after its prefix
+        rows = []
+        for row in runtime.list_accounts(limit=limit, after=after, status=status):
+            if not str(row["key"]).startswith(prefix):
+                break  # past the tenant's range
+            rows.append(public(row))
         next_after = rows[-1]["key"] if len(rows) == limit else None
         return JSONResponse({"accounts": rows, "next_after": next_after})
 
     @handler
     async def show(request: Request) -> Response:
-        return JSONResponse(public(await runtime.status(request.path_params["key"])))
+        return JSONResponse(public(await runtime.status(account_key(request))))
 
     @handler
     async def refresh(request: Request) -> Response:
-        key = request.path_params["key"]
+        key = account_key(request)
         outcome = await runtime.refresh_now(key)
         data = dataclasses.asdict(outcome)
         data["key"] = key
@@ -187,7 +251,7 @@ def create_app(
 
     @handler
     async def remove(request: Request) -> Response:
-        key = request.path_params["key"]
+        key = account_key(request)
         revoke = request.query_params.get("revoke", "true").lower() not in ("false", "0", "no")
         if not await runtime.remove(key, revoke=revoke):
             raise NotRegistered(key)
@@ -200,7 +264,9 @@ def create_app(
             return JSONResponse({"status": "error"}, status_code=503)
         return JSONResponse({"status": "ok", "scheduler": "running" if running else "stopped", "version": __version__})
 
+    @handler
     async def metrics_endpoint(request: Request) -> Response:
+        full_scope(request)
         if metrics is None:
             return error(404, "not_found", "metrics are not enabled")
         from ..metrics import CONTENT_TYPE_LATEST
@@ -223,4 +289,4 @@ def create_app(
         Route("/accounts/{key:path}", remove, methods=["DELETE"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
-    return BearerAuth(app, token)
+    return BrowserGuard(BearerAuth(app, all_tokens), HostPolicy(listen_host, allowed_hosts))

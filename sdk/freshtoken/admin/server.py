@@ -16,10 +16,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..embedded.runtime import drain_on_signals
+from ..errors import ConfigError
 from .app import create_app
-from .auth import check_bind
+from .auth import AdminToken, Scope, admin_tokens, check_bind
 
 if TYPE_CHECKING:
+    from ..config import Settings
     from ..embedded_factory import Host
 
 log = logging.getLogger("freshtoken.admin")
@@ -65,7 +67,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 class AdminServer:
     """The admin API on ``host:port`` (port 0: any free port; see :attr:`port` once started)."""
 
-    def __init__(self, app: Any, *, host: str, port: int, token: str | None) -> None:
+    def __init__(self, app: Any, *, host: str, port: int, token: object) -> None:
         check_bind(host, token)
         self.host = host
         self._requested_port = port
@@ -110,6 +112,21 @@ class AdminServer:
             self._sock.close()
 
 
+def configured_tokens(settings: Settings) -> list[AdminToken]:
+    """``[admin] token`` (full scope) and every ``[[admin.tokens]]``, resolved; a token given twice is refused."""
+    token = settings.secret(settings.admin.token, "admin.token")
+    scoped = []
+    for i, entry in enumerate(settings.admin.tokens):
+        secret = settings.secret(entry.token, f"admin.tokens[{i}].token")
+        if secret is None:
+            raise ConfigError(f"{settings.source}: admin.tokens[{i}].token is not set")
+        scoped.append(AdminToken(secret.get_secret_value(), Scope.parse(entry.scope)))
+    try:
+        return admin_tokens(token.get_secret_value() if token is not None else None, scoped)
+    except ConfigError as exc:
+        raise ConfigError(f"{settings.source}: [admin]: {exc}") from None
+
+
 async def serve_host(
     host_obj: Host,
     *,
@@ -121,12 +138,12 @@ async def serve_host(
 ) -> None:
     """Run the scheduler and the admin API until ``stop`` (or SIGTERM / SIGINT); finish in-flight refreshes."""
     settings = host_obj.settings
-    token_secret = settings.secret(settings.admin.token, "admin.token")
-    token = token_secret.get_secret_value() if token_secret is not None else None
+    tokens = configured_tokens(settings)
     listen = listen_host if listen_host is not None else settings.admin.host
-    check_bind(listen, token)  # before anything starts
-    app = create_app(host_obj.runtime, token=token, metrics=host_obj.metrics, secrets=settings.secret_values())
-    server = AdminServer(app, host=listen, port=settings.admin.port if port is None else port, token=token)
+    check_bind(listen, tokens)  # before anything starts
+    app = create_app(host_obj.runtime, tokens=tokens, metrics=host_obj.metrics, secrets=settings.secret_values(),
+                     listen_host=listen, allowed_hosts=settings.admin.allowed_hosts)
+    server = AdminServer(app, host=listen, port=settings.admin.port if port is None else port, token=tokens)
     stop = stop or asyncio.Event()
     signals = (signal.SIGTERM, signal.SIGINT) if install_signals else ()
     with drain_on_signals(host_obj.runtime, stop, signals):

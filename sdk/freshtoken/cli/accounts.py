@@ -15,9 +15,10 @@ from typing import Any
 
 import click
 
-from ..errors import ConfigError
+from ..errors import AccountExists, ConfigError
 from ..state import Status
 from ._common import (
+    EXIT_CONFIG,
     EXIT_FAILED,
     CliState,
     CommandError,
@@ -98,13 +99,17 @@ def _human_view(view: dict[str, Any]) -> list[str]:
 @click.option("--never-expires", is_flag=True, help="The access token never expires (static; no refresh).")
 @click.option("--scope", default=None)
 @click.option("--data", "data", multiple=True, metavar="NAME=VALUE", help="Account data (e.g. tenant=contoso).")
+@click.option("--replace", is_flag=True,
+              help="KEY is already registered: replace its grant (the old refresh token is revoked where the "
+                   "provider can). Not needed for an account that needs re-authorisation.")
 @json_option
 @pass_state
 def add(state: CliState, key: str, client: str, refresh_token: str | None, refresh_token_env: str | None,
         access_token_env: str | None, expires_in: float | None, never_expires: bool, scope: str | None,
-        data: tuple[str, ...], as_json: bool) -> None:
+        data: tuple[str, ...], replace: bool, as_json: bool) -> None:
     """Register KEY ({tenant}:{provider}:{account_id}) with a refresh token; it is refreshed at once unless a
-    current access token is given."""
+    current access token is given. An account already registered (and not waiting for re-authorisation) is only
+    overwritten with --replace."""
     rt = _secret_input(refresh_token, refresh_token_env, "refresh-token")
     at = _secret_input(None, access_token_env, "access-token") if access_token_env else None
     account_data = _parse_data(data)
@@ -113,10 +118,14 @@ def add(state: CliState, key: str, client: str, refresh_token: str | None, refre
     async def go(host: Any) -> dict[str, Any]:
         return await host.runtime.register(  # type: ignore[no-any-return]
             key, client=client, refresh_token=rt, account_data=account_data, access_token=at,
-            expires_at=expires_at, scope=scope, never_expires=never_expires,
+            expires_at=expires_at, scope=scope, never_expires=never_expires, replace=replace,
         )
 
-    view = run(with_host(state, go))
+    try:
+        view = run(with_host(state, go))
+    except AccountExists:
+        raise CommandError(f"{key!r} is already registered; pass --replace to replace its grant (the old refresh "
+                           "token is then revoked where the provider can)", EXIT_CONFIG) from None
     if as_json:
         print_json(view)
     else:

@@ -19,20 +19,20 @@ from ._common import CliState, pass_state, run, stderr
 def serve(state: CliState, listen_host: str | None, port: int | None, log_level: str) -> None:
     """Run the refresher host and the admin API. SIGTERM / SIGINT finish refreshes in flight, then exit."""
     from ..admin import check_bind, serve_host
+    from ..admin.server import configured_tokens
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpcore"):  # one line per request, with URLs: not for a service log
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     settings = state.settings()
-    token = settings.secret(settings.admin.token, "admin.token")
-    check_bind(listen_host if listen_host is not None else settings.admin.host,
-               token.get_secret_value() if token else None)
+    tokens = configured_tokens(settings)
+    check_bind(listen_host if listen_host is not None else settings.admin.host, tokens)
 
     async def main() -> None:
         host = state.host()
         try:
             def ready(server: Any) -> None:
-                auth = "bearer token required" if token else "no token (loopback only)"
+                auth = f"bearer token required, {len(tokens)} token(s)" if tokens else "no token (loopback only)"
                 stderr(f"freshtoken: admin API on {server.url} ({auth}); "
                        f"{host.runtime.store.count()} account(s); Ctrl-C to stop")
 

@@ -1,7 +1,8 @@
 """The admin surface's routes and authentication, shared by the gateway (which forwards) and the
 Durable Object (which serves).
 
-    POST   /admin/accounts/{key}          register (JSON body)          → 201 status
+    POST   /admin/accounts/{key}          register (JSON body)          → 201 status (an existing live
+                                          account: ``?replace=true``, else 409)
     GET    /admin/accounts/{key}          status                        → 200
     POST   /admin/accounts/{key}/refresh  refresh now                   → 200 outcome
     DELETE /admin/accounts/{key}          remove (``?revoke=false``)    → 200

@@ -35,7 +35,15 @@ from typing import Any
 
 from ..client import OAuthClient
 from ..clock import Clock, SystemClock
-from ..errors import ConfigError, FreshtokenError, InvalidAccountKey, NotRegistered, RefreshError
+from ..errors import (
+    AccountExists,
+    ConfigError,
+    FreshtokenError,
+    InvalidAccountKey,
+    NotRegistered,
+    ProviderMismatch,
+    RefreshError,
+)
 from ..http import TokenHTTP
 from ..keys import AccountKey
 from ..plugins import Plugins
@@ -253,13 +261,17 @@ class RefresherObject(DurableObject):  # type: ignore[misc]
         if route.action == "register":
             try:
                 body = json.loads(await request.text() or "null")
-            except ValueError:
+            except (ValueError, RecursionError):
                 return json_response({"error": "invalid_json"}, 400)
         async with self._lock:
             try:
                 return await self._admin(route, body)
             except NotRegistered:
                 return json_response({"error": "not_registered", "key": route.key}, 404)
+            except AccountExists as exc:  # over a live account without ?replace=true
+                return json_response({"error": "account_exists", "detail": str(exc)[:300]}, 409)
+            except ProviderMismatch as exc:
+                return json_response({"error": "provider_mismatch", "detail": str(exc)[:300]}, 400)
             except (ConfigError, InvalidAccountKey, RefreshError) as exc:
                 return json_response({"error": "invalid_request", "detail": str(exc)[:300]}, 400)
             except FreshtokenError as exc:
@@ -271,7 +283,10 @@ class RefresherObject(DurableObject):  # type: ignore[misc]
         if state is not None and state.key != route.key:
             return json_response({"error": "key_mismatch", "detail": "this object belongs to another account"}, 409)
         if route.action == "register":
-            return await self._register(route.key, body)
+            replace = route.query.get("replace", ["false"])[-1].lower()
+            if replace not in ("true", "1", "yes", "false", "0", "no"):
+                return json_response({"error": "invalid_request", "detail": "replace must be true or false"}, 400)
+            return await self._register(route.key, body, replace=replace in ("true", "1", "yes"))
         if state is None:
             if route.action == "remove":
                 # Nothing registered here: still make sure nothing is left behind.
@@ -300,7 +315,7 @@ class RefresherObject(DurableObject):  # type: ignore[misc]
         self.last_outcome = outcome
         return json_response(_outcome(outcome))
 
-    async def _register(self, key: str, body: Any) -> Any:
+    async def _register(self, key: str, body: Any, *, replace: bool = False) -> Any:
         if not isinstance(body, dict):
             return json_response({"error": "invalid_request", "detail": "body must be a JSON object"}, 400)
         unknown = sorted(set(body) - _REGISTER_FIELDS)
@@ -322,6 +337,7 @@ class RefresherObject(DurableObject):  # type: ignore[misc]
             scope=body.get("scope"),
             refresh_token_expires_at=body.get("refresh_token_expires_at"),
             never_expires=bool(body.get("never_expires", False)),
+            replace=replace,
         )
         await self.ctx.storage.delete(CRASHES_KEY)
         return json_response(await refresher.status(), 201)

@@ -242,7 +242,7 @@ class RefreshActivities:
             try:
                 await refresher.register(
                     refresh_token=r.refresh_token, account_data=r.account_data, access_token=r.access_token,
-                    expires_at=r.expires_at, scope=r.scope, never_expires=r.never_expires,
+                    expires_at=r.expires_at, scope=r.scope, never_expires=r.never_expires, replace=r.replace,
                 )
             except FreshtokenError as exc:  # refused registration: the caller is told, the state is unchanged
                 return OpResult({"kind": "error", "error": redact(str(exc), [r.refresh_token, r.access_token]),

@@ -128,20 +128,22 @@ class TemporalAccounts:
         expires_at: float | None = None,
         scope: str | None = None,
         never_expires: bool = False,
+        replace: bool = False,
         wait: bool = True,
         timeout: float | None = None,
     ) -> dict[str, Any]:
-        """Register (or re-register) an account: starts its workflow if needed (signal-with-start).
+        """Register an account: starts its workflow if needed (signal-with-start).
 
         With ``wait`` (default) returns the account's public state once registered, and raises what the
         embedded runtime raises (``ConfigError`` for an unknown client, ``ReauthRequired`` without a refresh
-        token...). Without, returns ``{"key", "request_id"}`` once the signal is durable.
+        token, ``AccountExists`` over a live account without ``replace``...). Without, returns
+        ``{"key", "request_id"}`` once the signal is durable.
         """
         ks = _key(key)
         req = OpRequest(
             OP_REGISTER, uuid.uuid4().hex,
             RegisterArgs(client, refresh_token, dict(account_data or {}), access_token, expires_at, scope,
-                         never_expires),
+                         never_expires, replace),
         )
         await self.client.start_workflow(
             WORKFLOW_NAME, AccountInput(ks, options=self.options), id=ks, task_queue=self.task_queue,

@@ -36,6 +36,7 @@ class RegisterArgs:
     expires_at: float | None = None
     scope: str | None = None
     never_expires: bool = False
+    replace: bool = False  # over a live account (AccountExists without it)
 
 
 @dataclass
