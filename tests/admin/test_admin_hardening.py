@@ -206,8 +206,8 @@ async def test_deeply_nested_or_malformed_json_is_a_400(env: Path, sandbox: Any)
 
 # -- overwrite -------------------------------------------------------------------------------------------------
 async def test_register_over_an_existing_account_needs_replace(env: Path, sandbox: Any) -> None:
-    async with served(env, sandbox) as (server, host), httpx.AsyncClient(base_url=server.url,
-                                                                         trust_env=False) as api:
+    async with served(env, sandbox) as (server, _host), httpx.AsyncClient(base_url=server.url,
+                                                                          trust_env=False) as api:
         first = register_body(sandbox, "t1:generic:acct", fresh=True)
         assert (await api.post("/accounts", json=first)).status_code == 201
         r = await api.post("/accounts/t1:generic:acct/refresh", headers=JSON)
@@ -243,16 +243,16 @@ async def test_register_over_an_existing_account_needs_replace(env: Path, sandbo
 
 
 async def test_a_key_naming_another_provider_is_refused(env: Path, sandbox: Any) -> None:
-    extra = """
+    extra = f"""
 [clients.loose]
 provider = "generic"
 client_id = "ui-client"
-client_secret = { env = "FT_TEST_CLIENT_SECRET" }
+client_secret = {{ env = "FT_TEST_CLIENT_SECRET" }}
 auth_method = "client_secret_post"
 provider_mismatch_ok = true
 [clients.loose.provider_options]
-token_url = "%s"
-""" % sandbox.token_url
+token_url = "{sandbox.token_url}"
+"""
     async with served(env, sandbox, extra=extra) as (server, host), httpx.AsyncClient(
             base_url=server.url, trust_env=False) as api:
         r = await api.post("/accounts", json=register_body(sandbox, "t1:google:u1"))

@@ -3,7 +3,7 @@ nothing changed); replacing revokes the old grant at the sandbox; a key naming a
 
 from __future__ import annotations
 
-from .conftest import CF, KEY
+from .conftest import CF
 
 
 async def test_register_over_a_live_account_needs_replace(cf: CF) -> None:

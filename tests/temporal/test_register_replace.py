@@ -19,7 +19,7 @@ async def test_register_over_a_live_account_needs_replace(temporal_time_skipping
         old, new = sandbox.mint()["refresh_token"], sandbox.mint()["refresh_token"]
         await accounts.register(k, client=CLIENT, refresh_token=old)
         assert (await accounts.refresh_now(k)).kind == "refreshed"
-        with pytest.raises(AccountExists, match="already registered.*replace"):
+        with pytest.raises(AccountExists, match=r"already registered.*replace"):
             await accounts.register(k, client=CLIENT, refresh_token=new)
         families = sandbox.app.families
         assert not families[sandbox.app._by_token[old]].revoked
