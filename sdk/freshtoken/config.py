@@ -43,6 +43,9 @@ is resolved when the runtime is built, and every error names the file and the fi
     slack_timeout = 5.0
     slack_max_per_minute = 20
 
+    [security]
+    allow_private_networks = false  # the endpoint policy's one switch (README: "Endpoint policy")
+
 Environment names are case-insensitive, so client names overridden from the environment are lower-case.
 """
 
@@ -71,7 +74,8 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from .client import AuthMethod, OAuthClient
-from .errors import ConfigError
+from .endpoint_policy import EndpointPolicy
+from .errors import ConfigError, UnsafeEndpoint
 
 CONFIG_ENV_VAR = "FRESHTOKEN_CONFIG"
 DEFAULT_CONFIG_FILE = "freshtoken.toml"
@@ -242,6 +246,16 @@ class AlertingConfig(_Section):
     on: list[AlertEventName] = Field(default_factory=lambda: list(ALERT_EVENTS))
 
 
+class SecurityConfig(_Section):
+    """``[security]``: the endpoint policy's one switch (see :mod:`freshtoken.endpoint_policy`)."""
+
+    allow_private_networks: bool = Field(
+        default=False,
+        description="Allow token, revocation and discovery endpoints on private networks (10/8, 172.16/12, "
+        "192.168/16, 100.64/10, fc00::/7). Metadata, link-local and plain-http-off-loopback stay refused.",
+    )
+
+
 class Settings(BaseSettings):
     """The whole configuration. Build it with :func:`load_settings`."""
 
@@ -257,6 +271,7 @@ class Settings(BaseSettings):
     kv: KVConfig = Field(default_factory=KVConfig)
     admin: AdminConfig = Field(default_factory=AdminConfig)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
 
     _source: str = PrivateAttr(default="defaults and environment")
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
@@ -281,6 +296,10 @@ class Settings(BaseSettings):
     def source(self) -> str:
         """The file the settings were read from (or 'defaults and environment'), for error messages."""
         return self._source
+
+    def endpoint_policy(self) -> EndpointPolicy:
+        """The endpoint policy of this deployment (``[security]``)."""
+        return EndpointPolicy(allow_private_networks=self.security.allow_private_networks)
 
     def path(self, value: Path) -> Path:
         """A configured path, relative ones taken from the config file's folder."""
@@ -404,6 +423,7 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
         _toml_path.reset(token)
     settings._source = source
     settings._base_dir = file.resolve().parent if file is not None else Path.cwd()
+    _check_endpoints(settings)
     return settings
 
 
@@ -418,4 +438,28 @@ def settings_from_dict(data: Mapping[str, Any], *, source: str = "settings", bas
         _toml_path.reset(token)
     settings._source = source
     settings._base_dir = base_dir or Path.cwd()
+    _check_endpoints(settings)
     return settings
+
+
+#: The provider options that name a URL a secret is sent to (or discovered from).
+ENDPOINT_OPTIONS = ("token_url", "revocation_url", "issuer")
+
+
+def _check_endpoints(settings: Settings) -> None:
+    """The endpoint policy over every configured URL a secret goes to; an :class:`UnsafeEndpoint` naming the
+    file and the field (never the URL's path or query)."""
+    policy = settings.endpoint_policy()
+    checks: list[tuple[str, Any]] = [("kv.base_url", settings.kv.base_url)]
+    for name, client in settings.clients.items():
+        checks += [(f"clients.{name}.provider_options.{opt}", client.provider_options.get(opt))
+                   for opt in ENDPOINT_OPTIONS]
+    for field, value in checks:
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise UnsafeEndpoint(f"{settings.source}: {field}: must be a URL")
+        try:
+            policy.check_template(value, what="URL")
+        except UnsafeEndpoint as exc:
+            raise UnsafeEndpoint(f"{settings.source}: {field}: {exc}") from None

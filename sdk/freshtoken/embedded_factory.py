@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .clock import Clock
 from .config import Settings
-from .errors import ConfigError, FreshtokenError
+from .errors import ConfigError, FreshtokenError, UnsafeEndpoint
 from .kv import MemoryKV
 from .plugins import Plugins
 from .storage import SecretCodec
@@ -134,6 +134,10 @@ def build_plugins(
 
         if not webhook.get_secret_value().startswith(("https://", "http://")):
             raise ConfigError(f"{settings.source}: alerting.slack_webhook: must be an http(s) URL")
+        try:  # the webhook URL is itself a secret: the policy's message names only its scheme and host
+            settings.endpoint_policy().check(webhook.get_secret_value(), "URL")
+        except UnsafeEndpoint as exc:
+            raise UnsafeEndpoint(f"{settings.source}: alerting.slack_webhook: {exc}") from None
         alerters.append(SlackAlerter(webhook, on=alerting.on, timeout=alerting.slack_timeout,
                                      secrets=settings.secret_values(environ),
                                      max_per_minute=alerting.slack_max_per_minute))
@@ -189,10 +193,11 @@ def build_host(
             concurrency=settings.runtime.concurrency, startup_spread=settings.runtime.startup_spread,
             per_client_concurrency=settings.runtime.per_client_concurrency,
             kv_prefix=settings.kv.prefix, rng=rng, max_idle=settings.runtime.max_idle,
+            endpoint_policy=settings.endpoint_policy(),
         )
     except ConfigError as exc:
         store.close()
-        raise ConfigError(f"{settings.source}: clients: {exc}") from None
+        raise type(exc)(f"{settings.source}: clients: {exc}") from None
     if metrics is not None:
         metrics.bind(runtime.stats)
     return Host(settings=settings, runtime=runtime, kv=kv_backend, plugins=pm, metrics=metrics, closers=alerters)

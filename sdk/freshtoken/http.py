@@ -19,7 +19,9 @@ import httpx
 from authlib.oauth2.auth import ClientAuth
 
 from .client import OAuthClient
-from .errors import MalformedResponse, Misconfigured, RetryableError
+from .endpoint_policy import DEFAULT_POLICY, EndpointPolicy
+from .errors import MalformedResponse, Misconfigured, RetryableError, UnsafeEndpoint
+from .guarded_transport import GuardedTransport
 
 #: Largest token response read; anything longer is refused as malformed.
 MAX_RESPONSE_BYTES = 256 * 1024
@@ -117,16 +119,33 @@ def prepare(request: TokenRequest, client: OAuthClient) -> tuple[str, dict[str, 
     return url, headers, body
 
 
+def _unsafe(exc: UnsafeEndpoint) -> Misconfigured:
+    return Misconfigured(f"endpoint refused by the endpoint policy: {exc}", error="unsafe_endpoint")
+
+
 class TokenHTTP:
     """Sends token requests over one shared ``httpx.AsyncClient`` (connection pooling, HTTP keep-alive).
 
     Transport failures become :class:`RetryableError` naming the failure class, never the request.
     """
 
-    def __init__(self, client: httpx.AsyncClient | None = None, *, max_connections: int = 100) -> None:
+    #: The endpoint policy every request is checked against (see :mod:`freshtoken.endpoint_policy`).
+    policy: EndpointPolicy = DEFAULT_POLICY
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient | None = None,
+        *,
+        max_connections: int = 100,
+        policy: EndpointPolicy | None = None,
+    ) -> None:
+        """``client``: an httpx client to send with (tests, proxies); by default one whose transport also
+        checks the address a host name resolves to (:class:`~freshtoken.guarded_transport.GuardedTransport`)."""
+        self.policy = policy or DEFAULT_POLICY
         self._own = client is None
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._client = client or httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            transport=GuardedTransport(self.policy, limits=limits),
             follow_redirects=False,
             trust_env=False,
         )
@@ -136,6 +155,14 @@ class TokenHTTP:
             await self._client.aclose()
 
     async def send(self, request: TokenRequest, client: OAuthClient, *, timeout: float = 30.0) -> TokenResponse:
+        """Check the URL against the endpoint policy (before the secret is attached), authenticate, post.
+
+        A refusal, here or when the connection is opened, is a :class:`Misconfigured` (``unsafe_endpoint``).
+        """
+        try:
+            self.policy.check(request.url)
+        except UnsafeEndpoint as exc:
+            raise _unsafe(exc) from None
         try:
             url, headers, body = prepare(request, client)
         except Misconfigured:
@@ -144,7 +171,12 @@ class TokenHTTP:
             raise Misconfigured(
                 f"client {client.name!r}: cannot authenticate the token request ({exc.__class__.__name__})"
             ) from None
-        return await self.post(url, headers, body, timeout=timeout)
+        try:
+            if url != request.url:
+                self.policy.check(url)
+            return await self.post(url, headers, body, timeout=timeout)
+        except UnsafeEndpoint as exc:  # the address a host name resolved to (GuardedTransport)
+            raise _unsafe(exc) from None
 
     async def post(self, url: str, headers: dict[str, str], body: bytes, *, timeout: float) -> TokenResponse:
         try:
@@ -167,14 +199,14 @@ class TokenHTTP:
                     body=raw,
                     truncated=truncated,
                 )
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol):  # first: UnsupportedProtocol is a TransportError
+            raise Misconfigured("token endpoint URL is invalid") from None
         except httpx.TimeoutException as exc:
             raise RetryableError(f"token endpoint timed out ({exc.__class__.__name__})") from None
         except httpx.TransportError as exc:
             raise RetryableError(f"token endpoint unreachable ({exc.__class__.__name__})") from None
         except httpx.DecodingError as exc:
             raise MalformedResponse(f"token response body cannot be decoded ({exc.__class__.__name__})") from None
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol):
-            raise Misconfigured("token endpoint URL is invalid") from None
         except httpx.HTTPError as exc:
             raise RetryableError(f"token request failed ({exc.__class__.__name__})") from None
 

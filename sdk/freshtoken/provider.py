@@ -23,9 +23,10 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from .client import AuthMethod, OAuthClient
+from .endpoint_policy import BASELINE_POLICY
 from .errors import (
     InvalidAccountData,
     MalformedResponse,
@@ -128,6 +129,22 @@ class Provider(BaseModel):
     )
     revocation_url: str | None = Field(default=None, description="RFC 7009 endpoint; '{field}' as token_url.")
     timeout: float = Field(default=30.0, gt=0, description="Token request timeout, seconds.")
+    discovery_allowed_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="Hosts ('host' or 'host:port') a discovered token or revocation endpoint may be on besides "
+        "the issuer's own origin (e.g. Google's oauth2.googleapis.com).",
+    )
+
+    @model_validator(mode="after")
+    def _endpoint_policy(self) -> Provider:
+        """What no deployment may allow (scheme, userinfo, metadata, link-local...) is refused here, class
+        defaults included; the deployment's own policy (private networks) is applied where it is known
+        (:class:`~freshtoken.providers_by_client.ClientProviders`), and again before each request."""
+        for field in ("token_url", "revocation_url", "issuer"):
+            value = getattr(self, field)
+            if value:
+                BASELINE_POLICY.check_template(value, what=field)
+        return self
 
     # -- account data and endpoints -------------------------------------------------------------
     def validate_account_data(self, data: Mapping[str, str]) -> dict[str, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from .client import OAuthClient
+from .endpoint_policy import DEFAULT_POLICY, EndpointPolicy
 from .errors import ConfigError
 from .plugins import Plugins
 from .provider import Provider
@@ -16,18 +17,26 @@ from .provider import Provider
 class ClientProviders:
     """``await providers.get(client)``: the client's provider, built once per client name."""
 
-    def __init__(self, plugins: Plugins) -> None:
+    def __init__(self, plugins: Plugins, *, policy: EndpointPolicy = DEFAULT_POLICY) -> None:
         self.plugins = plugins
+        #: The deployment's endpoint policy: applied to each client's endpoints, the issuer and what it
+        #: advertises, before any secret is sent.
+        self.policy = policy
         self._providers: dict[str, Provider] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     def static(self, client: OAuthClient) -> Provider:
         """The provider of ``client`` with its options (no discovery); unknown providers and bad options are
-        a :class:`ConfigError` naming the client."""
+        a :class:`ConfigError` naming the client, endpoints the policy refuses an :class:`UnsafeEndpoint`."""
         try:
-            return self.plugins.provider(client.provider, client.provider_options)
+            provider = self.plugins.provider(client.provider, client.provider_options)
+            for field in ("token_url", "revocation_url", "issuer"):
+                value = getattr(provider, field)
+                if value:
+                    self.policy.check_template(value, what=field)
+            return provider
         except ConfigError as exc:
-            raise ConfigError(f"client {client.name!r}: {exc}") from None
+            raise type(exc)(f"client {client.name!r}: {exc}") from None
 
     async def get(self, client: OAuthClient) -> Provider:
         cached = self._providers.get(client.name)
@@ -42,8 +51,13 @@ class ClientProviders:
                 import httpx
 
                 from .discovery import with_discovered_endpoints
+                from .guarded_transport import GuardedTransport
 
-                async with httpx.AsyncClient(trust_env=False, follow_redirects=False) as hc:
-                    provider = await with_discovered_endpoints(provider, provider.issuer, hc)
+                transport = GuardedTransport(self.policy)
+                async with httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False) as hc:
+                    try:
+                        provider = await with_discovered_endpoints(provider, provider.issuer, hc, policy=self.policy)
+                    except ConfigError as exc:
+                        raise type(exc)(f"client {client.name!r}: {exc}") from None
             self._providers[client.name] = provider
             return provider

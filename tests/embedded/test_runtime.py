@@ -473,7 +473,10 @@ async def test_issuer_discovery(host_factory: Callable[..., Host]) -> None:
     try:
         issuer = f"http://127.0.0.1:{server.server_address[1]}"
         client = OAuthClient(name="disc", provider="generic", client_id="sandbox-client",
-                             client_secret="sandbox-secret", provider_options={"issuer": issuer})
+                             client_secret="sandbox-secret", provider_options={
+                                 "issuer": issuer,
+                                 # the token endpoint is on another port: another origin, allowed by name
+                                 "discovery_allowed_hosts": [f"127.0.0.1:{h0.sandbox.port}"]})
         h = host_factory(clients={"disc": client}, tmp=h0.tmp / "disc")
         grant = h.sandbox.mint()
         with pytest.raises(ConfigError, match="discovery"):

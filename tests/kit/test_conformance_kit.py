@@ -46,11 +46,6 @@ class P(Base):
 class P(Base):
     expires_in_field: str = "ext_expires_in"
 ''', ["test_expiry_follows_response"]),
-    # a plain-http token endpoint: the client secret would travel in clear
-    "plain_http": ('''
-class P(Base):
-    token_url: str = "http://auth.example.com/token"
-''', ["test_request_shape"]),
 }
 
 
@@ -88,6 +83,21 @@ def test_kit_fails_broken_providers_and_passes_a_correct_one(tmp_path: Path) -> 
     for case, (_, expected) in BROKEN.items():
         if expected:
             assert set(expected) <= failed.get(case, set()), (case, failed.get(case), output[-3000:])
+
+
+def test_a_plain_http_provider_cannot_even_be_built() -> None:
+    """A plain-http token endpoint (the client secret in clear) used to fail the kit's request-shape test;
+    the endpoint policy now refuses it when the provider is built, class defaults included."""
+    import pytest
+
+    from freshtoken import Provider
+    from freshtoken.errors import UnsafeEndpoint
+
+    class PlainHttp(Provider):
+        token_url: str = "http://auth.example.com/token"
+
+    with pytest.raises(UnsafeEndpoint, match="plain http"):
+        PlainHttp()
 
 
 def test_replay() -> None:

@@ -30,6 +30,7 @@ from typing import Any
 
 from ..client import OAuthClient
 from ..clock import Clock, SystemClock
+from ..endpoint_policy import EndpointPolicy
 from ..errors import ConfigError, FreshtokenError, NotRegistered, redact
 from ..http import TokenHTTP
 from ..keys import AccountKey
@@ -91,6 +92,7 @@ class EmbeddedRuntime:
         error_backoff: float = 60.0,
         busy_timeout: float = 30.0,
         per_client_concurrency: int | None = None,
+        endpoint_policy: EndpointPolicy | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"runtime concurrency must be at least 1, not {concurrency}")
@@ -105,7 +107,9 @@ class EmbeddedRuntime:
         self.plugins = plugins if plugins is not None else default_plugins()
         self.clock: Clock = clock or SystemClock()
         self._own_http = http is None
-        self.http = http or TokenHTTP(max_connections=max(concurrency, 10))
+        if http is not None and endpoint_policy is not None and http.policy != endpoint_policy:
+            raise ConfigError("the endpoint policy given differs from the policy of the TokenHTTP given")
+        self.http = http or TokenHTTP(max_connections=max(concurrency, 10), policy=endpoint_policy)
         self.concurrency = int(concurrency)
         #: Alarms of one client in flight at once. A provider that hangs then holds at most this many slots
         #: (each for its timeout), and the other clients' accounts keep refreshing. Default: every slot for a
@@ -124,7 +128,7 @@ class EmbeddedRuntime:
         self.error_backoff = float(error_backoff)
         self.busy_timeout = float(busy_timeout)
 
-        self._client_providers = ClientProviders(self.plugins)
+        self._client_providers = ClientProviders(self.plugins, policy=self.http.policy)
         self._busy: dict[str, asyncio.Future[None]] = {}
         self._alarm_tasks: set[asyncio.Task[None]] = set()
         self._client_in_flight: Counter[str] = Counter()

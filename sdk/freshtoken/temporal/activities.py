@@ -31,6 +31,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from ..client import OAuthClient
+from ..endpoint_policy import EndpointPolicy
 from ..errors import ConfigError, FreshtokenError, NotRegistered, redact
 from ..http import TokenHTTP
 from ..keys import AccountKey
@@ -148,17 +149,20 @@ class RefreshActivities:
         max_connections: int = 100,
         rng: random.Random | None = None,
         kv_margin: float = KV_PROPAGATION_MARGIN,
+        endpoint_policy: EndpointPolicy | None = None,
     ) -> None:
         self.clients = dict(clients)
         self.kv = kv
         self.plugins = plugins if plugins is not None else default_plugins()
         self._own_http = http is None
-        self.http = http or TokenHTTP(max_connections=max_connections)
+        if http is not None and endpoint_policy is not None and http.policy != endpoint_policy:
+            raise ConfigError("the endpoint policy given differs from the policy of the TokenHTTP given")
+        self.http = http or TokenHTTP(max_connections=max_connections, policy=endpoint_policy)
         self.kv_prefix = kv_prefix
         self.rng = rng or random.Random()
         #: How long before expiry a new token must be in KV (60 s for Workers KV; Redis needs far less).
         self.kv_margin = kv_margin
-        self._client_providers = ClientProviders(self.plugins)
+        self._client_providers = ClientProviders(self.plugins, policy=self.http.policy)
         self.counts: dict[str, int] = {}
         for c in self.clients.values():  # unknown providers: a start-up error
             self._static_provider(c)

@@ -107,7 +107,7 @@ async def worker_from_settings(
     kv = build_kv(settings, environ=env)
     limit = int(concurrency or settings.runtime.concurrency)
     activities = RefreshActivities(clients=clients, kv=kv, plugins=plugins, kv_prefix=settings.kv.prefix,
-                                   max_connections=max(limit, 10))
+                                   max_connections=max(limit, 10), endpoint_policy=settings.endpoint_policy())
     client = await connect(target_host, namespace=namespace, codec=codec)
     worker = build_worker(client, activities, task_queue=task_queue, max_concurrent_activities=limit)
     return WorkerHost(worker, activities, [kv, *alerters])
