@@ -209,7 +209,7 @@ async def test_slow_drip_endpoint_ends_the_alarm_at_the_deadline_as_retryable_an
         assert [a.alarm_info for a in alarms] == [{"retryCount": 0, "isRetry": False}] * 2
         # the failure had been recorded as retryable, and the retry was armed by our policy ([0.8, 1.0] s)
         failure = _failure_save(first)
-        assert failure["last_error_kind"] == "retryable" and "timed out" in failure["last_error"]
+        assert failure["last_error_kind"] == "retryable" and "deadline (3 s from connect" in failure["last_error"]
         assert failure["failures"] == 1 and failure["status"] == "retrying"
         assert 0.8 - 0.01 <= failure["next_refresh_at"] - failure["last_attempt_at"] <= 1.0 + 0.01
         set_alarms = [op["at"] for op in first.ops if (op["target"], op["method"]) == ("storage", "setAlarm")]

@@ -51,6 +51,12 @@ def js_abort_signal() -> Any | None:
 ABORT_ERRORS = frozenset({"TimeoutError", "AbortError"})
 
 
+def _deadline(timeout: float) -> RetryableError:
+    return RetryableError(
+        f"token endpoint timed out: exceeded its deadline ({timeout:g} s from connect to the last byte, fetch)"
+    )
+
+
 def response_headers(headers: Any) -> dict[str, str]:
     """A JS ``Headers`` (or anything with ``items()``) → a dict with lower-case names."""
     if values.is_nullish(headers):
@@ -92,10 +98,10 @@ class FetchTokenHTTP(TokenHTTP):
                 response = await self._fetch(url, init)
                 text = await response.text()
         except TimeoutError:
-            raise RetryableError("token endpoint timed out (fetch)") from None
+            raise _deadline(timeout) from None
         except Exception as exc:
             if getattr(exc, "name", None) in ABORT_ERRORS:  # the AbortSignal's deadline, as seen by the runtime
-                raise RetryableError("token endpoint timed out (fetch)") from None
+                raise _deadline(timeout) from None
             raise RetryableError(f"token endpoint unreachable ({exc.__class__.__name__})") from None
         raw = str(text).encode("utf-8")
         truncated = len(raw) > MAX_RESPONSE_BYTES
