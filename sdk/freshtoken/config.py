@@ -39,7 +39,8 @@ is resolved when the runtime is built, and every error names the file and the fi
     [alerting]
     log = true
     slack_webhook = { env = "SLACK_WEBHOOK_URL" }
-    on = ["refresh_failed", "reauth_required", "token_expired", "refresh_token_expiring"]
+    on = ["refresh_failed", "reauth_required", "token_expired", "refresh_token_expiring",
+          "rotated_token_not_durable"]
     slack_timeout = 5.0
     slack_max_per_minute = 20
 
@@ -114,9 +115,11 @@ def _secret_ref(value: Any) -> Any:
 #: A secret in configuration: a literal (kept as ``SecretStr``) or an environment-variable reference.
 SecretRef = Annotated[SecretStr | EnvRef, BeforeValidator(_secret_ref)]
 
-AlertEventName = Literal["refresh_failed", "reauth_required", "token_expired", "refresh_token_expiring"]
+AlertEventName = Literal[
+    "refresh_failed", "reauth_required", "token_expired", "refresh_token_expiring", "rotated_token_not_durable",
+]
 ALERT_EVENTS: tuple[AlertEventName, ...] = (
-    "refresh_failed", "reauth_required", "token_expired", "refresh_token_expiring",
+    "refresh_failed", "reauth_required", "token_expired", "refresh_token_expiring", "rotated_token_not_durable",
 )
 
 

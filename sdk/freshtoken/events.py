@@ -54,3 +54,20 @@ class TokenExpired(Event):
 @dataclass(frozen=True)
 class RefreshTokenExpiring(Event):
     refresh_token_expires_at: float
+
+
+@dataclass(frozen=True)
+class RotatedTokenNotDurable(Event):
+    """The provider answered (with a rotated refresh token when ``rotated``) but the state could not be saved.
+
+    The tokens are kept in memory and the save is retried with backoff; until it succeeds nothing else touches
+    the account (no KV write, no new alarm). ``rescued`` says whether the runtime also holds the answer in a
+    durable, encrypted recovery file (the embedded runtime: ``<database>.recovery``), so that the process may
+    die without losing it. Raised once per failed save, on its first failure.
+    """
+
+    generation: int
+    rotated: bool
+    error: str
+    rescued: bool
+    retry_at: float

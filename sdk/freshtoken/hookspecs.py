@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         RefreshFailed,
         RefreshSucceeded,
         RefreshTokenExpiring,
+        RotatedTokenNotDurable,
         TokenExpired,
     )
     from .provider import Provider
@@ -60,3 +61,11 @@ def freshtoken_token_expired(event: TokenExpired) -> Awaitable[Any] | None:
 @hookspec
 def freshtoken_refresh_token_expiring(event: RefreshTokenExpiring) -> Awaitable[Any] | None:
     """The refresh token itself will lapse soon: ask the user to re-authorise before it does."""
+
+
+@hookspec
+def freshtoken_rotated_token_not_durable(event: RotatedTokenNotDurable) -> Awaitable[Any] | None:
+    """The provider answered but the new state could not be saved (disk full, database locked): the tokens are
+    held in memory (and ``event.rescued``: in the runtime's encrypted recovery file) while the save is retried.
+    Raised once per failed save. Until it succeeds the account is stuck; if the process dies without a rescue,
+    a rotating provider's grant is lost."""

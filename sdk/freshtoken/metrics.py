@@ -14,7 +14,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .events import ReauthRequiredEvent, RefreshFailed, RefreshSucceeded, RefreshTokenExpiring, TokenExpired
+from .events import (
+    ReauthRequiredEvent,
+    RefreshFailed,
+    RefreshSucceeded,
+    RefreshTokenExpiring,
+    RotatedTokenNotDurable,
+    TokenExpired,
+)
 from .hookspecs import hookimpl
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
@@ -122,3 +129,7 @@ class Metrics:
     @hookimpl
     def freshtoken_refresh_token_expiring(self, event: RefreshTokenExpiring) -> None:
         self.alerts.labels(event.provider, "refresh_token_expiring").inc()
+
+    @hookimpl
+    def freshtoken_rotated_token_not_durable(self, event: RotatedTokenNotDurable) -> None:
+        self.alerts.labels(event.provider, "rotated_token_not_durable").inc()

@@ -7,7 +7,9 @@ alarm does, in this order:
 1. load the state;
 2. refresh at the provider;
 3. on success: persist the new state (a rotated refresh token) *first*; then write the KV record
-   (TTL = time to expiry); then set the next alarm (``expiry - lead``);
+   (TTL = time to expiry); then set the next alarm (``expiry - lead``). A save that fails is retried with
+   backoff, the answer kept in memory (and rescued in the storage's recovery store, when it has one) and
+   alerted on, before anything else touches the account (:meth:`Refresher._persist_answer`);
 4. on a retryable failure: back off with jitter (``Retry-After`` honoured), count, alert at the threshold,
    alert again when the token in KV expires;
 5. on ``invalid_grant``: stop, keep the state for inspection, alert once;
@@ -19,6 +21,7 @@ still fresh rewrites the KV record from state and re-arms, without calling the p
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Mapping
@@ -39,6 +42,7 @@ from .errors import (
     ReauthRequired,
     RefreshError,
     RetryableError,
+    StateConflict,
     redact,
 )
 from .events import (
@@ -47,6 +51,7 @@ from .events import (
     RefreshFailed,
     RefreshSucceeded,
     RefreshTokenExpiring,
+    RotatedTokenNotDurable,
     TokenExpired,
 )
 from .http import TokenHTTP
@@ -67,12 +72,16 @@ log = logging.getLogger("freshtoken.refresher")
 REFRESH_TOKEN_WARNING = 14 * 86400.0
 #: An alarm that fires this early (clock skew) is treated as due.
 EARLY_TOLERANCE = 1.0
+#: Retries of a failed save of a provider's answer: the backoff ceiling doubles from the base up to the cap
+#: (seconds), with jitter; they go on until the save succeeds or the account is superseded.
+SAVE_RETRY_BASE = 0.5
+SAVE_RETRY_CAP = 30.0
 
 
 @dataclass(frozen=True)
 class Outcome:
     """What an alarm or refresh did. ``kind`` is one of: refreshed, not_due, retry_scheduled,
-    misconfigured, reauth_required, static, absent."""
+    misconfigured, reauth_required, static, absent, superseded (another owner's newer state won)."""
 
     kind: str
     next_alarm: float | None = None
@@ -367,7 +376,8 @@ class Refresher:
                 hint=tokens.refresh_hint,
             )
         # 1. the rotated refresh token is durable before anything else happens
-        await self.storage.save(state)
+        if not await self._persist_answer(state, rotated):
+            return Outcome("superseded", error="superseded while saving the answer", generation=state.generation)
         # 2. the request path sees the new token
         try:
             await self._write_kv(state, now)
@@ -388,6 +398,106 @@ class Refresher:
             ),
         )
         return Outcome("refreshed", next_alarm=state.next_refresh_at, generation=state.generation)
+
+    async def _persist_answer(self, state: AccountState, rotated: bool) -> bool:
+        """Make the provider's answer durable before anything else touches the account; the one place that
+        saves a refresh's result.
+
+        If the save fails (disk full, "database is locked", a storage outage), the tokens stay in memory and the
+        save is retried with backoff on ``self.clock`` until it succeeds. The first failure rescues the state
+        (:class:`~freshtoken.storage.RescueStorage`, when the storage has it: a durable, encrypted copy that the
+        next start imports) and raises the ``rotated_token_not_durable`` alert. No KV write, no alarm change
+        meanwhile. A cancellation leaves the rescued copy in place (and tries the rescue once more if it had
+        failed). Returns False if the account was superseded (:class:`StateConflict`): the newer state wins.
+        """
+        attempt = 0
+        rescued = False
+        try:
+            while True:
+                try:
+                    await self.storage.save(state)
+                except StateConflict as exc:
+                    log.error(
+                        "%s: superseded while saving the provider's answer (generation %d): %s. The newer state "
+                        "wins; this answer is dropped", self.key, state.generation, self._clean(str(exc), state),
+                    )
+                    if rescued:
+                        await self._drop_rescue_if_stale(state)
+                    return False
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    attempt += 1
+                    error = self._clean(f"{exc.__class__.__name__}: {exc}", state)
+                    if not rescued:
+                        rescued = await self._rescue(state)
+                    ceiling = min(SAVE_RETRY_CAP, SAVE_RETRY_BASE * 2.0 ** min(attempt - 1, 16))
+                    retry_at = self.clock.now() + ceiling * self.rng.uniform(0.5, 1.0)
+                    if attempt == 1:
+                        log.error(
+                            "%s: %s not yet durable: saving the provider's answer failed (%s); it is held in memory%s "
+                            "and the save is retried; nothing else touches the account meanwhile",
+                            self.key, "rotated token" if rotated else "refreshed token", error,
+                            " and in the recovery file" if rescued else " ONLY",
+                        )
+                        await self._emit(
+                            "freshtoken_rotated_token_not_durable",
+                            RotatedTokenNotDurable(
+                                str(self.key), self.provider.name, self.clock.now(), state.generation, rotated,
+                                error, rescued, retry_at,
+                            ),
+                        )
+                    else:
+                        log.warning("%s: the save of the provider's answer failed again (attempt %d: %s)",
+                                    self.key, attempt, error)
+                    await self.clock.sleep_until(retry_at)
+                    continue
+                if rescued:
+                    await self._drop_rescue(state)
+                if attempt:
+                    log.warning("%s: the provider's answer is durable after %d failed save(s)", self.key, attempt)
+                return True
+        except asyncio.CancelledError:
+            if attempt and not rescued:
+                rescued = await self._rescue(state)
+            if attempt:
+                log.error(
+                    "%s: stopped before the provider's answer was saved; %s", self.key,
+                    "it waits in the recovery file for the next start" if rescued
+                    else "it is LOST (no recovery store took it): the grant may need re-authorisation",
+                )
+            raise
+
+    async def _rescue(self, state: AccountState) -> bool:
+        rescue = getattr(self.storage, "rescue", None)
+        if rescue is None:
+            return False
+        try:
+            await rescue(state)
+        except Exception as exc:
+            log.error("%s: could not rescue the provider's answer either (%s)", self.key,
+                      self._clean(f"{exc.__class__.__name__}: {exc}", state))
+            return False
+        return True
+
+    async def _drop_rescue(self, state: AccountState) -> None:
+        drop = getattr(self.storage, "drop_rescue", None)
+        if drop is None:
+            return
+        try:
+            await drop(state)
+        except Exception as exc:  # harmless: the next start finds the database caught up and clears it
+            log.warning("%s: could not clear the rescued copy (%s)", self.key, exc.__class__.__name__)
+
+    async def _drop_rescue_if_stale(self, state: AccountState) -> None:
+        """After a conflict: clear the rescued copy only if the stored state is at least as new (otherwise the
+        next start's import decides, by generation)."""
+        try:
+            current = await self.storage.load()
+        except Exception:
+            return
+        if current is not None and current.generation >= state.generation:
+            await self._drop_rescue(state)
 
     def _policy(self) -> RetryPolicy:
         try:

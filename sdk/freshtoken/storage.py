@@ -33,6 +33,27 @@ class AccountStorage(Protocol):
 
 
 @runtime_checkable
+class RescueStorage(Protocol):
+    """Optional, on top of :class:`AccountStorage`: a second durable place for a provider's answer that the
+    primary store would not take.
+
+    When saving a refresh's result fails (disk full, "database is locked"), the refresher keeps the state in
+    memory and retries the save; on the first failure it calls :meth:`rescue` so that a process killed during
+    the retries loses nothing, and :meth:`drop_rescue` once the primary store holds that state or a newer
+    one. A runtime that restarts must import rescued states newer than its stored ones *before* any alarm
+    runs. The embedded runtime implements it with an encrypted, pre-allocated recovery file next to its
+    database; storage without it gets the in-memory retries only.
+    """
+
+    async def rescue(self, state: AccountState) -> None:
+        """Keep ``state`` durably (encrypted at rest, like the primary store) until :meth:`drop_rescue`;
+        raise if that is not possible."""
+
+    async def drop_rescue(self, state: AccountState) -> None:
+        """The primary store now holds ``state`` (or a newer one): forget its rescued copy."""
+
+
+@runtime_checkable
 class SecretCodec(Protocol):
     """Encodes secret strings for storage at rest (e.g. AES-GCM) and decodes them back."""
 

@@ -6,7 +6,13 @@ import logging
 from collections.abc import Iterable
 
 from ..config import ALERT_EVENTS
-from ..events import ReauthRequiredEvent, RefreshFailed, RefreshTokenExpiring, TokenExpired
+from ..events import (
+    ReauthRequiredEvent,
+    RefreshFailed,
+    RefreshTokenExpiring,
+    RotatedTokenNotDurable,
+    TokenExpired,
+)
 from ..hookspecs import hookimpl
 
 log = logging.getLogger("freshtoken.alerts")
@@ -14,7 +20,8 @@ log = logging.getLogger("freshtoken.alerts")
 
 class LoggingAlerter:
     """Logs an alert on a repeated or misconfiguration failure (``event.alert``), a dead grant, a token
-    that expired in KV and a refresh token about to lapse. ``on`` selects which of these."""
+    that expired in KV, a refresh token about to lapse and a provider answer not yet saved. ``on`` selects
+    which of these."""
 
     def __init__(self, on: Iterable[str] = ALERT_EVENTS, *, logger: logging.Logger | None = None) -> None:
         self.on = frozenset(on)
@@ -47,4 +54,15 @@ class LoggingAlerter:
             days = max(0.0, (event.refresh_token_expires_at - event.at) / 86400.0)
             self.log.warning(
                 "ALERT %s: the refresh token lapses in %.1f day(s); ask the user to re-authorise", event.key, days
+            )
+
+    @hookimpl
+    def freshtoken_rotated_token_not_durable(self, event: RotatedTokenNotDurable) -> None:
+        if "rotated_token_not_durable" in self.on:
+            what = "rotated token" if event.rotated else "refreshed token (not rotated)"
+            where = "held in memory and in the recovery file" if event.rescued else "held in memory ONLY"
+            self.log.error(
+                "ALERT %s: %s not yet durable (%s); %s, save retried: %s",
+                event.key, what, event.error, where,
+                "nothing is lost if the process dies" if event.rescued else "do not stop the process",
             )

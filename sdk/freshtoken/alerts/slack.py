@@ -1,10 +1,10 @@
 """Slack incoming-webhook alerter: "Slack alerts on repeated failures".
 
 It posts one short message per alert event (a failure streak reaching the alert threshold, a
-misconfiguration, a dead grant, a token expired in KV, a refresh token about to lapse). The message holds the
-account key, the provider, the failure class and the provider's own (redacted) error text: never a token or a
-client secret. The webhook URL is itself a secret: it is never logged. A post is bounded by ``timeout``; a
-failed post is logged (by class) and never affects a refresh.
+misconfiguration, a dead grant, a token expired in KV, a refresh token about to lapse, a provider answer not
+yet saved). The message holds the account key, the provider, the failure class and the provider's own
+(redacted) error text: never a token or a client secret. The webhook URL is itself a secret: it is never
+logged. A post is bounded by ``timeout``; a failed post is logged (by class) and never affects a refresh.
 
 An outage that hits thousands of accounts at once must not send thousands of messages (Slack accepts about one
 per second per webhook): at most ``max_per_minute`` messages are posted in any minute; the rest are counted,
@@ -23,7 +23,14 @@ import httpx
 from pydantic import SecretStr
 
 from ..config import ALERT_EVENTS
-from ..events import Event, ReauthRequiredEvent, RefreshFailed, RefreshTokenExpiring, TokenExpired
+from ..events import (
+    Event,
+    ReauthRequiredEvent,
+    RefreshFailed,
+    RefreshTokenExpiring,
+    RotatedTokenNotDurable,
+    TokenExpired,
+)
 from ..hookspecs import hookimpl
 
 log = logging.getLogger("freshtoken.alerts.slack")
@@ -76,6 +83,14 @@ def format_message(event: Event) -> str:
         return (
             f":hourglass: freshtoken: the refresh token of {key} ({event.provider}) lapses in {days:.1f} day(s); "
             "ask the user to re-authorise"
+        )
+    if isinstance(event, RotatedTokenNotDurable):
+        what = "rotated token" if event.rotated else "refreshed token"
+        where = ("held in memory and in the encrypted recovery file" if event.rescued
+                 else "held in memory only: do not stop the process")
+        return (
+            f":floppy_disk: freshtoken: the {what} of {key} ({event.provider}) is not yet durable — "
+            f"{event.error}; {where}; the save is being retried"
         )
     return f"freshtoken: {type(event).__name__} for {key}"
 
@@ -180,3 +195,7 @@ class SlackAlerter:
     @hookimpl
     def freshtoken_refresh_token_expiring(self, event: RefreshTokenExpiring) -> Any:
         return self.post(event) if "refresh_token_expiring" in self.on else None
+
+    @hookimpl
+    def freshtoken_rotated_token_not_durable(self, event: RotatedTokenNotDurable) -> Any:
+        return self.post(event) if "rotated_token_not_durable" in self.on else None

@@ -8,7 +8,8 @@
     await run_until_signal(runtime)                     # SIGTERM / SIGINT: finish in-flight refreshes, exit
 """
 
-from .crypto import ENV_VAR, AesGcmCodec, DecryptionError, generate_key, parse_keys
+from .crypto import ENV_VAR, AesGcmCodec, DecryptionError, WrongKeys, generate_key, parse_keys
+from .recovery import RecoveryError, RecoveryFile
 from .runtime import AccountBusy, EmbeddedRuntime, make_owner, run_until_signal, serve_forever
 from .sqlite_kv import SQLiteKV
 from .sqlite_store import SQLiteAccountStorage, SQLiteStore
@@ -19,9 +20,12 @@ __all__ = [
     "AesGcmCodec",
     "DecryptionError",
     "EmbeddedRuntime",
+    "RecoveryError",
+    "RecoveryFile",
     "SQLiteAccountStorage",
     "SQLiteKV",
     "SQLiteStore",
+    "WrongKeys",
     "generate_key",
     "make_owner",
     "parse_keys",

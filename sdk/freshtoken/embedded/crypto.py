@@ -26,6 +26,8 @@ from ..errors import ConfigError
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+    from ..storage import SecretCodec
+
 ENV_VAR = "FRESHTOKEN_ENCRYPTION_KEYS"
 FORMAT_VERSION = "v1"
 KEY_BYTES = 32
@@ -35,6 +37,44 @@ _KID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 class DecryptionError(ConfigError):
     """A stored secret cannot be decrypted: unknown key id, wrong key, tampered or foreign ciphertext."""
+
+
+class WrongKeys(DecryptionError):
+    """The configured keys cannot decrypt a store's key-check value: the store was written with other keys."""
+
+
+#: The constant a store's key-check value seals, and the associated data it is bound to.
+KEY_CHECK_PLAINTEXT = "freshtoken key check v1"
+KEY_CHECK_AAD = "freshtoken:key-check"
+
+
+def _key_check_codec(codec: SecretCodec) -> SecretCodec:
+    bound = getattr(codec, "bound", None)
+    return bound(KEY_CHECK_AAD) if callable(bound) else codec
+
+
+def seal_key_check(codec: SecretCodec) -> str:
+    """A key-check value: a constant sealed with ``codec``'s primary key (its kid is readable, not its key)."""
+    return _key_check_codec(codec).encode(KEY_CHECK_PLAINTEXT)
+
+
+def verify_key_check(codec: SecretCodec, sealed: str, *, what: str) -> None:
+    """:class:`WrongKeys` (one line, no key material) unless one of ``codec``'s keys opens ``sealed``."""
+    try:
+        ok = _key_check_codec(codec).decode(sealed) == KEY_CHECK_PLAINTEXT
+    except Exception:
+        ok = False
+    if ok:
+        return
+    kid = AesGcmCodec.kid_of(sealed)
+    kids = getattr(codec, "kids", None)
+    configured = ", ".join(repr(k) for k in kids) if kids else type(codec).__name__
+    sealed_with = f"key {kid!r}" if kid else "another codec"
+    raise WrongKeys(
+        f"the configured encryption keys cannot decrypt {what}: it was written with {sealed_with}, the "
+        f"configured keys are {configured} ({ENV_VAR}; a new key goes first, the old one stays until the store "
+        "is rewrapped)"
+    )
 
 
 def _b64e(data: bytes) -> str:

@@ -9,12 +9,18 @@ Due alarms are read from the index in batches (:meth:`SQLiteStore.due`), so memo
 number of accounts. Statements are short and run on the calling thread (sub-millisecond in WAL mode with
 ``synchronous=NORMAL``, which survives a process crash; only an OS crash or power loss may drop the last
 commits).
+
+At open the store checks that the configured keys decrypt it (a key-check value in ``meta``, sealed under the
+primary key at creation and by :meth:`SQLiteStore.rewrap`: wrong keys are a :class:`WrongKeys` start-up error,
+not a failure at every alarm), then imports the encrypted recovery file ``<database>.recovery``
+(:mod:`.recovery`): provider answers that could not be saved before the last process stopped.
 """
 
 from __future__ import annotations
 
 import builtins
 import json
+import logging
 import os
 import random
 import sqlite3
@@ -28,6 +34,10 @@ from typing import Any
 from ..errors import ConfigError
 from ..state import SECRET_FIELDS, AccountState
 from ..storage import AccountStorage, SecretCodec
+from .crypto import seal_key_check, verify_key_check
+from .recovery import AAD_PREFIX, DEFAULT_SLOTS, RecoveryError, RecoveryFile, import_entries, recovery_path
+
+log = logging.getLogger("freshtoken.embedded.store")
 
 SCHEMA_VERSION = 1
 #: Summary fields copied from the state JSON for listings (never a secret).
@@ -75,7 +85,8 @@ def connect(path: str | os.PathLike[str], *, readonly: bool = False) -> sqlite3.
 class SQLiteStore:
     """Account state, alarms and leases for every account, in one SQLite file."""
 
-    def __init__(self, path: str | os.PathLike[str], codec: SecretCodec) -> None:
+    def __init__(self, path: str | os.PathLike[str], codec: SecretCodec, *,
+                 recovery_slots: int = DEFAULT_SLOTS) -> None:
         if codec is None:
             raise ConfigError("SQLiteStore needs a SecretCodec (e.g. AesGcmCodec.from_env()); no plaintext fallback")
         self.path = Path(path)
@@ -83,6 +94,10 @@ class SQLiteStore:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._db()  # create the schema now: a bad path is a start-up error
+        self._check_keys()  # wrong keys are a start-up error too
+        self.recovery = self._open_recovery(recovery_slots)
+        if self.recovery is not None:  # answers a stopped process could not save: before any alarm
+            import_entries(self, self.recovery)
 
     # -- connection ---------------------------------------------------------------------------------
     def _db(self) -> sqlite3.Connection:
@@ -120,6 +135,61 @@ class SQLiteStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            if self.recovery is not None:
+                self.recovery.close()
+
+    # -- key check and recovery file ------------------------------------------------------------------------
+    def _check_keys(self, codec: SecretCodec | None = None) -> None:
+        """Verify the key-check value (or, in a store from before it existed, one stored secret); seal one
+        under the primary key when there is none."""
+        c = codec or self.codec
+        what = f"the state database {str(self.path)!r}"
+        row = self._exec("SELECT value FROM meta WHERE name = 'key_check'").fetchone()
+        if row is not None:
+            verify_key_check(c, str(row[0]), what=what)
+            return
+        failed: str | None = None
+        for key, text in self._exec("SELECT key, state FROM accounts LIMIT 20").fetchall():
+            if not any(json.loads(text).get(name) for name in SECRET_FIELDS):
+                continue
+            try:
+                AccountState.load(text, self.codec_for(key, c))
+            except Exception:
+                failed = text
+                continue
+            failed = None  # one row decrypts: these are its keys
+            break
+        if failed is not None:
+            verify_key_check(c, _first_secret(failed), what=what)  # raises WrongKeys, naming the kid
+        try:
+            self._exec("INSERT OR IGNORE INTO meta(name, value) VALUES ('key_check', ?)", (seal_key_check(c),))
+        except sqlite3.Error as exc:  # e.g. a full disk: checked again at the next open
+            log.warning("could not store the key-check value (%s)", exc)
+
+    def _open_recovery(self, slots: int) -> RecoveryFile | None:
+        if str(self.path) == ":memory:":
+            return None
+        path = recovery_path(self.path)
+        existed = path.exists()
+        try:
+            return RecoveryFile(path, lambda key: self.codec_for(AAD_PREFIX + key), slots=slots)
+        except OSError as exc:
+            if existed:  # it may hold answers: starting without them would replay rotated tokens
+                raise ConfigError(f"cannot open the recovery file {str(path)!r}: {exc.strerror or exc}") from None
+            log.warning("cannot create the recovery file %s (%s): a provider answer that cannot be saved is "
+                        "then held in memory only", path, exc.strerror or exc)
+            return None
+
+    def rescue_state(self, key: str, state: AccountState) -> None:
+        """Write ``state`` to the recovery file (durable, encrypted) because the database would not take it."""
+        if self.recovery is None:
+            raise RecoveryError(f"{key}: there is no recovery file for {str(self.path)!r}")
+        self.recovery.put(key, state.generation, state.dump(self.codec_for(key)))
+
+    def drop_rescue(self, key: str, generation: int) -> None:
+        """The database holds ``key`` at ``generation`` or newer: clear its recovery entries."""
+        if self.recovery is not None:
+            self.recovery.drop(key, generation)
 
     def codec_for(self, key: str, codec: SecretCodec | None = None) -> SecretCodec:
         """The codec for one account: bound to the account key as associated data when supported."""
@@ -341,8 +411,14 @@ class SQLiteStore:
             if len(rows) < batch:
                 break
             after = rows[-1][0]
+        self._exec("INSERT OR REPLACE INTO meta(name, value) VALUES ('key_check', ?)", (seal_key_check(new),))
         self.codec = new
         return rewritten
+
+
+def _first_secret(text: str) -> str:
+    data = json.loads(text)
+    return next(str(data[n]) for n in SECRET_FIELDS if data.get(n))
 
 
 def _all_under(text: str, kid: str) -> bool:
@@ -388,6 +464,13 @@ class SQLiteAccountStorage:
 
     async def delete(self) -> None:
         self.store.delete_account(self.key)
+
+    async def rescue(self, state: AccountState) -> None:
+        """:class:`freshtoken.storage.RescueStorage`: keep ``state`` in the encrypted recovery file."""
+        self.store.rescue_state(self.key, state)
+
+    async def drop_rescue(self, state: AccountState) -> None:
+        self.store.drop_rescue(self.key, state.generation)
 
     async def get_alarm(self) -> float | None:
         return self.store.get_alarm(self.key)
