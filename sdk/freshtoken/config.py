@@ -77,6 +77,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from .client import AuthMethod, OAuthClient
 from .endpoint_policy import EndpointPolicy
 from .errors import ConfigError, UnsafeEndpoint
+from .secret_fields import check_extra_fields
 
 CONFIG_ENV_VAR = "FRESHTOKEN_CONFIG"
 DEFAULT_CONFIG_FILE = "freshtoken.toml"
@@ -142,6 +143,14 @@ class ClientConfig(_Section):
         default=False,
         description="Accept account keys whose provider part names neither this client's provider nor the client.",
     )
+
+    @field_validator("provider_options")
+    @classmethod
+    def _no_secret_extra_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
+        fields = value.get("extra_fields")
+        if isinstance(fields, list | tuple):
+            check_extra_fields(fields)  # the provider's own secret_fields are checked when it is built
+        return value
 
 
 class RuntimeConfig(_Section):

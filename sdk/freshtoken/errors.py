@@ -9,11 +9,12 @@ description, cut to a safe length, and never a secret.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
-#: Longest provider text kept in an error.
-MAX_TEXT = 300
+# Re-exported: there is one redaction, in freshtoken.redaction.
+from .redaction import ELLIPSIS as ELLIPSIS
+from .redaction import MAX_TEXT as MAX_TEXT
+from .redaction import redact as redact
 
 
 class FreshtokenError(Exception):
@@ -47,42 +48,6 @@ class TokenUnavailable(FreshtokenError):
     """The request path found no usable token for a key (absent, expired, or about to expire)."""
 
 
-#: What :func:`redact` appends to a text it cut.
-ELLIPSIS = "…"
-
-
-def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Cut ``text`` to :data:`MAX_TEXT` characters, with every known secret value replaced.
-
-    A secret is replaced in any letter case (a provider may lower-case what it echoes), longest first (one
-    secret may contain another), and so is the beginning of a secret that an earlier cut left just before
-    an ellipsis (a provider's error text is cut before the refresher, which knows the secrets, sees it).
-    """
-    out = text
-    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
-        out = re.sub(re.escape(secret), "[redacted]", out, flags=re.IGNORECASE)
-        out = _redact_cut(out, secret)
-    out = "".join(ch if ch.isprintable() else "?" for ch in out)
-    if len(out) > MAX_TEXT:
-        out = out[:MAX_TEXT] + ELLIPSIS
-    return out
-
-
-def _redact_cut(text: str, secret: str) -> str:
-    """Replace the first 4 or more characters of ``secret`` where they end a cut text (just before ``…``)."""
-    if ELLIPSIS not in text:
-        return text
-    low = secret.lower()
-    positions = [i for i, ch in enumerate(text) if ch == ELLIPSIS]
-    for pos in reversed(positions):  # right to left: earlier positions stay valid
-        tail = text[max(0, pos - len(low)) : pos].lower()
-        for k in range(min(len(low) - 1, len(tail)), 3, -1):
-            if tail.endswith(low[:k]):
-                text = text[: pos - k] + "[redacted]" + text[pos:]
-                break
-    return text
-
-
 class RefreshError(FreshtokenError):
     """A refresh did not produce a token. Subclasses say what to do next."""
 
@@ -102,16 +67,20 @@ class RefreshError(FreshtokenError):
         self.status = status
         super().__init__(message)
 
-    def summary(self) -> str:
-        """One line for logs and status: class, HTTP status, provider code, description."""
-        parts = [self.kind]
-        if self.status is not None:
-            parts.append(f"HTTP {self.status}")
-        if self.error:
-            parts.append(self.error)
-        text = " ".join(parts)
+    def summary(self, secrets: Iterable[str | None] = (), *, client_id: str | None = None) -> str:
+        """One line for logs and status: class, HTTP status, provider code, description, redacted.
+
+        The provider's code and description are redacted *together* (a secret split between them is found)
+        with :func:`~freshtoken.redaction.redact`, then cut: pass every secret the caller knows.
+        """
+        head = self.kind if self.status is None else f"{self.kind} HTTP {self.status}"
         detail = self.description or str(self)
-        return f"{text}: {detail}" if detail else text
+        fields = [f for f in (self.error, detail) if f]
+        if not fields:
+            return head
+        room = max(MAX_TEXT - len(head) - 2, 40)
+        text = redact(fields, secrets, client_id=client_id, joiner=": ", limit=room)
+        return f"{head} {text}" if self.error else f"{head}: {text}"
 
 
 class RetryableError(RefreshError):

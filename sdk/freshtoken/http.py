@@ -22,6 +22,9 @@ from .client import OAuthClient
 from .endpoint_policy import DEFAULT_POLICY, EndpointPolicy
 from .errors import MalformedResponse, Misconfigured, RetryableError, UnsafeEndpoint
 from .guarded_transport import GuardedTransport
+from .http_logs import quiet_provider_echoes
+
+quiet_provider_echoes()  # httpx/httpcore log reason phrases and response headers: an endpoint may echo secrets
 
 #: Largest token response read; anything longer is refused as malformed.
 MAX_RESPONSE_BYTES = 256 * 1024

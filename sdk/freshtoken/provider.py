@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from .client import AuthMethod, OAuthClient
 from .endpoint_policy import BASELINE_POLICY
@@ -34,11 +34,11 @@ from .errors import (
     ReauthRequired,
     RefreshError,
     RetryableError,
-    redact,
 )
 from .http import TokenRequest, TokenResponse
 from .lead import DEFAULT_LEAD
 from .retry import RetryPolicy
+from .secret_fields import check_extra_fields, secret_field_names
 from .tokens import TokenSet
 
 #: Longest lifetime accepted from ``expires_in`` (ten years); beyond it a response is malformed.
@@ -101,6 +101,9 @@ class Provider(BaseModel):
     name: ClassVar[str] = "generic"
     #: Account data a token URL needs, each a regular expression the whole value must match.
     account_fields: ClassVar[Mapping[str, str]] = {}
+    #: Response fields holding secrets besides the standard ones (``access_token``, ``refresh_token``,
+    #: ``id_token``...: :data:`freshtoken.secret_fields.SECRET_RESPONSE_FIELDS`); ``extra_fields`` refuses them.
+    secret_fields: ClassVar[frozenset[str]] = frozenset()
 
     token_url: str = Field(default="", description="Token endpoint; '{field}' placeholders come from account data.")
     issuer: str | None = Field(
@@ -121,7 +124,10 @@ class Provider(BaseModel):
         default=3600.0,
         description="Lifetime assumed when a response carries no expiry. None: such tokens never expire.",
     )
-    extra_fields: tuple[str, ...] = Field(default=(), description="Non-secret response fields copied to KV.")
+    extra_fields: tuple[str, ...] = Field(
+        default=(), validate_default=True,
+        description="Non-secret response fields copied to KV (secret fields are refused).",
+    )
     lead: float = Field(default=DEFAULT_LEAD, gt=0, description="Refresh this many seconds before expiry.")
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     rotation_grace: float | None = Field(
@@ -145,6 +151,12 @@ class Provider(BaseModel):
             if value:
                 BASELINE_POLICY.check_template(value, what=field)
         return self
+
+    @field_validator("extra_fields")
+    @classmethod
+    def _no_secret_extra_fields(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        check_extra_fields(value, cls.secret_fields)
+        return value
 
     # -- account data and endpoints -------------------------------------------------------------
     def validate_account_data(self, data: Mapping[str, str]) -> dict[str, str]:
@@ -249,7 +261,10 @@ class Provider(BaseModel):
         if scope is not None and not isinstance(scope, str):
             scope = None
         id_token = payload.get("id_token")
-        extras = {k: payload[k] for k in self.extra_fields if k in payload and _is_plain(payload[k])}
+        secret = set(secret_field_names(self.extra_fields, self.secret_fields))  # (a model_copy skips validation)
+        extras = {
+            k: payload[k] for k in self.extra_fields if k in payload and _is_plain(payload[k]) and k not in secret
+        }
         return TokenSet(
             access_token=SecretStr(access),
             token_type=token_type,
@@ -302,9 +317,11 @@ class Provider(BaseModel):
         """Map an unsuccessful response to retryable / re-auth / misconfigured / malformed."""
         status = response.status
         code, desc = self.error_code(payload)
-        code_s = redact(code) if code else None
-        desc_s = redact(desc) if desc else None
-        kw: dict[str, Any] = {"error": code_s, "description": desc_s, "status": status}
+        # Kept whole (the body is bounded): the refresher redacts code and description TOGETHER, with every
+        # secret it knows, before anything is cut (RefreshError.summary). A cut here, or a redaction of each
+        # field alone, would keep half of a secret; our own messages name the code only when it looks like one.
+        kw: dict[str, Any] = {"error": code or None, "description": desc or None, "status": status}
+        label = _code_label(code)
         retry_after = parse_retry_after(response.headers.get("retry-after"), now)
         if code in REAUTH_ERRORS:
             return ReauthRequired(f"{self.name}: the grant is no longer valid ({code})", **kw)
@@ -313,9 +330,9 @@ class Provider(BaseModel):
                 f"{self.name}: token endpoint unavailable (HTTP {status})", retry_after=retry_after, **kw
             )
         if code in MISCONFIG_ERRORS or status in (401, 403):
-            return Misconfigured(f"{self.name}: the client was refused ({code or f'HTTP {status}'})", **kw)
+            return Misconfigured(f"{self.name}: the client was refused ({label or f'HTTP {status}'})", **kw)
         if code:
-            return Misconfigured(f"{self.name}: token endpoint error {code_s}", **kw)
+            return Misconfigured(f"{self.name}: token endpoint error {label or '(not an error code)'}", **kw)
         if status == 200:
             return MalformedResponse(f"{self.name}: token response is not a JSON object", **kw)
         return MalformedResponse(f"{self.name}: unexpected HTTP {status} from the token endpoint", **kw)
@@ -323,6 +340,14 @@ class Provider(BaseModel):
     # -- policy -----------------------------------------------------------------------------------
     def retry_policy(self) -> RetryPolicy:
         return self.retry
+
+
+def _code_label(code: str | None) -> str | None:
+    """``code`` when it looks like an OAuth error code (short, ``[A-Za-z0-9_.:-]``), for our own messages."""
+    return code if code and _ERROR_CODE.fullmatch(code) else None
+
+
+_ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.:\-]{0,63}")
 
 
 def _is_plain(value: Any) -> bool:

@@ -514,7 +514,7 @@ class Refresher:
             return Outcome("superseded", next_alarm=current.next_refresh_at, generation=current.generation)
         state.failures += 1
         state.in_flight_since = None
-        state.last_error = self._clean(exc.summary(), state)
+        state.last_error = self._error_text(exc, state)
         state.last_error_kind = exc.kind
         if isinstance(exc, Misconfigured):
             state.status = Status.MISCONFIGURED
@@ -550,7 +550,7 @@ class Refresher:
         state.failures += 1
         state.in_flight_since = None
         state.next_refresh_at = None
-        state.last_error = self._clean(exc.summary(), state)
+        state.last_error = self._error_text(exc, state)
         state.last_error_kind = exc.kind
         first = not state.alerted_reauth
         state.alerted_reauth = True
@@ -619,7 +619,11 @@ class Refresher:
         return values
 
     def _clean(self, text: str, state: AccountState) -> str:
-        return redact(text, self._secrets(state))
+        return redact(text, self._secrets(state), client_id=self.client.client_id)
+
+    def _error_text(self, exc: RefreshError, state: AccountState) -> str:
+        """The provider's code and description redacted together (a secret split between them is found)."""
+        return exc.summary(self._secrets(state), client_id=self.client.client_id)
 
     async def _emit(self, hook: str, event: Event) -> None:
         if self.plugins is not None:

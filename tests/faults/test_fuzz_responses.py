@@ -9,11 +9,13 @@ What is tested, precisely:
    ``OverflowError``...).
 2. When the body carries secrets the refresher knows (the stored refresh token, the previous one, the
    access token, the client secret; one refresh token 1500 characters long, as Microsoft's are) anywhere —
-   in ``error``, ``error_description``, ``message``, ``status``, nested, at any offset — the error text
-   *as the refresher stores and logs it*
-   (``Refresher._clean(exc.summary(), state)``, the exact call ``_on_failure``/``_on_reauth`` make, and the
-   same over ``str(exc)``) holds no secret: not whole, not in another letter case, and no fragment of 8 or
-   more characters (a secret cut in two by a truncation still leaks its first half).
+   in ``error``, ``error_description``, ``message``, ``status``, nested, at any offset, raw or in any wire
+   encoding of :data:`tests.security.canaries.ENCODINGS` (URL, JSON, base64, hex, zero-width characters...)
+   — the error text *as the refresher stores and logs it*
+   (``Refresher._error_text(exc, state)``, the exact call ``_on_failure``/``_on_reauth`` make, and
+   ``Refresher._clean(str(exc), state)``) holds no secret: not whole, not in another letter case, not in any
+   wire form, and no fragment of 8 or more characters (a secret cut in two by a truncation still leaks its
+   first half).
    The raw ``exc.summary()`` is *not* required to be clean: providers do not know the secrets, redaction is
    the refresher's job.
 3. End to end for every provider: the real :class:`Refresher` (memory storage and KV, virtual clock) sends
@@ -50,6 +52,7 @@ from freshtoken.refresher import Refresher
 from freshtoken.state import AccountState
 from freshtoken.storage import MemoryStorage
 from freshtoken.testing import KitRun, Reply, TokenEndpoint, kit_client
+from tests.security.canaries import ENCODINGS, visible, wire_forms
 
 NOW = 1_800_000_000.0
 
@@ -116,9 +119,10 @@ ERROR_CODES = [
 ]
 
 planted = st.builds(
-    lambda pre, secret, post: pre + secret + post,
+    lambda pre, secret, encode, post: pre + encode(secret) + post,
     st.one_of(st.just(""), st.text(max_size=20), st.integers(0, 420).map(lambda n: "x" * n)),
     st.sampled_from(range(len(SECRETS))).map(SECRETS.__getitem__),  # (indices: a short repr)
+    st.one_of(st.just(ENCODINGS["raw"]), st.sampled_from(sorted(ENCODINGS)).map(ENCODINGS.__getitem__)),
     st.one_of(st.just(""), st.text(max_size=20), st.integers(0, 40).map(lambda n: " y" * n)),
 )
 numbers = st.one_of(
@@ -203,13 +207,19 @@ def refresher_for(
 
 
 def leaks(text: str, secrets: list[str]) -> list[str]:
-    """What of ``secrets`` is visible in ``text``: whole, in another case, or a fragment of FRAGMENT chars."""
+    """What of ``secrets`` is visible in ``text``: whole, in another case, in a wire form (URL, JSON, base64...,
+    invisible characters ignored), or a fragment of FRAGMENT chars."""
     found = []
     low = text.lower()
+    seen = visible(text)
     for s in secrets:
         sl = s.lower()
         if sl in low:
             found.append(f"whole {s[:6]}…")
+            continue
+        form = next((f for f in wire_forms(s, "kit-client-id") if f in seen), None)
+        if form is not None:
+            found.append(f"encoded {form[:16]!r} of {s[:6]}…")
             continue
         for i in range(len(sl) - FRAGMENT + 1):
             if sl[i : i + FRAGMENT] in low:
@@ -238,8 +248,8 @@ def test_parse_response_never_raises_anything_else_and_never_leaks(name: str) ->
             assert isinstance(exc.summary(), str) and exc.kind
             state = long_state if long else short_state
             stored = refresher._secrets(state)
-            for text in (exc.summary(), str(exc)):
-                cleaned = refresher._clean(text, state)  # what _on_failure / _on_reauth store and log
+            # what _on_failure / _on_reauth store and log, and the exception's own text cleaned
+            for cleaned in (refresher._error_text(exc, state), refresher._clean(str(exc), state)):
                 assert not leaks(cleaned, stored), (leaks(cleaned, stored), cleaned)
         else:
             assert tokens.access_token.get_secret_value()
@@ -303,8 +313,8 @@ def test_refresher_survives_any_response_without_leaking(name: str, endpoint: To
 
 # -- what the fuzzing found, pinned ---------------------------------------------------------------------------
 def _cut(secret: str, code: str = "invalid_grant") -> bytes:
-    """An error whose description is cut (at 300 characters, by classify_error) just before the end of
-    ``secret``: all but its last character are kept."""
+    """An error whose description was cut (at 300 characters, by classify_error, until the cut moved after
+    redaction) just before the end of ``secret``: all but its last character were kept."""
     return _json_bytes({"error": code, "error_description": "x" * (300 - len(secret) + 1) + secret})
 
 
@@ -329,8 +339,7 @@ def test_fuzzing_counterexamples(name: str, status: int, body: bytes, secret: st
         tokens = provider.parse_response(TokenResponse(status=status, headers={}, body=body), NOW)
     except RefreshError as exc:
         assert secret is None or secret in body.decode() or secret.lower() in exc.summary()
-        for text in (exc.summary(), str(exc)):
-            cleaned = refresher._clean(text, state)
+        for cleaned in (refresher._error_text(exc, state), refresher._clean(str(exc), state)):
             assert not leaks(cleaned, refresher._secrets(state)), cleaned
     else:
         assert secret is None and tokens.access_token.get_secret_value() == "a"

@@ -13,7 +13,9 @@ and the next message posted says how many were suppressed.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -32,6 +34,7 @@ from ..events import (
     TokenExpired,
 )
 from ..hookspecs import hookimpl
+from ..redaction import redact
 
 log = logging.getLogger("freshtoken.alerts.slack")
 #: httpx logs every request URL at INFO; a webhook URL is a credential.
@@ -56,15 +59,40 @@ class _ScrubFilter(logging.Filter):
         return True
 
 
-def _scrub(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
-    return text[:3000]
+#: Longest message posted.
+MAX_MESSAGE = 3000
+
+
+def escape(text: str) -> str:
+    """Slack's escaping of message text: ``&``, ``<``, ``>`` become entities, so that an account key or a
+    provider's text holding ``<!channel>``, ``<@U123>`` or ``<https://...|a link>`` is shown, never acted on."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _map_text_fields(event: Event, fn: Callable[[str], str]) -> Event:
+    """A copy of ``event`` with ``fn`` applied to each of its text fields (key, provider, kind, error...)."""
+    changes: dict[str, Any] = {
+        f.name: fn(value) for f in dataclasses.fields(event) if isinstance(value := getattr(event, f.name), str)
+    }
+    return dataclasses.replace(event, **changes)
+
+
+def _scrub(event: Event, secrets: Iterable[str]) -> Event:
+    """Every known secret, in any encoding, out of the event's text fields (defence in depth: the refresher
+    redacted the error already)."""
+    known = list(secrets)
+    return _map_text_fields(event, lambda v: redact(v, known, limit=None, mask_tokens=False))
+
+
+def _cap(text: str) -> str:
+    if len(text) <= MAX_MESSAGE:
+        return text
+    return re.sub(r"&[a-z]*$", "", text[:MAX_MESSAGE]) + "…"
 
 
 def format_message(event: Event) -> str:
-    """The Slack text for an event (mrkdwn)."""
+    """The Slack text for an event (mrkdwn), every text field escaped (:func:`escape`)."""
+    event = _map_text_fields(event, escape)
     key = f"`{event.key}`"
     if isinstance(event, RefreshFailed):
         return (
@@ -157,11 +185,11 @@ class SlackAlerter:
             self.suppressed += 1
             self._pending_suppressed += 1
             return False
-        text = format_message(event)
+        text = format_message(_scrub(event, self._secrets))
         if self._pending_suppressed:
             text += f"\n(and {self._pending_suppressed} more alert(s) suppressed in the last minute: see the logs)"
             self._pending_suppressed = 0
-        text = _scrub(text, self._secrets)
+        text = _cap(text)
         payload: dict[str, Any] = {"text": text}
         try:
             resp = await self._http().post(

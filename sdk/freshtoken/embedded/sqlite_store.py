@@ -34,6 +34,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..state import SECRET_FIELDS, AccountState
 from ..storage import AccountStorage, SecretCodec
+from .private_files import create_private, private_side_files
 from .crypto import seal_key_check, verify_key_check
 from .recovery import AAD_PREFIX, DEFAULT_SLOTS, RecoveryError, RecoveryFile, import_entries, recovery_path
 
@@ -73,10 +74,14 @@ def connect(path: str | os.PathLike[str], *, readonly: bool = False) -> sqlite3.
         conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, isolation_level=None, check_same_thread=False,
                                timeout=5.0)
     else:
-        if str(p) != ":memory:":
+        on_disk = str(p) not in ("", ":memory:")
+        if on_disk:
             p.parent.mkdir(parents=True, exist_ok=True)
+            create_private(p)  # 0600 before SQLite creates it with the umask (it holds tokens)
         conn = sqlite3.connect(str(p), isolation_level=None, check_same_thread=False, timeout=5.0)
         conn.execute("PRAGMA journal_mode=WAL")
+        if on_disk:
+            private_side_files(p)  # -wal, -shm
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=5000")
     return conn
