@@ -192,9 +192,21 @@ class SQLiteStore:
         self.recovery.put(key, state.generation, state.dump(self.codec_for(key)))
 
     def drop_rescue(self, key: str, generation: int) -> None:
-        """The database holds ``key`` at ``generation`` or newer: clear its recovery entries."""
-        if self.recovery is not None:
-            self.recovery.drop(key, generation)
+        """The database holds ``key`` at ``generation`` or newer: clear its recovery entries.
+
+        With ``synchronous=NORMAL`` that commit may not be on disk yet (an OS crash could drop it), so one
+        commit with ``synchronous=FULL`` first syncs the whole WAL; if that fails the entry stays (the next
+        open compares generations and clears it)."""
+        if self.recovery is None:
+            return
+        with self._lock:
+            db = self._db()
+            db.execute("PRAGMA synchronous=FULL")
+            try:
+                db.execute("UPDATE meta SET value = value WHERE name = 'schema_version'")
+            finally:
+                db.execute("PRAGMA synchronous=NORMAL")
+        self.recovery.drop(key, generation)
 
     def codec_for(self, key: str, codec: SecretCodec | None = None) -> SecretCodec:
         """The codec for one account: bound to the account key as associated data when supported."""
