@@ -14,6 +14,7 @@ The issuer is a URL the operator configured; the document it serves is not trust
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 from collections.abc import Iterable
 from typing import Any, TypeVar
@@ -115,13 +116,27 @@ def _origin(target: Target) -> tuple[str, str, int]:
 
 def _allowed(target: Target, allowed_hosts: Iterable[str]) -> bool:
     for entry in allowed_hosts:
-        entry = entry.strip().lower().rstrip(".")
-        host, sep, port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
-        if host.startswith("[") and host.endswith("]"):
-            host = host[1:-1]
-        if host == target.name and (not sep or (port.isdigit() and int(port) == target.effective_port)):
+        host, port = _split_entry(entry)
+        if host == target.name and (not port or (port.isdigit() and int(port) == target.effective_port)):
             return True
     return False
+
+
+def _split_entry(entry: str) -> tuple[str, str]:
+    """(host, port) of an allowlist entry: ``host``, ``host:port``, ``[v6]`` or ``[v6]:port``."""
+    entry = entry.strip().lower()
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif entry.count(":") == 1:
+        host, _, port = entry.partition(":")
+    else:
+        host, port = entry, ""
+    try:
+        host = str(ipaddress.ip_address(host))
+    except ValueError:
+        host = host.rstrip(".")
+    return host, port
 
 
 def check_discovered(

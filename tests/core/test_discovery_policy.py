@@ -252,3 +252,25 @@ async def test_the_issuer_itself_must_pass_the_policy(issuer: str) -> None:
     assert transport.asked == []
     with pytest.raises(UnsafeEndpoint):  # and at configuration time, before any discovery
         ClientProviders(Plugins()).static(_client(issuer))
+
+
+def test_allowlist_entries() -> None:
+    from freshtoken.discovery import check_discovered
+
+    issuer = "https://accounts.example.com"
+    cases = [
+        ("https://oauth2.example.net/token", ["oauth2.example.net"], True),
+        ("https://oauth2.example.net:8443/token", ["oauth2.example.net"], True),         # a bare host: any port
+        ("https://oauth2.example.net:8443/token", ["oauth2.example.net:443"], False),
+        ("https://oauth2.example.net/token", ["OAuth2.Example.NET.:443"], True),
+        ("https://[2606:4700:0::1111]/token", ["[2606:4700::1111]:443"], True),
+        ("https://[2606:4700::1111]/token", ["[2606:4700::1112]"], False),
+        ("https://evil-oauth2.example.net/token", ["oauth2.example.net"], False),        # no suffix matching
+        ("https://oauth2.example.net.evil.example/token", ["oauth2.example.net"], False),
+    ]
+    for url, allowed, ok in cases:
+        if ok:
+            assert check_discovered(url, "token_endpoint", issuer, allowed_hosts=allowed) == url
+        else:
+            with pytest.raises(UnsafeEndpoint):
+                check_discovered(url, "token_endpoint", issuer, allowed_hosts=allowed)
