@@ -19,6 +19,8 @@ is resolved when the runtime is built, and every error names the file and the fi
     concurrency = 32
     startup_spread = 30.0
     max_idle = 10.0                 # alarms set by another process are seen within this many seconds
+    lease_ttl = 180.0               # an account's lease (renewed while a refresh is in flight)
+    drain_timeout = 30.0            # on SIGTERM: wait this long for refreshes in flight, then cancel them
 
     [kv]
     backend = "sqlite"              # sqlite | memory | redis | cloudflare-rest
@@ -168,6 +170,17 @@ class RuntimeConfig(_Section):
         default=10.0, gt=0, le=3600,
         description="Longest scheduler sleep: alarms set by another process (a CLI 'accounts add') are seen "
         "within this many seconds.",
+    )
+    lease_ttl: float = Field(
+        default=180.0, ge=1, le=86_400,
+        description="How long an account's lease in the database lasts before another process may take the "
+        "account over; renewed every third of it while a refresh is in flight, and never shorter than three "
+        "times the provider's timeout (the deadline of one token exchange).",
+    )
+    drain_timeout: float = Field(
+        default=30.0, ge=0, le=86_400,
+        description="On SIGTERM / SIGINT, how long 'serve' waits for the refreshes in flight before cancelling "
+        "them (a second signal cancels at once).",
     )
 
 

@@ -193,6 +193,7 @@ def build_host(
             concurrency=settings.runtime.concurrency, startup_spread=settings.runtime.startup_spread,
             per_client_concurrency=settings.runtime.per_client_concurrency,
             kv_prefix=settings.kv.prefix, rng=rng, max_idle=settings.runtime.max_idle,
+            lease_ttl=settings.runtime.lease_ttl, drain_timeout=settings.runtime.drain_timeout,
             endpoint_policy=settings.endpoint_policy(),
         )
     except ConfigError as exc:

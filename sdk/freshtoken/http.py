@@ -8,6 +8,7 @@ servers (oidc-provider) require.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Mapping
@@ -182,26 +183,35 @@ class TokenHTTP:
             raise _unsafe(exc) from None
 
     async def post(self, url: str, headers: dict[str, str], body: bytes, *, timeout: float) -> TokenResponse:
+        """POST and read the answer, all of it within ``timeout`` seconds: one deadline from the connection
+        (name resolution included) to the last byte. httpx's own timeout bounds each step (connect, each read)
+        and stays as it is; the deadline is what stops an endpoint that sends a byte now and then. An expired
+        deadline is a :class:`RetryableError`; the exchange is abandoned and its connection closed."""
         try:
-            async with self._client.stream(
-                "POST", url, headers=headers, content=body, timeout=httpx.Timeout(timeout)
-            ) as resp:
-                chunks: list[bytes] = []
-                size = 0
-                truncated = False
-                async for chunk in resp.aiter_bytes():  # decoded; the limit bounds a zip bomb too
-                    size += len(chunk)
-                    if size > MAX_RESPONSE_BYTES:
-                        truncated = True
-                        break
-                    chunks.append(chunk)
-                raw = b"".join(chunks)
-                return TokenResponse(
-                    status=resp.status_code,
-                    headers={k.lower(): v for k, v in resp.headers.items()},
-                    body=raw,
-                    truncated=truncated,
-                )
+            async with asyncio.timeout(timeout):
+                async with self._client.stream(
+                    "POST", url, headers=headers, content=body, timeout=httpx.Timeout(timeout)
+                ) as resp:
+                    chunks: list[bytes] = []
+                    size = 0
+                    truncated = False
+                    async for chunk in resp.aiter_bytes():  # decoded; the limit bounds a zip bomb too
+                        size += len(chunk)
+                        if size > MAX_RESPONSE_BYTES:
+                            truncated = True
+                            break
+                        chunks.append(chunk)
+                    raw = b"".join(chunks)
+                    return TokenResponse(
+                        status=resp.status_code,
+                        headers={k.lower(): v for k, v in resp.headers.items()},
+                        body=raw,
+                        truncated=truncated,
+                    )
+        except TimeoutError:  # the deadline (asyncio.timeout); httpx's per-step timeouts are handled below
+            raise RetryableError(
+                f"token endpoint exceeded its deadline ({timeout:g} s from connect to the last byte)"
+            ) from None
         except (httpx.InvalidURL, httpx.UnsupportedProtocol):  # first: UnsupportedProtocol is a TransportError
             raise Misconfigured("token endpoint URL is invalid") from None
         except httpx.TimeoutException as exc:

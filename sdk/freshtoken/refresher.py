@@ -281,7 +281,13 @@ class Refresher:
             )
         state.in_flight_since = now
         state.last_attempt_at = now
-        await self.storage.save(state)  # a crash from here on is visible at restart
+        # The guard: a compare-and-swap on (generation, lease owner) where the storage is shared (embedded);
+        # a process that no longer owns the account stops here, before anything is sent. A crash from here
+        # on is visible at restart (``in_flight_since``).
+        try:
+            await self.storage.save(state)
+        except StateConflict as exc:
+            return self._superseded(state, exc, "before sending")
         started = now
         try:
             tokens = await self._exchange(state, state.refresh_token)
@@ -499,6 +505,12 @@ class Refresher:
         if current is not None and current.generation >= state.generation:
             await self._drop_rescue(state)
 
+    def _superseded(self, state: AccountState, exc: StateConflict, when: str) -> Outcome:
+        """Another owner's state is newer (or it holds the lease): stand down, write nothing, set no alarm."""
+        log.warning("%s: superseded %s: %s; this process stands down and writes nothing", self.key, when,
+                    self._clean(str(exc), state))
+        return Outcome("superseded", error="superseded by another owner", generation=state.generation)
+
     def _policy(self) -> RetryPolicy:
         try:
             return self.provider.retry_policy()
@@ -508,10 +520,6 @@ class Refresher:
 
     async def _on_failure(self, state: AccountState, exc: RefreshError, now: float) -> Outcome:
         policy = self._policy()
-        # Did someone else refresh meanwhile (another host racing us)? Then their state wins.
-        current = await self.storage.load()
-        if current is not None and current.generation != state.generation:
-            return Outcome("superseded", next_alarm=current.next_refresh_at, generation=current.generation)
         state.failures += 1
         state.in_flight_since = None
         state.last_error = self._error_text(exc, state)
@@ -528,7 +536,10 @@ class Refresher:
         if alert:
             state.alerted_failures = True
         state.next_refresh_at = retry_at
-        await self.storage.save(state)
+        try:  # someone else took the account over meanwhile (another host racing us)? Their state wins.
+            await self.storage.save(state)
+        except StateConflict as conflict:
+            return self._superseded(state, conflict, "after a failed refresh")
         await self.storage.set_alarm(retry_at)
         await self._emit(
             "freshtoken_refresh_failed",
@@ -543,9 +554,6 @@ class Refresher:
         )
 
     async def _on_reauth(self, state: AccountState, exc: RefreshError, now: float) -> Outcome:
-        current = await self.storage.load()
-        if current is not None and current.generation != state.generation:
-            return Outcome("superseded", next_alarm=current.next_refresh_at, generation=current.generation)
         state.status = Status.REAUTH_REQUIRED
         state.failures += 1
         state.in_flight_since = None
@@ -554,7 +562,10 @@ class Refresher:
         state.last_error_kind = exc.kind
         first = not state.alerted_reauth
         state.alerted_reauth = True
-        await self.storage.save(state)
+        try:
+            await self.storage.save(state)
+        except StateConflict as conflict:
+            return self._superseded(state, conflict, "after the provider refused the grant")
         await self.storage.delete_alarm()
         if first:
             log.error("%s: re-authorisation required: %s", self.key, state.last_error)
@@ -590,7 +601,10 @@ class Refresher:
         if at is None or state.alerted_refresh_token_expiry or at - now > REFRESH_TOKEN_WARNING:
             return
         state.alerted_refresh_token_expiry = True
-        await self.storage.save(state)
+        try:
+            await self.storage.save(state)
+        except StateConflict:
+            return  # another process owns the account now: it alerts
         await self._emit(
             "freshtoken_refresh_token_expiring", RefreshTokenExpiring(str(self.key), self.provider.name, now, at)
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from .errors import StateConflict
 from .state import AccountState
 
 
@@ -76,38 +77,72 @@ class PlaintextCodec:
         return stored
 
 
+class _Cell:
+    """What one account holds in memory: its state, serialised, and its alarm."""
+
+    def __init__(self) -> None:
+        self.state: str | None = None
+        self.generation: int | None = None
+        self.alarm: float | None = None
+
+
 class MemoryStorage:
     """An :class:`AccountStorage` in a dict, for one process's lifetime (unit tests, in-memory runs).
 
     State is kept serialised, exactly as a durable store would keep it, so that a test exercises the
-    same encode/decode path.
+    same encode/decode path. :meth:`view` gives another handle on the same account (as another host would
+    have): each handle's :meth:`save` is a compare-and-swap on the generation it last loaded or saved, and
+    raises :class:`~freshtoken.errors.StateConflict` when another handle moved it on.
     """
 
-    def __init__(self, codec: SecretCodec | None = None) -> None:
+    def __init__(self, codec: SecretCodec | None = None, *, _cell: _Cell | None = None) -> None:
         self._codec = codec or PlaintextCodec()
-        self._state: str | None = None
-        self.alarm: float | None = None
+        self._cell = _cell or _Cell()
+        self._expected: int | None = None
+        self._read = False
+
+    def view(self) -> MemoryStorage:
+        """Another handle on the same account, with its own idea of the generation it last saw."""
+        return MemoryStorage(self._codec, _cell=self._cell)
 
     async def load(self) -> AccountState | None:
-        return None if self._state is None else AccountState.load(self._state, self._codec)
+        self._read = True
+        self._expected = self._cell.generation
+        return None if self._cell.state is None else AccountState.load(self._cell.state, self._codec)
 
     async def save(self, state: AccountState) -> None:
-        self._state = state.dump(self._codec)
+        if self._read and self._cell.generation != self._expected:
+            raise StateConflict(
+                f"{state.key}: the stored generation is {self._cell.generation}, not {self._expected}"
+            )
+        self._cell.state = state.dump(self._codec)
+        self._cell.generation = state.generation
+        self._expected, self._read = state.generation, True
 
     async def delete(self) -> None:
-        self._state = None
-        self.alarm = None
+        self._cell.state = None
+        self._cell.generation = None
+        self._cell.alarm = None
+        self._expected = None
+
+    @property
+    def alarm(self) -> float | None:
+        return self._cell.alarm
+
+    @alarm.setter
+    def alarm(self, at: float | None) -> None:
+        self._cell.alarm = at
 
     async def get_alarm(self) -> float | None:
-        return self.alarm
+        return self._cell.alarm
 
     async def set_alarm(self, at: float) -> None:
-        self.alarm = float(at)
+        self._cell.alarm = float(at)
 
     async def delete_alarm(self) -> None:
-        self.alarm = None
+        self._cell.alarm = None
 
     @property
     def raw(self) -> str | None:
         """The state as stored (for tests that look for leaked secrets)."""
-        return self._state
+        return self._cell.state

@@ -39,8 +39,8 @@ class CommitLoggingStore(SQLiteStore):
         super().__init__(path, codec)
         self._fd = os.open(str(log_path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 
-    def save_state(self, key: str, state: AccountState, *, now: float | None = None) -> None:
-        super().save_state(key, state, now=now)
+    def save_state(self, key: str, state: AccountState, *, now: float | None = None, **cas: Any) -> None:
+        super().save_state(key, state, now=now, **cas)
         if state.in_flight_since is None and state.last_success_at is not None and state.refresh_token is not None:
             committed = time.time()
             line = f"{key} {committed:.6f} {state.last_success_at:.6f} {rt_hash(state.refresh_token.get_secret_value())}\n"

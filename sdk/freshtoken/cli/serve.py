@@ -15,8 +15,12 @@ from ._common import CliState, pass_state, run, stderr
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Admin API port (default: [admin] port).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True)
+@click.option("--drain-timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="On SIGTERM / SIGINT, wait at most this long for refreshes in flight, then cancel them "
+              "(default: [runtime] drain_timeout, 30 s).")
 @pass_state
-def serve(state: CliState, listen_host: str | None, port: int | None, log_level: str) -> None:
+def serve(state: CliState, listen_host: str | None, port: int | None, log_level: str,
+          drain_timeout: float | None) -> None:
     """Run the refresher host and the admin API. SIGTERM / SIGINT finish refreshes in flight, then exit."""
     from ..admin import check_bind, serve_host
     from ..admin.server import configured_tokens
@@ -30,6 +34,8 @@ def serve(state: CliState, listen_host: str | None, port: int | None, log_level:
 
     async def main() -> None:
         host = state.host()
+        if drain_timeout is not None:
+            host.runtime.drain_timeout = drain_timeout
         try:
             def ready(server: Any) -> None:
                 auth = f"bearer token required, {len(tokens)} token(s)" if tokens else "no token (loopback only)"

@@ -1,7 +1,11 @@
 """The embedded runtime: an asyncio host for every account's refresher, over SQLite state and alarms.
 
 * One refresh per account at a time: an in-process set of busy keys, plus a lease in the SQLite row so that
-  another process on the same file (a CLI ``accounts refresh`` beside ``serve``) never overlaps.
+  another process on the same file (a CLI ``accounts refresh`` beside ``serve``) never overlaps. The lease
+  is never shorter than three times the provider's timeout (the deadline of one token exchange), is renewed
+  every third of it while the work is in flight, and every state write is a compare-and-swap on
+  (generation, lease owner): a process that lost the lease sends nothing more and overwrites nothing
+  (docs/custody.md).
 * A global concurrency limit (a semaphore around every refresh; the scheduler dispatches no more alarms
   than that at once, so memory is bounded by the limit, not by the number of accounts).
 * The scheduler reads due alarms from the SQLite index in batches, sleeps with ``clock.sleep_until`` until
@@ -11,7 +15,7 @@
 * A failure in one account, even an unexpected exception, is logged, rescheduled with backoff and never
   touches another account or the loop.
 * :func:`run_until_signal` / :func:`serve_forever`: SIGTERM / SIGINT stop scheduling, finish the refreshes
-  in flight, and return (a second signal cancels what is still in flight).
+  in flight for at most ``drain_timeout`` seconds, and return (a second signal cancels at once).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from typing import Any
 from ..client import OAuthClient
 from ..clock import Clock, SystemClock
 from ..endpoint_policy import EndpointPolicy
-from ..errors import ConfigError, FreshtokenError, NotRegistered, redact
+from ..errors import ConfigError, FreshtokenError, NotRegistered, StateConflict, redact
 from ..http import TokenHTTP
 from ..keys import AccountKey
 from ..plugins import Plugins, default_plugins
@@ -45,12 +49,19 @@ log = logging.getLogger("freshtoken.embedded")
 
 #: Start-up spreads overdue alarms over ``overdue / (this * concurrency)`` seconds, at most ``startup_spread``.
 STARTUP_RATE_PER_SLOT = 10.0
+#: A lease is never shorter than this many times the provider's timeout (the deadline of one token exchange).
+LEASE_PER_DEADLINE = 3.0
 #: Outcome kinds that are a failed refresh attempt.
 FAILED_KINDS = frozenset({"retry_scheduled", "misconfigured", "reauth_required"})
 
 
 class AccountBusy(FreshtokenError):
     """Another process holds the account's lease (it is refreshing it) and did not let go in time."""
+
+
+def _superseded(key: str, exc: StateConflict) -> Outcome:
+    log.warning("%s: superseded: %s; this process stands down", key, exc)
+    return Outcome("superseded", error="superseded by another owner")
 
 
 def make_owner() -> str:
@@ -92,6 +103,7 @@ class EmbeddedRuntime:
         error_backoff: float = 60.0,
         busy_timeout: float = 30.0,
         per_client_concurrency: int | None = None,
+        drain_timeout: float | None = 30.0,
         endpoint_policy: EndpointPolicy | None = None,
     ) -> None:
         if concurrency < 1:
@@ -127,10 +139,14 @@ class EmbeddedRuntime:
         self.lease_ttl = float(lease_ttl)
         self.error_backoff = float(error_backoff)
         self.busy_timeout = float(busy_timeout)
+        #: On the first SIGTERM / SIGINT, how long to wait for the work in flight before cancelling it (None: no
+        #: limit). See :func:`drain_on_signals`.
+        self.drain_timeout = None if drain_timeout is None else float(drain_timeout)
 
         self._client_providers = ClientProviders(self.plugins, policy=self.http.policy)
         self._busy: dict[str, asyncio.Future[None]] = {}
         self._alarm_tasks: set[asyncio.Task[None]] = set()
+        self._op_tasks: set[asyncio.Task[Any]] = set()
         self._client_in_flight: Counter[str] = Counter()
         self._task_client: dict[asyncio.Task[None], str] = {}
         self._sem = asyncio.Semaphore(self.concurrency)
@@ -167,17 +183,47 @@ class EmbeddedRuntime:
         return await self._client_providers.get(client)
 
     def _refresher(self, key: str, client: OAuthClient, provider: Provider) -> Refresher:
+        ttl = self._lease_for(provider)
+        # every write is a compare-and-swap on (generation, this lease owner); each one extends the lease
+        storage = self.store.storage(key, owner=self.owner, lease_until=lambda: self.clock.now() + ttl)
         return Refresher(
-            key, storage=self.store.storage(key), kv=self.kv, provider=provider, client=client,
+            key, storage=storage, kv=self.kv, provider=provider, client=client,
             http=self.http, clock=self.clock, plugins=self.plugins, rng=self.rng,
             kv_key=f"{self.kv_prefix}{key}",
         )
 
     def _lease_for(self, provider: Provider | None) -> float:
+        """The lease of one operation: ``lease_ttl``, and never less than :data:`LEASE_PER_DEADLINE` times the
+        provider's timeout (the deadline of one token exchange; a refresh may try two tokens, rotation grace)."""
         if provider is None:
             return self.lease_ttl
-        # the refresh may try two tokens (rotation grace), each up to the provider's timeout
-        return max(self.lease_ttl, 2 * provider.timeout + 60.0)
+        return max(self.lease_ttl, LEASE_PER_DEADLINE * provider.timeout)
+
+    @contextlib.asynccontextmanager
+    async def _renewing(self, key: str, ttl: float) -> AsyncIterator[None]:
+        """Renew this process's lease on ``key`` every ``ttl / 3`` while inside (a refresh, registration or
+        removal in flight), so that the lease holds for as long as the work does."""
+        task = asyncio.get_running_loop().create_task(self._renew(key, ttl), name=f"freshtoken-lease:{key}")
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    async def _renew(self, key: str, ttl: float) -> None:
+        warned = False
+        while True:
+            await self.clock.sleep_until(self.clock.now() + ttl / 3)
+            try:
+                held = self.store.renew_lease(key, self.owner, self.clock.now() + ttl)
+                holder = None if held else self.store.lease_of(key)[0]
+            except Exception as exc:  # a database hiccup: the lease still has two thirds to run
+                log.error("%s: could not renew the lease (%s)", key, exc.__class__.__name__)
+                continue
+            if not held and holder is not None and not warned:
+                # the next state write is refused (compare-and-swap), and nothing is sent after it
+                log.warning("%s: lost the lease to %s; this process will neither send nor write for it", key,
+                            holder)
+                warned = True
 
     # -- single flight ----------------------------------------------------------------------------------------
     def _mark_busy(self, key: str) -> None:
@@ -213,9 +259,15 @@ class EmbeddedRuntime:
                 raise AccountBusy(f"{key}: another process ({owner}) is refreshing this account; try again")
             await asyncio.sleep(0.05)
         self._mark_busy(key)
+        task = asyncio.current_task()
+        if task is not None:
+            self._op_tasks.add(task)
         try:
-            yield
+            async with self._renewing(key, self._lease_for(provider)):
+                yield
         finally:
+            if task is not None:
+                self._op_tasks.discard(task)
             self._release(key)
             self._wake.set()
 
@@ -263,6 +315,8 @@ class EmbeddedRuntime:
             self._enter()
             try:
                 outcome = await self._refresher(ks, oauth_client, provider).refresh_now()
+            except StateConflict as exc:
+                outcome = _superseded(ks, exc)
             finally:
                 self._leave()
         self._count(outcome)
@@ -384,6 +438,8 @@ class EmbeddedRuntime:
         except asyncio.CancelledError:
             self._counts["cancelled"] += 1
             raise
+        except StateConflict as exc:  # another process owns the account now: its state and alarm stand
+            self._count(_superseded(key, exc))
         except Exception as exc:  # isolate the account
             self._counts["errors"] += 1
             self._counts["refreshes_failed"] += 1
@@ -399,9 +455,9 @@ class EmbeddedRuntime:
         provider = await self._provider(oauth_client)
         ttl = self._lease_for(provider)
         if ttl > self.lease_ttl:
-            now = self.clock.now()
-            self.store.try_lease(key, self.owner, now + ttl, now=now)
-        return await self._refresher(key, oauth_client, provider).alarm()
+            self.store.renew_lease(key, self.owner, self.clock.now() + ttl)
+        async with self._renewing(key, ttl):
+            return await self._refresher(key, oauth_client, provider).alarm()
 
     def _after_error(self, key: str, exc: Exception) -> None:
         """An unexpected failure outside the refresher's own handling: log, reschedule with jitter."""
@@ -424,7 +480,7 @@ class EmbeddedRuntime:
                 if state is not None:
                     state.last_error = redact(f"runtime: {text}")
                     state.last_error_kind = "config"
-                    self.store.save_state(key, state)
+                    self.store.save_state(key, state, owner=self.owner, expected=state.generation)
             except Exception as exc2:
                 log.error("%s: could not record the failure (%s)", key, exc2.__class__.__name__)
 
@@ -521,8 +577,9 @@ class EmbeddedRuntime:
             self._run_done.set()
 
     def cancel_in_flight(self) -> int:
-        """Cancel the alarms in flight (a second Ctrl-C). Their leases are released; returns how many."""
-        tasks = list(self._alarm_tasks)
+        """Cancel the alarms and the operations (registration, refresh, removal) in flight: a second Ctrl-C, or
+        the drain limit. Their leases are released; returns how many."""
+        tasks = list(self._alarm_tasks | self._op_tasks)
         for t in tasks:
             t.cancel()
         return len(tasks)
@@ -619,18 +676,30 @@ def drain_on_signals(
     stop: asyncio.Event,
     signals: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT),
 ) -> Iterator[None]:
-    """While inside: the first SIGTERM / SIGINT sets ``stop`` (the runtime finishes the refreshes in flight);
-    a second one cancels what is still in flight. Handlers are removed on the way out."""
+    """While inside: the first SIGTERM / SIGINT sets ``stop`` (the runtime finishes the refreshes in flight)
+    and, after ``runtime.drain_timeout`` seconds (when not None), cancels what is still in flight; a second
+    signal cancels it at once. Handlers (and the drain timer) are removed on the way out."""
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
     received = 0
+    timer: asyncio.TimerHandle | None = None
+
+    def drain_limit() -> None:
+        n = runtime.cancel_in_flight()
+        if n:
+            log.warning("drain limit (%gs) reached: cancelled %d refresh(es) still in flight", runtime.drain_timeout,
+                        n)
 
     def on_signal(sig: signal.Signals) -> None:
-        nonlocal received
+        nonlocal received, timer
         received += 1
         if received == 1:
-            log.warning("%s: finishing %d refresh(es) in flight, then exiting", sig.name, runtime._in_flight)
+            limit = runtime.drain_timeout
+            log.warning("%s: finishing %d refresh(es) in flight%s, then exiting", sig.name, runtime._in_flight,
+                        "" if limit is None else f" (for at most {limit:g}s)")
             stop.set()
+            if limit is not None:
+                timer = loop.call_later(limit, drain_limit)
         else:
             n = runtime.cancel_in_flight()
             log.warning("%s again: cancelled %d refresh(es) in flight", sig.name, n)
@@ -644,6 +713,8 @@ def drain_on_signals(
     try:
         yield
     finally:
+        if timer is not None:
+            timer.cancel()
         for sig in installed:
             loop.remove_signal_handler(sig)
 
@@ -656,7 +727,8 @@ async def run_until_signal(
 ) -> None:
     """Run the scheduler until SIGTERM / SIGINT (or ``stop``): then finish in-flight refreshes and return.
 
-    A second signal cancels the refreshes still in flight.
+    The refreshes still in flight after ``runtime.drain_timeout`` seconds are cancelled, and so they are at a
+    second signal.
     """
     stop = stop or asyncio.Event()
     with drain_on_signals(runtime, stop, signals):

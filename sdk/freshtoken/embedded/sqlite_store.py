@@ -26,16 +26,17 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StateConflict
 from ..state import SECRET_FIELDS, AccountState
-from ..storage import AccountStorage, SecretCodec
-from .private_files import create_private, private_side_files
+from ..storage import SecretCodec
 from .crypto import seal_key_check, verify_key_check
+from .private_files import create_private, private_side_files
 from .recovery import AAD_PREFIX, DEFAULT_SLOTS, RecoveryError, RecoveryFile, import_entries, recovery_path
 
 log = logging.getLogger("freshtoken.embedded.store")
@@ -85,6 +86,12 @@ def connect(path: str | os.PathLike[str], *, readonly: bool = False) -> sqlite3.
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=5000")
     return conn
+
+
+class Generation(Enum):
+    """``expected`` of :meth:`SQLiteStore.save_state` when no generation is to be compared."""
+
+    ANY = "any"
 
 
 class SQLiteStore:
@@ -215,15 +222,40 @@ class SQLiteStore:
         return bound(key) if callable(bound) else c
 
     # -- one account ----------------------------------------------------------------------------------
-    def storage(self, key: str) -> AccountStorage:
-        return SQLiteAccountStorage(self, str(key))
+    def storage(
+        self, key: str, *, owner: str | None = None, lease_until: Callable[[], float] | None = None
+    ) -> SQLiteAccountStorage:
+        """The :class:`~freshtoken.storage.AccountStorage` of one account.
+
+        With ``owner`` (a lease owner, see :meth:`try_lease`) every write is a compare-and-swap: it lands only
+        while ``owner`` holds the account's lease and the stored generation is the one this storage last loaded
+        or saved; otherwise :class:`~freshtoken.errors.StateConflict` and nothing is written. A state saved where
+        there was no row (a new account) is inserted leased to ``owner`` until ``lease_until()``, and each save
+        extends the lease to ``lease_until()`` (never shortens it). Without ``owner``: plain writes (tests,
+        tools that own the file).
+        """
+        return SQLiteAccountStorage(self, str(key), owner=owner, lease_until=lease_until)
 
     def load_state(self, key: str) -> AccountState | None:
         row = self._exec("SELECT state FROM accounts WHERE key = ?", (key,)).fetchone()
         return None if row is None else AccountState.load(row[0], self.codec_for(key))
 
-    def save_state(self, key: str, state: AccountState, *, now: float | None = None) -> None:
+    def save_state(
+        self,
+        key: str,
+        state: AccountState,
+        *,
+        now: float | None = None,
+        owner: str | None = None,
+        expected: int | Generation | None = Generation.ANY,
+        lease_until: float | None = None,
+    ) -> None:
+        """Write ``state``. With ``owner``: a compare-and-swap (see :meth:`storage`) on the lease owner and, unless
+        ``expected`` is :attr:`Generation.ANY`, on the stored generation (``None``: there must be no row yet)."""
         text = state.dump(self.codec_for(key))
+        if owner is not None:
+            self._save_if_owner(key, state, text, now, owner, expected, lease_until)
+            return
         self._exec(
             "INSERT INTO accounts(key, client, status, state, in_flight_since, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(key) DO UPDATE SET client = excluded.client, status = excluded.status, "
@@ -231,8 +263,57 @@ class SQLiteStore:
             (key, state.client, state.status.value, text, state.in_flight_since, now),
         )
 
-    def delete_account(self, key: str) -> bool:
-        return self._exec("DELETE FROM accounts WHERE key = ?", (key,)).rowcount > 0
+    def _save_if_owner(self, key: str, state: AccountState, text: str, now: float | None, owner: str,
+                       expected: int | Generation | None, lease_until: float | None) -> None:
+        if expected is None or (expected is Generation.ANY and not self.exists(key)):
+            try:
+                self._exec(
+                    "INSERT INTO accounts(key, client, status, state, in_flight_since, updated_at, lease_owner, "
+                    "lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (key, state.client, state.status.value, text, state.in_flight_since, now, owner, lease_until),
+                )
+            except sqlite3.IntegrityError:
+                raise StateConflict(f"{key}: another process registered this account meanwhile") from None
+            return
+        # the row is found by its primary key: json_extract reads one row's generation, no index needed
+        sql = (
+            "UPDATE accounts SET client = ?, status = ?, state = ?, in_flight_since = ?, updated_at = ?, "
+            "lease_until = CASE WHEN ? IS NULL THEN lease_until ELSE MAX(COALESCE(lease_until, 0), ?) END "
+            "WHERE key = ? AND lease_owner = ?"
+        )
+        params: builtins.list[Any] = [state.client, state.status.value, text, state.in_flight_since, now,
+                                      lease_until, lease_until, key, owner]
+        if isinstance(expected, int):
+            sql += " AND json_extract(state, '$.generation') = ?"
+            params.append(expected)
+        if self._exec(sql, params).rowcount != 1:
+            raise StateConflict(self._conflict(key, owner, expected))
+
+    def _conflict(self, key: str, owner: str, expected: int | Generation | None) -> str:
+        """Why a compare-and-swap on ``key`` failed (lease owners and generations only: nothing secret)."""
+        row = self._exec(
+            "SELECT lease_owner, json_extract(state, '$.generation') FROM accounts WHERE key = ?", (key,)
+        ).fetchone()
+        if row is None:
+            return f"{key}: the account was removed meanwhile"
+        holder, generation = row
+        if holder != owner:
+            who = f"process {holder}" if holder else "nobody (it was released)"
+            return f"{key}: this process ({owner}) no longer holds the lease; it is held by {who}"
+        return f"{key}: the stored generation is {generation}, not {expected}: another process refreshed it"
+
+    def delete_account(self, key: str, *, owner: str | None = None) -> bool:
+        """Delete the account. With ``owner``: only while the lease is ``owner``'s or free (else
+        :class:`~freshtoken.errors.StateConflict`: another process is refreshing it)."""
+        if owner is None:
+            return self._exec("DELETE FROM accounts WHERE key = ?", (key,)).rowcount > 0
+        if self._exec(
+            "DELETE FROM accounts WHERE key = ? AND (lease_owner IS NULL OR lease_owner = ?)", (key, owner)
+        ).rowcount > 0:
+            return True
+        if self.exists(key):
+            raise StateConflict(self._conflict(key, owner, Generation.ANY))
+        return False
 
     def exists(self, key: str) -> bool:
         return self._exec("SELECT 1 FROM accounts WHERE key = ?", (key,)).fetchone() is not None
@@ -338,6 +419,15 @@ class SQLiteStore:
             "UPDATE accounts SET lease_owner = ?, lease_until = ? WHERE key = ? AND "
             "(lease_owner IS NULL OR lease_until IS NULL OR lease_until <= ? OR lease_owner = ?)",
             (owner, float(until), key, t, owner),
+        )
+        return cur.rowcount == 1
+
+    def renew_lease(self, key: str, owner: str, until: float) -> bool:
+        """Extend ``owner``'s lease on ``key`` to ``until`` (never shorten it). False when ``owner`` does not
+        hold it (any more): another process took it over, or the account is gone."""
+        cur = self._exec(
+            "UPDATE accounts SET lease_until = MAX(COALESCE(lease_until, 0), ?) WHERE key = ? AND lease_owner = ?",
+            (float(until), key, owner),
         )
         return cur.rowcount == 1
 
@@ -467,20 +557,34 @@ def summary(key: str, client: str, status: str, text: str, alarm_at: float | Non
 
 
 class SQLiteAccountStorage:
-    """The :class:`freshtoken.storage.AccountStorage` of one account in a :class:`SQLiteStore`."""
+    """The :class:`freshtoken.storage.AccountStorage` of one account in a :class:`SQLiteStore`; bound to a lease
+    owner, a compare-and-swap on (generation, lease owner) (see :meth:`SQLiteStore.storage`)."""
 
-    def __init__(self, store: SQLiteStore, key: str) -> None:
+    def __init__(self, store: SQLiteStore, key: str, *, owner: str | None = None,
+                 lease_until: Callable[[], float] | None = None) -> None:
         self.store = store
         self.key = key
+        self.owner = owner
+        self._lease_until = lease_until
+        #: The generation last loaded or saved (None: there was no row); ANY before the first load.
+        self.expected: int | Generation | None = Generation.ANY
 
     async def load(self) -> AccountState | None:
-        return self.store.load_state(self.key)
+        state = self.store.load_state(self.key)
+        self.expected = None if state is None else state.generation
+        return state
 
     async def save(self, state: AccountState) -> None:
-        self.store.save_state(self.key, state)
+        if self.owner is None:
+            self.store.save_state(self.key, state)
+            return
+        until = self._lease_until() if self._lease_until is not None else None
+        self.store.save_state(self.key, state, owner=self.owner, expected=self.expected, lease_until=until)
+        self.expected = state.generation
 
     async def delete(self) -> None:
-        self.store.delete_account(self.key)
+        self.store.delete_account(self.key, owner=self.owner)
+        self.expected = None
 
     async def rescue(self, state: AccountState) -> None:
         """:class:`freshtoken.storage.RescueStorage`: keep ``state`` in the encrypted recovery file."""
