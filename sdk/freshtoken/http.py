@@ -210,7 +210,7 @@ class TokenHTTP:
                     )
         except TimeoutError:  # the deadline (asyncio.timeout); httpx's per-step timeouts are handled below
             raise RetryableError(
-                f"token endpoint exceeded its deadline ({timeout:g} s from connect to the last byte)"
+                f"token endpoint timed out: exceeded its deadline ({timeout:g} s from connect to the last byte)"
             ) from None
         except (httpx.InvalidURL, httpx.UnsupportedProtocol):  # first: UnsupportedProtocol is a TransportError
             raise Misconfigured("token endpoint URL is invalid") from None
