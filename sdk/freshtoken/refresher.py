@@ -25,7 +25,6 @@ import asyncio
 import logging
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import SecretStr
@@ -58,6 +57,8 @@ from .http import TokenHTTP
 from .keys import AccountKey
 from .kv import KVWriter, ttl_until
 from .lead import KV_PROPAGATION_MARGIN, refresh_at
+from .outcome import Outcome as Outcome  # re-exported: its home is freshtoken.outcome
+from .outcome import OutcomeKind as OutcomeKind
 from .plugins import Plugins
 from .provider import Provider
 from .record import KVRecord
@@ -76,17 +77,6 @@ EARLY_TOLERANCE = 1.0
 #: (seconds), with jitter; they go on until the save succeeds or the account is superseded.
 SAVE_RETRY_BASE = 0.5
 SAVE_RETRY_CAP = 30.0
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What an alarm or refresh did. ``kind`` is one of: refreshed, not_due, retry_scheduled,
-    misconfigured, reauth_required, static, absent, superseded (another owner's newer state won)."""
-
-    kind: str
-    next_alarm: float | None = None
-    error: str | None = None
-    generation: int | None = None
 
 
 class Refresher:
