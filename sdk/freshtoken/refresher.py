@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping
 from typing import Any
 
 from pydantic import SecretStr
@@ -33,6 +32,7 @@ from .client import OAuthClient
 from .clock import Clock, SystemClock
 from .errors import (
     AccountExists,
+    ConfigError,
     FreshtokenError,
     MalformedResponse,
     Misconfigured,
@@ -62,6 +62,7 @@ from .outcome import OutcomeKind as OutcomeKind
 from .plugins import Plugins
 from .provider import Provider
 from .record import KVRecord
+from .registration import Registration, registration_of
 from .retry import RetryPolicy
 from .state import AccountState, Status
 from .storage import AccountStorage
@@ -111,20 +112,9 @@ class Refresher:
         self.kv_margin = kv_margin
 
     # -- operations -------------------------------------------------------------------------------
-    async def register(
-        self,
-        *,
-        refresh_token: str | None,
-        account_data: Mapping[str, str] | None = None,
-        access_token: str | None = None,
-        expires_at: float | None = None,
-        token_type: str = "Bearer",
-        scope: str | None = None,
-        refresh_token_expires_at: float | None = None,
-        never_expires: bool = False,
-        replace: bool = False,
-    ) -> AccountState:
-        """Register the account. Schedules a refresh at once unless a valid token is given.
+    async def register(self, registration: Registration | None = None, /, **fields: Any) -> AccountState:
+        """Register the account (a :class:`~freshtoken.registration.Registration`, or its fields as keywords;
+        ``client`` defaults to this refresher's). Schedules a refresh at once unless a valid token is given.
 
         ``never_expires`` with an access token registers a static token: written to KV without TTL,
         no alarm.
@@ -135,9 +125,17 @@ class Refresher:
         provider part must name the client's provider or the client (else :class:`ProviderMismatch`) unless the
         client sets ``provider_mismatch_ok``.
         """
+        if registration is None:
+            fields.setdefault("client", self.client.name)
+        reg = registration_of(registration, fields)
+        if reg.client != self.client.name:
+            raise ConfigError(f"register: the registration names client {reg.client!r}, this refresher runs "
+                              f"client {self.client.name!r}")
         now = self.clock.now()
+        refresh_token, access_token = reg.secret("refresh_token"), reg.secret("access_token")
+        never_expires, replace, expires_at = reg.never_expires, reg.replace, reg.expiry(now)
         self._check_key_provider()
-        data = self.provider.validate_account_data(dict(account_data or {}))
+        data = self.provider.validate_account_data(reg.account_data)
         if refresh_token is None and not (never_expires and access_token):
             raise ReauthRequired("register: a refresh token is required (or a never-expiring access token)")
         old = await self.storage.load()
@@ -153,9 +151,9 @@ class Refresher:
             client=self.client.name,
             account_data=data,
             refresh_token=SecretStr(refresh_token) if refresh_token else None,
-            refresh_token_expires_at=refresh_token_expires_at,
-            token_type=token_type,
-            scope=scope,
+            refresh_token_expires_at=reg.refresh_token_expires_at,
+            token_type=reg.token_type,
+            scope=reg.scope,
             registered_at=now,
             generation=old.generation if old else 0,
         )

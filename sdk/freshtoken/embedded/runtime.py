@@ -42,6 +42,7 @@ from ..plugins import Plugins, default_plugins
 from ..provider import Provider
 from ..providers_by_client import ClientProviders
 from ..refresher import Outcome, Refresher
+from ..registration import Registration, registration_of
 from .crypto import DecryptionError
 from .sqlite_store import SQLiteStore
 
@@ -273,31 +274,20 @@ class EmbeddedRuntime:
 
     # -- public API ---------------------------------------------------------------------------------------------
     async def register(
-        self,
-        key: str | AccountKey,
-        *,
-        client: str,
-        refresh_token: str | None,
-        account_data: dict[str, str] | None = None,
-        access_token: str | None = None,
-        expires_at: float | None = None,
-        scope: str | None = None,
-        never_expires: bool = False,
-        replace: bool = False,
+        self, key: str | AccountKey, registration: Registration | None = None, /, **fields: Any
     ) -> dict[str, Any]:
-        """Register an account; returns its public state (no secret).
+        """Register an account (a :class:`~freshtoken.registration.Registration`, or its fields as keywords);
+        returns its public state (no secret).
 
         Over an existing account that is not ``reauth_required`` this needs ``replace=True`` (else
         :class:`~freshtoken.errors.AccountExists`); the replaced grant is then revoked where the provider can.
         """
+        reg = registration_of(registration, fields)
         ks = str(key if isinstance(key, AccountKey) else AccountKey.parse(key))
-        oauth_client = self._client(client)
+        oauth_client = self._client(reg.client)
         provider = await self._provider(oauth_client)
         async with self._account(ks, provider):
-            state = await self._refresher(ks, oauth_client, provider).register(
-                refresh_token=refresh_token, account_data=account_data, access_token=access_token,
-                expires_at=expires_at, scope=scope, never_expires=never_expires, replace=replace,
-            )
+            state = await self._refresher(ks, oauth_client, provider).register(reg)
             view = state.public()
             view["alarm_at"] = self.store.get_alarm(ks)
         self._counts["registered"] += 1

@@ -1,0 +1,94 @@
+"""The registration of an account: the ONE definition of its fields.
+
+Every entry point builds a :class:`Registration` (the CLI's ``accounts add``, the admin API's ``POST /accounts``,
+``EmbeddedRuntime.register``, ``TemporalAccounts.register``, the Durable Object's register route) and passes it
+unchanged through its runtime to :meth:`freshtoken.refresher.Refresher.register`. Where it crosses a process
+boundary it travels as :meth:`Registration.to_payload` (JSON, secrets in clear: only ever inside an encrypted
+Temporal payload) and comes back with :meth:`Registration.from_payload`.
+
+The account key is not part of it (it names the account; the registration is what is stored under it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+#: The secret fields (masked in ``repr`` and ``model_dump``; in clear only in :meth:`Registration.to_payload`).
+SECRET_REGISTRATION_FIELDS = ("refresh_token", "access_token")
+
+
+class Registration(BaseModel):
+    """What registering an account stores: the OAuth client, the grant, optionally a current access token.
+
+    ``expires_in`` is an alternative to ``expires_at``, counted from when the refresher runs the registration.
+    ``replace`` is needed to overwrite an account that exists and is not ``reauth_required``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    client: str = Field(min_length=1, description="Name of the configured OAuth client.")
+    refresh_token: SecretStr | None = None
+    account_data: dict[str, str] = Field(default_factory=dict)
+    access_token: SecretStr | None = None
+    expires_at: float | None = Field(default=None, description="When the access token expires (epoch seconds).")
+    expires_in: float | None = Field(default=None, description="Seconds the access token still lives.")
+    token_type: str = Field(default="Bearer", min_length=1)
+    scope: str | None = None
+    refresh_token_expires_at: float | None = Field(
+        default=None, description="When the refresh token itself lapses (epoch seconds), if the provider says."
+    )
+    never_expires: bool = Field(default=False, description="The access token is static: no refresh, no alarm.")
+    replace: bool = Field(default=False, description="Overwrite a live account (else AccountExists).")
+
+    @model_validator(mode="after")
+    def _one_expiry(self) -> Registration:
+        if self.expires_at is not None and self.expires_in is not None:
+            raise ValueError("give expires_at or expires_in, not both")
+        return self
+
+    # -- derived values -------------------------------------------------------------------------------------
+    def expiry(self, now: float) -> float | None:
+        """The access token's expiry: ``expires_at``, else ``now + expires_in``, else None."""
+        if self.expires_at is not None:
+            return self.expires_at
+        return None if self.expires_in is None else now + self.expires_in
+
+    def secret(self, name: str) -> str | None:
+        """A secret field's value in clear (``refresh_token`` / ``access_token``), or None."""
+        if name not in SECRET_REGISTRATION_FIELDS:
+            raise KeyError(f"{name!r} is not a secret field of a registration")
+        value: SecretStr | None = getattr(self, name)
+        return None if value is None else value.get_secret_value()
+
+    def secret_values(self) -> list[str]:
+        """The secrets it carries (to redact from any message)."""
+        return [v for v in (self.secret(n) for n in SECRET_REGISTRATION_FIELDS) if v]
+
+    # -- one serialisation ----------------------------------------------------------------------------------
+    def to_payload(self) -> dict[str, Any]:
+        """JSON-ready, every field, the secrets in clear: for a payload that is itself encrypted (Temporal)."""
+        data = self.model_dump(mode="json")
+        for name in SECRET_REGISTRATION_FIELDS:
+            data[name] = self.secret(name)
+        return data
+
+    @classmethod
+    def from_payload(cls, data: Mapping[str, Any]) -> Registration:
+        """The inverse of :meth:`to_payload` (validates; unknown fields are refused)."""
+        return cls.model_validate(dict(data))
+
+    @classmethod
+    def field_names(cls) -> frozenset[str]:
+        return frozenset(cls.model_fields)
+
+
+def registration_of(registration: Registration | None, fields: Mapping[str, Any]) -> Registration:
+    """A :class:`Registration` given either whole or as keyword fields (the public entry points' convenience)."""
+    if registration is not None:
+        if fields:
+            raise TypeError(f"give a Registration or keyword fields, not both (got {sorted(fields)})")
+        return registration
+    return Registration(**fields)
