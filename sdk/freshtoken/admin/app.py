@@ -22,7 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import Field, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -40,6 +40,7 @@ from ..errors import (
     redact,
 )
 from ..keys import AccountKey
+from ..registration import SECRET_REGISTRATION_FIELDS, Registration
 from ..state import SECRET_FIELDS, Status
 from .auth import AdminToken, BearerAuth, Scope, request_scope
 from .body import MAX_BODY, BodyError, parse_json, read_limited
@@ -55,19 +56,14 @@ MAX_LIMIT = 1000
 FAILED_OUTCOMES = frozenset({"retry_scheduled", "misconfigured", "reauth_required"})
 
 
-class RegisterBody(BaseModel):
-    """``POST /accounts``."""
-
-    model_config = ConfigDict(extra="forbid")
+class RegisterBody(Registration):
+    """``POST /accounts``: the account key and a :class:`~freshtoken.registration.Registration` (whose ``replace``
+    is the query parameter ``?replace=true``, not a body field)."""
 
     key: str = Field(min_length=1, max_length=1024)
-    client: str = Field(min_length=1)
-    refresh_token: SecretStr | None = None
-    account_data: dict[str, str] = Field(default_factory=dict)
-    access_token: SecretStr | None = None
-    expires_at: float | None = None
-    scope: str | None = None
-    never_expires: bool = False
+
+    def registration(self, *, replace: bool) -> Registration:
+        return Registration.model_validate({**self.model_dump(exclude={"key", "replace"}), "replace": replace})
 
 
 class ApiError(Exception):
@@ -181,9 +177,13 @@ def create_app(
         replace = _flag(request.query_params.get("replace"), "replace")
         raw = await read_json(request)
         if isinstance(raw, dict):
-            for name in ("refresh_token", "access_token"):
+            for name in SECRET_REGISTRATION_FIELDS:
                 if isinstance(raw.get(name), str):
                     request.state.secrets.append(raw[name])
+            if "replace" in raw:
+                message = "replace is a query parameter (POST /accounts?replace=true), not a body field"
+                return JSONResponse({"error": "invalid_body", "message": message,
+                                     "problems": [{"field": "replace", "message": message}]}, status_code=422)
         try:
             body = RegisterBody.model_validate(raw)
         except ValidationError as exc:
@@ -199,17 +199,7 @@ def create_app(
             raise ApiError(403, "forbidden",
                            f"this admin token may only register accounts of tenant {scope.tenant!r} "
                            f"(keys '{scope.prefix}...')")
-        view = await runtime.register(
-            body.key,
-            client=body.client,
-            refresh_token=body.refresh_token.get_secret_value() if body.refresh_token else None,
-            account_data=body.account_data,
-            access_token=body.access_token.get_secret_value() if body.access_token else None,
-            expires_at=body.expires_at,
-            scope=body.scope,
-            never_expires=body.never_expires,
-            replace=replace,
-        )
+        view = await runtime.register(body.key, body.registration(replace=replace))
         return JSONResponse(public(view), status_code=201)
 
     @handler
