@@ -35,15 +35,16 @@ from typing import Any
 from ..client import OAuthClient
 from ..clock import Clock, SystemClock
 from ..endpoint_policy import EndpointPolicy
-from ..errors import ConfigError, FreshtokenError, NotRegistered, StateConflict, redact
+from ..errors import ConfigError, FreshtokenError, NotRegistered, StateConflict
+from ..host import DEFAULT_ERROR_BACKOFF, HostShell, public_view
 from ..http import TokenHTTP
 from ..keys import AccountKey
+from ..lead import KV_PROPAGATION_MARGIN
+from ..outcome import Outcome, OutcomeKind
 from ..plugins import Plugins, default_plugins
 from ..provider import Provider
-from ..providers_by_client import ClientProviders
-from ..refresher import Outcome, Refresher
+from ..refresher import Refresher
 from ..registration import Registration, registration_of
-from .crypto import DecryptionError
 from .sqlite_store import SQLiteStore
 
 log = logging.getLogger("freshtoken.embedded")
@@ -52,8 +53,6 @@ log = logging.getLogger("freshtoken.embedded")
 STARTUP_RATE_PER_SLOT = 10.0
 #: A lease is never shorter than this many times the provider's timeout (the deadline of one token exchange).
 LEASE_PER_DEADLINE = 3.0
-#: Outcome kinds that are a failed refresh attempt.
-FAILED_KINDS = frozenset({"retry_scheduled", "misconfigured", "reauth_required"})
 
 
 class AccountBusy(FreshtokenError):
@@ -62,7 +61,7 @@ class AccountBusy(FreshtokenError):
 
 def _superseded(key: str, exc: StateConflict) -> Outcome:
     log.warning("%s: superseded: %s; this process stands down", key, exc)
-    return Outcome("superseded", error="superseded by another owner")
+    return Outcome(OutcomeKind.SUPERSEDED, error="superseded by another owner")
 
 
 def make_owner() -> str:
@@ -101,11 +100,12 @@ class EmbeddedRuntime:
         rng: random.Random | None = None,
         max_idle: float = 60.0,
         lease_ttl: float = 180.0,
-        error_backoff: float = 60.0,
+        error_backoff: float = DEFAULT_ERROR_BACKOFF,
         busy_timeout: float = 30.0,
         per_client_concurrency: int | None = None,
         drain_timeout: float | None = 30.0,
         endpoint_policy: EndpointPolicy | None = None,
+        kv_margin: float = KV_PROPAGATION_MARGIN,
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"runtime concurrency must be at least 1, not {concurrency}")
@@ -144,7 +144,13 @@ class EmbeddedRuntime:
         #: limit). See :func:`drain_on_signals`.
         self.drain_timeout = None if drain_timeout is None else float(drain_timeout)
 
-        self._client_providers = ClientProviders(self.plugins, policy=self.http.policy)
+        #: The host shell: client and provider lookup, refreshers with the KV prefix and margin, the re-arm policy.
+        self.shell = HostShell(
+            clients=self.clients, plugins=self.plugins, http=self.http, kv=self.kv, kv_prefix=kv_prefix,
+            kv_margin=kv_margin, error_backoff=self.error_backoff,
+        )
+        self.clients = self.shell.clients
+        self.kv_margin = self.shell.kv_margin
         self._busy: dict[str, asyncio.Future[None]] = {}
         self._alarm_tasks: set[asyncio.Task[None]] = set()
         self._op_tasks: set[asyncio.Task[Any]] = set()
@@ -166,32 +172,21 @@ class EmbeddedRuntime:
         self._interrupted_at_startup = 0
         self._status_cache: tuple[float, dict[str, int]] = (-1e18, {})
         # Unknown providers are a start-up error, not a surprise at the first alarm.
-        for c in self.clients.values():
-            self._static_provider(c)
+        self.shell.check_providers()
 
     # -- clients and providers ------------------------------------------------------------------------------
     def _client(self, name: str) -> OAuthClient:
-        client = self.clients.get(name)
-        if client is None:
-            known = ", ".join(sorted(self.clients)) or "none"
-            raise ConfigError(f"unknown client {name!r}; configured clients: {known}")
-        return client
-
-    def _static_provider(self, client: OAuthClient) -> Provider:
-        return self._client_providers.static(client)
+        return self.shell.client(name)
 
     async def _provider(self, client: OAuthClient) -> Provider:
-        return await self._client_providers.get(client)
+        return await self.shell.provider(client)
 
     def _refresher(self, key: str, client: OAuthClient, provider: Provider) -> Refresher:
         ttl = self._lease_for(provider)
         # every write is a compare-and-swap on (generation, this lease owner); each one extends the lease
         storage = self.store.storage(key, owner=self.owner, lease_until=lambda: self.clock.now() + ttl)
-        return Refresher(
-            key, storage=storage, kv=self.kv, provider=provider, client=client,
-            http=self.http, clock=self.clock, plugins=self.plugins, rng=self.rng,
-            kv_key=f"{self.kv_prefix}{key}",
-        )
+        return self.shell.refresher(key, client=client, provider=provider, storage=storage, clock=self.clock,
+                                    rng=self.rng)
 
     def _lease_for(self, provider: Provider | None) -> float:
         """The lease of one operation: ``lease_ttl``, and never less than :data:`LEASE_PER_DEADLINE` times the
@@ -318,20 +313,16 @@ class EmbeddedRuntime:
         state = self.store.load_state(ks)
         if state is None:
             raise NotRegistered(ks)
-        view = state.public()
-        view["alarm_at"] = self.store.get_alarm(ks)
         owner, until = self.store.lease_of(ks)
-        view["leased_by"] = owner
-        view["lease_until"] = until
-        view["refreshing"] = ks in self._busy
-        return view
+        return public_view(state, self.store.get_alarm(ks), leased_by=owner, lease_until=until,
+                           refreshing=ks in self._busy)
 
     async def remove(self, key: str | AccountKey, *, revoke: bool = True) -> bool:
         """Delete the alarm, the KV record and the state; revoke the refresh token where possible."""
         ks = str(key if isinstance(key, AccountKey) else AccountKey.parse(key))
         client_name = self.store.client_of(ks)
         if client_name is None:
-            await self.kv.delete(f"{self.kv_prefix}{ks}")
+            await self.kv.delete(self.shell.kv_key(ks))
             return False
         provider: Provider | None = None
         oauth_client = self.clients.get(client_name)
@@ -345,7 +336,7 @@ class EmbeddedRuntime:
                 removed = await self._refresher(ks, oauth_client, provider).remove(revoke=revoke)
             else:
                 self.store.set_alarm(ks, None)
-                await self.kv.delete(f"{self.kv_prefix}{ks}")
+                await self.kv.delete(self.shell.kv_key(ks))
                 removed = self.store.delete_account(ks)
         self._counts["removed"] += int(removed)
         return removed
@@ -366,9 +357,9 @@ class EmbeddedRuntime:
 
     def _count(self, outcome: Outcome) -> None:
         self._counts[f"outcome:{outcome.kind}"] += 1
-        if outcome.kind == "refreshed":
+        if outcome.kind is OutcomeKind.REFRESHED:
             self._counts["refreshes_ok"] += 1
-        elif outcome.kind in FAILED_KINDS and outcome.error is not None:
+        elif outcome.failed and outcome.error is not None:
             self._counts["refreshes_failed"] += 1
 
     def _dispatch(self, cutoff: float) -> tuple[int, bool]:
@@ -433,14 +424,14 @@ class EmbeddedRuntime:
         except Exception as exc:  # isolate the account
             self._counts["errors"] += 1
             self._counts["refreshes_failed"] += 1
-            self._after_error(key, exc)
+            await self._after_error(key, exc)
         finally:
             self._release(key)
 
     async def _alarm(self, key: str) -> Outcome:
         client_name = self.store.client_of(key)
         if client_name is None:
-            return Outcome("absent")
+            return Outcome(OutcomeKind.ABSENT)
         oauth_client = self._client(client_name)
         provider = await self._provider(oauth_client)
         ttl = self._lease_for(provider)
@@ -449,30 +440,16 @@ class EmbeddedRuntime:
         async with self._renewing(key, ttl):
             return await self._refresher(key, oauth_client, provider).alarm()
 
-    def _after_error(self, key: str, exc: Exception) -> None:
-        """An unexpected failure outside the refresher's own handling: log, reschedule with jitter."""
-        if isinstance(exc, FreshtokenError):
-            secrets = [s for c in self.clients.values() for s in c.secret_values()]
-            text = f"{exc.__class__.__name__}: {redact(str(exc), secrets)}"
-        else:
-            text = exc.__class__.__name__  # its text may quote a decrypted value: keep it out of logs
-        retry_at = self.clock.now() + self.error_backoff * self.rng.uniform(0.5, 1.5)
-        log.error("%s: alarm failed (%s); retrying in %.0fs", key, text, retry_at - self.clock.now())
+    async def _after_error(self, key: str, exc: Exception) -> None:
+        """An unexpected failure outside the refresher's own handling: the host shell's one re-arm policy
+        (:func:`freshtoken.host.rearm_after_error`)."""
+        storage = self.store.storage(key, owner=self.owner)
         try:
-            self.store.set_alarm(key, retry_at)
+            outcome = await self.shell.rearm_after_error(key, exc, storage=storage, clock=self.clock, rng=self.rng)
         except Exception as exc2:  # the lease expires and the alarm fires again
             log.error("%s: could not reschedule after the failure (%s)", key, exc2.__class__.__name__)
             return
-        if isinstance(exc, ConfigError) and not isinstance(exc, DecryptionError):
-            # e.g. the account's client is no longer configured: say so on the account itself
-            try:
-                state = self.store.load_state(key)
-                if state is not None:
-                    state.last_error = redact(f"runtime: {text}")
-                    state.last_error_kind = "config"
-                    self.store.save_state(key, state, owner=self.owner, expected=state.generation)
-            except Exception as exc2:
-                log.error("%s: could not record the failure (%s)", key, exc2.__class__.__name__)
+        self._counts[f"outcome:{outcome.kind}"] += 1
 
     async def run_due(self) -> int:
         """Fire every alarm due now (respecting the concurrency limit); wait for them; return how many."""
