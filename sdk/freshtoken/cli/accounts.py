@@ -14,8 +14,10 @@ import time
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from ..errors import AccountExists, ConfigError
+from ..registration import Registration
 from ..state import Status
 from ._common import (
     EXIT_CONFIG,
@@ -97,7 +99,10 @@ def _human_view(view: dict[str, Any]) -> list[str]:
 @click.option("--access-token-env", default=None, metavar="VAR", help="A current access token, from $VAR.")
 @click.option("--expires-in", type=float, default=None, help="Seconds the current access token still lives.")
 @click.option("--never-expires", is_flag=True, help="The access token never expires (static; no refresh).")
+@click.option("--token-type", default="Bearer", show_default=True, help="The access token's scheme.")
 @click.option("--scope", default=None)
+@click.option("--refresh-token-expires-in", type=float, default=None, metavar="SECONDS",
+              help="The refresh token itself lapses in this many seconds (warned about before it does).")
 @click.option("--data", "data", multiple=True, metavar="NAME=VALUE", help="Account data (e.g. tenant=contoso).")
 @click.option("--replace", is_flag=True,
               help="KEY is already registered: replace its grant (the old refresh token is revoked where the "
@@ -105,21 +110,29 @@ def _human_view(view: dict[str, Any]) -> list[str]:
 @json_option
 @pass_state
 def add(state: CliState, key: str, client: str, refresh_token: str | None, refresh_token_env: str | None,
-        access_token_env: str | None, expires_in: float | None, never_expires: bool, scope: str | None,
-        data: tuple[str, ...], replace: bool, as_json: bool) -> None:
+        access_token_env: str | None, expires_in: float | None, never_expires: bool, token_type: str,
+        scope: str | None, refresh_token_expires_in: float | None, data: tuple[str, ...], replace: bool,
+        as_json: bool) -> None:
     """Register KEY ({tenant}:{provider}:{account_id}) with a refresh token; it is refreshed at once unless a
     current access token is given. An account already registered (and not waiting for re-authorisation) is only
     overwritten with --replace."""
     rt = _secret_input(refresh_token, refresh_token_env, "refresh-token")
     at = _secret_input(None, access_token_env, "access-token") if access_token_env else None
-    account_data = _parse_data(data)
-    expires_at = time.time() + expires_in if expires_in is not None else None
+    try:
+        registration = Registration(
+            client=client, refresh_token=rt, account_data=_parse_data(data), access_token=at, expires_in=expires_in,
+            token_type=token_type, scope=scope, never_expires=never_expires, replace=replace,
+            refresh_token_expires_at=(
+                time.time() + refresh_token_expires_in if refresh_token_expires_in is not None else None
+            ),
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'registration'}: {e['msg']}"
+                             for e in exc.errors(include_input=False, include_url=False))
+        raise click.UsageError(problems) from None
 
     async def go(host: Any) -> dict[str, Any]:
-        return await host.runtime.register(  # type: ignore[no-any-return]
-            key, client=client, refresh_token=rt, account_data=account_data, access_token=at,
-            expires_at=expires_at, scope=scope, never_expires=never_expires, replace=replace,
-        )
+        return await host.runtime.register(key, registration)  # type: ignore[no-any-return]
 
     try:
         view = run(with_host(state, go))
