@@ -121,8 +121,10 @@ async def test_provider_failures_back_off_under_our_retry_policy_then_recover(
 async def test_an_operation_failing_outside_the_refresher_is_rerun_with_backoff(
     temporal_time_skipping, sandbox, encryption_keys
 ):
-    """A worker without the account's client fails the alarm (configuration): the workflow keeps the account and
-    re-runs with growing backoff; a worker with the client heals it."""
+    """A worker without the account's client: a request (refresh now) fails outside the refresher and the workflow
+    re-runs it with growing backoff, then tells the caller; the account's alarm is re-armed by the host shell's one
+    policy (jittered error_backoff) with the configuration error recorded on the account; a worker with the client
+    heals it."""
     from freshtoken import OAuthClient
 
     env = temporal_time_skipping
@@ -138,10 +140,14 @@ async def test_an_operation_failing_outside_the_refresher_is_rerun_with_backoff(
         await handle.signal("refresh_now", "r1")
         await env.sleep(timedelta(minutes=20))
         status = await accounts.status(k)
-        assert status["infra_failures"] >= 3 and "unknown client" in status["last_infra_error"]
-        assert (await handle.query("outcome", "r1"))["kind"] == "error"
+        r1 = await handle.query("outcome", "r1")
+        assert r1["kind"] == "error" and "unknown client" in r1["error"]  # the request, re-run 5 times, failed
+        # the alarm failed the same way, inside the activity: re-armed by the shell's policy, recorded on the account
+        assert "unknown client 'sandbox'" in status["last_error"] and status["last_error_kind"] == "config"
+        assert status["infra_failures"] == 0 and status["alarm_at"] is not None
+        assert activities.counts.get("error_rearmed", 0) >= 10  # every ~60 s (±50 %) for 20 minutes
         activities.clients = configured  # fixed
-        await env.sleep(timedelta(minutes=10))  # at most the backoff cap (5 min) later, it runs again
+        await env.sleep(timedelta(minutes=10))  # at most 1.5 x error_backoff later, the alarm runs again
         status = await accounts.status(k)
         assert status["status"] == "active" and status["infra_failures"] == 0
         assert KVRecord.loads(kv.get_sync(k)).generation == status["generation"]

@@ -24,7 +24,6 @@ import logging
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import asdict
 from typing import Any
 
 from temporalio import activity
@@ -33,13 +32,13 @@ from temporalio.exceptions import ApplicationError
 from ..client import OAuthClient
 from ..endpoint_policy import EndpointPolicy
 from ..errors import ConfigError, FreshtokenError, NotRegistered, redact
+from ..host import DEFAULT_ERROR_BACKOFF, HostShell, public_view
 from ..http import TokenHTTP
 from ..keys import AccountKey
 from ..lead import KV_PROPAGATION_MARGIN
+from ..outcome import OutcomeKind
 from ..plugins import Plugins, default_plugins
 from ..provider import Provider
-from ..providers_by_client import ClientProviders
-from ..refresher import Refresher
 from ..state import AccountState
 from ..storage import PlaintextCodec
 from .shared import (
@@ -150,40 +149,43 @@ class RefreshActivities:
         rng: random.Random | None = None,
         kv_margin: float = KV_PROPAGATION_MARGIN,
         endpoint_policy: EndpointPolicy | None = None,
+        error_backoff: float = DEFAULT_ERROR_BACKOFF,
     ) -> None:
-        self.clients = dict(clients)
         self.kv = kv
         self.plugins = plugins if plugins is not None else default_plugins()
         self._own_http = http is None
         if http is not None and endpoint_policy is not None and http.policy != endpoint_policy:
             raise ConfigError("the endpoint policy given differs from the policy of the TokenHTTP given")
         self.http = http or TokenHTTP(max_connections=max_connections, policy=endpoint_policy)
-        self.kv_prefix = kv_prefix
         self.rng = rng or random.Random()
-        #: How long before expiry a new token must be in KV (60 s for Workers KV; Redis needs far less).
-        self.kv_margin = kv_margin
-        self._client_providers = ClientProviders(self.plugins, policy=self.http.policy)
+        #: The host shell: client and provider lookup, refreshers with ``kv_prefix`` and ``kv_margin`` (how long
+        #: before expiry a new token must be in KV: 60 s for Workers KV; Redis needs far less), the re-arm policy.
+        self.shell = HostShell(clients=clients, plugins=self.plugins, http=self.http, kv=kv, kv_prefix=kv_prefix,
+                               kv_margin=kv_margin, error_backoff=error_backoff)
+        self.kv_prefix = self.shell.kv_prefix
+        self.kv_margin = self.shell.kv_margin
         self.counts: dict[str, int] = {}
-        for c in self.clients.values():  # unknown providers: a start-up error
-            self._static_provider(c)
+        self.shell.check_providers()  # unknown providers: a start-up error
+
+    @property
+    def clients(self) -> dict[str, OAuthClient]:
+        """The configured OAuth clients by name (assignable: the shell's lookups read it)."""
+        return self.shell.clients
+
+    @clients.setter
+    def clients(self, clients: Mapping[str, OAuthClient]) -> None:
+        self.shell.clients = dict(clients)
 
     async def aclose(self) -> None:
         if self._own_http:
             await self.http.aclose()
 
-    # -- providers (as the embedded runtime: static options, then discovery once) ----------------------------
-    def _static_provider(self, client: OAuthClient) -> Provider:
-        return self._client_providers.static(client)
-
+    # -- clients and providers: the host shell ---------------------------------------------------------------
     async def _provider(self, client: OAuthClient) -> Provider:
-        return await self._client_providers.get(client)
+        return await self.shell.provider(client)
 
     def _client(self, name: str | None) -> OAuthClient:
-        client = self.clients.get(name or "")
-        if client is None:
-            known = ", ".join(sorted(self.clients)) or "none"
-            raise ConfigError(f"unknown client {name!r}; configured clients on this worker: {known}")
-        return client
+        return self.shell.client(name)
 
     # -- the activity ----------------------------------------------------------------------------------------
     @activity.defn(name=ACTIVITY_NAME)
@@ -222,24 +224,23 @@ class RefreshActivities:
 
         storage = ActivityStorage(inp, persist)
         if inp.state is None and op.kind != OP_REGISTER:
-            outcome: dict[str, Any] = {"kind": "absent"}
+            outcome: dict[str, Any] = {"kind": OutcomeKind.ABSENT.value}
             if op.kind == OP_REMOVE:
-                await self.kv.delete(f"{self.kv_prefix}{key}")
-                outcome = {"kind": "removed", "removed": False}
+                await self.kv.delete(self.shell.kv_key(key))
+                outcome = {"kind": OutcomeKind.REMOVED.value, "removed": False}
             return OpResult(outcome, None, None, deleted=True)
         try:
             client = self._client(client_name)
             provider = await self._provider(client)
         except ConfigError as exc:
+            if op.kind == OP_ALARM:  # the account's schedule: the host shell's one re-arm policy
+                return await self._rearm(key, exc, storage, inp)
             if op.kind != OP_REGISTER:
                 raise
             return OpResult({"kind": "error", "error": str(exc), "error_type": type(exc).__name__},
                             inp.state, inp.alarm_at)
-        refresher = Refresher(
-            key, storage=storage, kv=self.kv, provider=provider, client=client, http=self.http,
-            clock=WorkflowClock(inp.now), plugins=self.plugins, rng=self.rng, kv_key=f"{self.kv_prefix}{key}",
-            kv_margin=self.kv_margin,
-        )
+        refresher = self.shell.refresher(key, client=client, provider=provider, storage=storage,
+                                         clock=WorkflowClock(inp.now), rng=self.rng)
         if op.kind == OP_REGISTER:
             assert op.register is not None
             r = op.register
@@ -253,24 +254,35 @@ class RefreshActivities:
                                  "error_type": type(exc).__name__}, inp.state, inp.alarm_at)
             outcome = {"kind": "registered"}
         elif op.kind == OP_ALARM:
-            outcome = asdict(await refresher.alarm())
+            try:
+                outcome = (await refresher.alarm()).to_dict()
+            except Exception as exc:  # outside the refresher's own handling: the host shell's one re-arm policy
+                return await self._rearm(key, exc, storage, inp)
         elif op.kind == OP_REFRESH_NOW:
             try:
-                outcome = asdict(await refresher.refresh_now())
+                outcome = (await refresher.refresh_now()).to_dict()
             except NotRegistered:
-                outcome = {"kind": "absent"}
+                outcome = {"kind": OutcomeKind.ABSENT.value}
         elif op.kind == OP_REMOVE:
             removed = await refresher.remove(revoke=op.revoke)
-            outcome = {"kind": "removed", "removed": removed}
+            outcome = {"kind": OutcomeKind.REMOVED.value, "removed": removed}
         else:
             raise ConfigError(f"unknown operation {op.kind!r}")
-        self.counts[outcome["kind"]] = self.counts.get(outcome["kind"], 0) + 1
-        if storage.state is not None and not storage.deleted:
-            from .workflow import public_view
+        return await self._result(outcome, storage)
 
-            outcome["view"] = public_view(storage.state)
-            outcome["view"]["alarm_at"] = await storage.get_alarm()
+    async def _result(self, outcome: dict[str, Any], storage: ActivityStorage) -> OpResult:
+        self.counts[outcome["kind"]] = self.counts.get(outcome["kind"], 0) + 1
+        state = await storage.load() if not storage.deleted else None
+        if state is not None:
+            outcome["view"] = public_view(state, await storage.get_alarm())
         return OpResult(outcome, storage.state, await storage.get_alarm(), deleted=storage.deleted)
+
+    async def _rearm(self, key: AccountKey, exc: Exception, storage: ActivityStorage, inp: OpInput) -> OpResult:
+        """An alarm that failed outside the refresher: re-armed (and a configuration error recorded on the
+        account) by the host shell's policy, returned to the workflow as an ordinary result."""
+        outcome = await self.shell.rearm_after_error(str(key), exc, storage=storage, clock=WorkflowClock(inp.now),
+                                                     rng=self.rng)
+        return await self._result(outcome.to_dict(), storage)
 
 
 async def _heartbeat(every: float) -> None:

@@ -27,7 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from .. import errors as _errors
 from ..errors import FreshtokenError, NotRegistered
 from ..keys import AccountKey
-from ..refresher import Outcome
+from ..outcome import Outcome
 from .codec import EncryptionCodec, data_converter
 from .shared import (
     DEFAULT_TASK_QUEUE,
@@ -167,8 +167,7 @@ class TemporalAccounts:
             raise
         outcome = await self._wait(ks, request_id, timeout)
         _raise_for(outcome, ks)
-        return Outcome(str(outcome["kind"]), outcome.get("next_alarm"), outcome.get("error"),
-                       outcome.get("generation"))
+        return Outcome.from_dict(outcome)
 
     async def status(self, key: str | AccountKey) -> dict[str, Any]:
         """The account's state without any secret, its alarm, whether an operation is running."""

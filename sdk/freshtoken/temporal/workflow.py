@@ -26,8 +26,10 @@ from temporalio.common import RetryPolicy as TemporalRetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from ..host import public_view as _public_view
     from ..retry import RetryPolicy
-    from ..state import SECRET_FIELDS
+    from ..state import AccountState
+    from ..storage import PlaintextCodec
     from .shared import (
         ACTIVITY_NAME,
         OP_ALARM,
@@ -214,12 +216,9 @@ class AccountWorkflow:
 
 
 def public_view(state_json: str) -> dict[str, Any]:
-    """The account state without any secret (as :meth:`AccountState.public`), from its JSON."""
-    data = json.loads(state_json)
-    view = {k: v for k, v in data.items() if k not in SECRET_FIELDS}
-    view["has_refresh_token"] = data.get("refresh_token") is not None
-    view["has_access_token"] = data.get("access_token") is not None
-    return view
+    """The host shell's public view of an account (:func:`freshtoken.host.public_view`), from its JSON (plaintext
+    inside the workflow: the payload codec encrypts it)."""
+    return _public_view(AccountState.load(state_json, PlaintextCodec()), None)
 
 
 def _describe(exc: ActivityError) -> str:
