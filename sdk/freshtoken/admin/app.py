@@ -17,7 +17,6 @@ streaming limit (413) and parsed with a depth limit (400), the token's tenant sc
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -53,7 +52,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("freshtoken.admin")
 
 MAX_LIMIT = 1000
-FAILED_OUTCOMES = frozenset({"retry_scheduled", "misconfigured", "reauth_required"})
 
 
 class RegisterBody(Registration):
@@ -234,9 +232,9 @@ def create_app(
     async def refresh(request: Request) -> Response:
         key = account_key(request)
         outcome = await runtime.refresh_now(key)
-        data = dataclasses.asdict(outcome)
+        data = outcome.to_dict()
         data["key"] = key
-        data["ok"] = outcome.kind not in FAILED_OUTCOMES
+        data["ok"] = not outcome.failed
         return JSONResponse(data)
 
     @handler

@@ -7,7 +7,6 @@ through an environment variable (``--refresh-token-env``) or standard input (``-
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import time
@@ -32,8 +31,6 @@ from ._common import (
     table,
     with_host,
 )
-
-FAILED_OUTCOMES = frozenset({"retry_scheduled", "misconfigured", "reauth_required"})
 
 
 @click.group("accounts")
@@ -202,9 +199,9 @@ def refresh(state: CliState, key: str, as_json: bool) -> None:
         return await host.runtime.refresh_now(key)
 
     outcome = run(with_host(state, go))
-    data = dataclasses.asdict(outcome)
+    data = outcome.to_dict()
     data["key"] = key
-    data["ok"] = outcome.kind not in FAILED_OUTCOMES
+    data["ok"] = not outcome.failed
     if as_json:
         print_json(data)
     elif data["ok"]:
