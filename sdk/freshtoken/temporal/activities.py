@@ -26,6 +26,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -39,6 +40,7 @@ from ..lead import KV_PROPAGATION_MARGIN
 from ..outcome import OutcomeKind
 from ..plugins import Plugins, default_plugins
 from ..provider import Provider
+from ..registration import Registration
 from ..state import AccountState
 from ..storage import PlaintextCodec
 from .shared import (
@@ -82,8 +84,8 @@ class ActivityStorage:
         # refresh tokens already durable in the workflow (its state, or the registration it is running): saving
         # a state that holds one of them needs no durable write; a token the provider just issued does
         self._durable: set[str] = {t for t in _secrets_of(inp.state) if t}
-        if inp.op.register is not None and inp.op.register.refresh_token:
-            self._durable.add(inp.op.register.refresh_token)
+        if inp.op.register is not None and inp.op.register.get("refresh_token"):
+            self._durable.add(inp.op.register["refresh_token"])
         self._persist = persist
         self.deleted = False
         self.persists = 0
@@ -118,6 +120,17 @@ class ActivityStorage:
     @property
     def state(self) -> str | None:
         return self._state
+
+
+def _registration(payload: Mapping[str, Any] | None) -> Registration:
+    """The registration a register operation carries (:meth:`Registration.to_payload`); a payload that does not
+    validate is a :class:`ConfigError` naming the fields (never their values)."""
+    try:
+        return Registration.from_payload(payload or {})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'registration'}: {e['msg']}"
+                             for e in exc.errors(include_input=False, include_url=False))
+        raise ConfigError(f"invalid registration: {problems}") from None
 
 
 def _secrets_of(state_json: str | None) -> tuple[Any, ...]:
@@ -208,9 +221,14 @@ class RefreshActivities:
     async def _run_op(self, inp: OpInput) -> OpResult:
         op = inp.op
         key = AccountKey.parse(inp.key)
+        reg: Registration | None = None
         if op.kind == OP_REGISTER:
-            assert op.register is not None
-            client_name: str | None = op.register.client
+            try:
+                reg = _registration(op.register)
+            except ConfigError as exc:
+                return OpResult({"kind": "error", "error": str(exc), "error_type": type(exc).__name__},
+                                inp.state, inp.alarm_at)
+            client_name: str | None = reg.client
         elif inp.state is not None:
             import json
 
@@ -241,16 +259,11 @@ class RefreshActivities:
                             inp.state, inp.alarm_at)
         refresher = self.shell.refresher(key, client=client, provider=provider, storage=storage,
                                          clock=WorkflowClock(inp.now), rng=self.rng)
-        if op.kind == OP_REGISTER:
-            assert op.register is not None
-            r = op.register
+        if reg is not None:
             try:
-                await refresher.register(
-                    refresh_token=r.refresh_token, account_data=r.account_data, access_token=r.access_token,
-                    expires_at=r.expires_at, scope=r.scope, never_expires=r.never_expires, replace=r.replace,
-                )
+                await refresher.register(reg)
             except FreshtokenError as exc:  # refused registration: the caller is told, the state is unchanged
-                return OpResult({"kind": "error", "error": redact(str(exc), [r.refresh_token, r.access_token]),
+                return OpResult({"kind": "error", "error": redact(str(exc), reg.secret_values()),
                                  "error_type": type(exc).__name__}, inp.state, inp.alarm_at)
             outcome = {"kind": "registered"}
         elif op.kind == OP_ALARM:

@@ -28,6 +28,7 @@ from .. import errors as _errors
 from ..errors import FreshtokenError, NotRegistered
 from ..keys import AccountKey
 from ..outcome import Outcome
+from ..registration import Registration, registration_of
 from .codec import EncryptionCodec, data_converter
 from .shared import (
     DEFAULT_TASK_QUEUE,
@@ -41,7 +42,6 @@ from .shared import (
     WORKFLOW_NAME,
     AccountInput,
     OpRequest,
-    RegisterArgs,
     WorkflowOptions,
 )
 
@@ -120,31 +120,24 @@ class TemporalAccounts:
     async def register(
         self,
         key: str | AccountKey,
+        registration: Registration | None = None,
+        /,
         *,
-        client: str,
-        refresh_token: str | None,
-        account_data: dict[str, str] | None = None,
-        access_token: str | None = None,
-        expires_at: float | None = None,
-        scope: str | None = None,
-        never_expires: bool = False,
-        replace: bool = False,
         wait: bool = True,
         timeout: float | None = None,
+        **fields: Any,
     ) -> dict[str, Any]:
-        """Register an account: starts its workflow if needed (signal-with-start).
+        """Register an account (a :class:`~freshtoken.registration.Registration`, or its fields as keywords):
+        starts its workflow if needed (signal-with-start). The registration reaches the refresher unchanged.
 
         With ``wait`` (default) returns the account's public state once registered, and raises what the
         embedded runtime raises (``ConfigError`` for an unknown client, ``ReauthRequired`` without a refresh
         token, ``AccountExists`` over a live account without ``replace``...). Without, returns
         ``{"key", "request_id"}`` once the signal is durable.
         """
+        reg = registration_of(registration, fields)
         ks = _key(key)
-        req = OpRequest(
-            OP_REGISTER, uuid.uuid4().hex,
-            RegisterArgs(client, refresh_token, dict(account_data or {}), access_token, expires_at, scope,
-                         never_expires, replace),
-        )
+        req = OpRequest(OP_REGISTER, uuid.uuid4().hex, reg.to_payload())
         await self.client.start_workflow(
             WORKFLOW_NAME, AccountInput(ks, options=self.options), id=ks, task_queue=self.task_queue,
             start_signal=SIGNAL_REGISTER, start_signal_args=[req],

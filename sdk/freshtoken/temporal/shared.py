@@ -1,7 +1,8 @@
 """What the workflow, the activity and the client exchange: plain dataclasses (Temporal's JSON converter).
 
-Everything here may hold a secret (a refresh token in :class:`RegisterArgs`, an account's state JSON): it only
-ever crosses Temporal inside payloads, which :mod:`freshtoken.temporal.codec` encrypts.
+Everything here may hold a secret (a refresh token in a registration, an account's state JSON): it only
+ever crosses Temporal inside payloads, which :mod:`freshtoken.temporal.codec` encrypts. A registration travels as
+:meth:`freshtoken.registration.Registration.to_payload` (a plain dict: the workflow never looks inside it).
 """
 
 from __future__ import annotations
@@ -28,24 +29,12 @@ OP_REMOVE = "remove"
 
 
 @dataclass
-class RegisterArgs:
-    client: str
-    refresh_token: str | None = None
-    account_data: dict[str, str] = field(default_factory=dict)
-    access_token: str | None = None
-    expires_at: float | None = None
-    scope: str | None = None
-    never_expires: bool = False
-    replace: bool = False  # over a live account (AccountExists without it)
-
-
-@dataclass
 class OpRequest:
     """An operation queued in the workflow: from a signal, or the alarm."""
 
     kind: str
     request_id: str = ""
-    register: RegisterArgs | None = None
+    register: dict[str, Any] | None = None  # Registration.to_payload() (the same keys as the old RegisterArgs)
     revoke: bool = True
 
 
