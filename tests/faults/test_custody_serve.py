@@ -2,7 +2,7 @@
 
 * **Slow drip.** A token endpoint (``drip_endpoint.py``) sends ``200`` headers, then one byte every 0.25 s and
   never finishes. httpx's timeout bounds each read, so without a deadline on the whole exchange a refresh
-  would hang for ever while its lease runs out. Two ``serve`` processes, a 4 s lease, a 1 s provider
+  would hang for ever while its lease runs out. Two ``serve`` processes, a 6 s lease, a 2 s provider
   timeout, three dripping grants and three normal ones (rotating, 4 s tokens, refreshed every ~2 s by
   whichever process gets there first): every refresh token reaches the endpoint exactly once, no two
   requests of a grant overlap, nothing is reused, each dripping exchange ends at its deadline as a
@@ -43,6 +43,10 @@ from .drip_endpoint import DripEndpoint, Exchange
 
 BIN = Path(sys.executable).parent / "freshtoken"
 CLIENT_SECRET = "PLANTED-custody-secret-9b3e"
+#: The provider timeout (the deadline of one exchange) and the lease: short, with room for a loaded machine
+#: (a normal loopback exchange must finish well within the deadline).
+TIMEOUT = 2.0
+LEASE = 6.0
 #: No retry of a failed refresh within a test (so "each refresh token once" is exact, not a race).
 NO_RETRY = "{ min_delay = 600, base = 600, cap = 600 }"
 
@@ -181,7 +185,7 @@ def no_secret_in(text: str, secrets: list[str]) -> None:
 # -- slow drip, two processes ---------------------------------------------------------------------------------
 def test_slow_drip_two_serves_send_each_refresh_token_once(tmp_path: Path, env: dict[str, str]) -> None:
     with DripEndpoint(interval=0.25, lifetime=4).running() as ep:
-        config = write_config(tmp_path, ep.token_url, timeout=1.0, lease_ttl=4.0, drain_timeout=10)
+        config = write_config(tmp_path, ep.token_url, timeout=TIMEOUT, lease_ttl=LEASE, drain_timeout=10)
         drip = {f"t1:generic:drip-{i}": ep.mint("drip") for i in range(3)}
         normal = {f"t1:generic:ok-{i}": ep.mint("normal") for i in range(3)}
         register(config, {**drip, **normal})
@@ -255,9 +259,9 @@ def test_sigterm_during_a_slow_exchange_drains_at_most_the_drain_limit(tmp_path:
 
 # -- SIGSTOP past the lease ----------------------------------------------------------------------------------------
 def test_sigstop_past_the_lease_never_overwrites_newer_state(tmp_path: Path, env: dict[str, str]) -> None:
-    lease = 4.0
+    lease = LEASE
     with DripEndpoint(interval=0.25).running() as ep:
-        config = write_config(tmp_path, ep.token_url, timeout=1.0, lease_ttl=lease)
+        config = write_config(tmp_path, ep.token_url, timeout=TIMEOUT, lease_ttl=lease)
         key = "t1:generic:frozen"
         t1 = ep.mint("hold")
         register(config, {key: t1})
@@ -310,3 +314,44 @@ def test_sigstop_past_the_lease_never_overwrites_newer_state(tmp_path: Path, env
         "requests_for_the_frozen_token": ep.received[t1], "requests_by_A_after_sigcont": len(after_resume),
         "late_success_written_to_state": rows.refresh_token(key) != b_token,
     }))
+
+
+def test_a_freeze_shorter_than_two_thirds_of_the_lease_lets_no_one_in(tmp_path: Path, env: dict[str, str]) -> None:
+    """The other side of the window: A frozen for less than two thirds of its lease (its request on the wire).
+    B, running beside it, never sends A's refresh token; A resumes, its deadline has passed, and it records a
+    retryable failure itself (it still owns the account)."""
+    freeze_for = LEASE * 2 / 3 - 1.0
+    with DripEndpoint(interval=0.25).running() as ep:
+        config = write_config(tmp_path, ep.token_url, timeout=TIMEOUT, lease_ttl=LEASE)
+        key = "t1:generic:paused"
+        t1 = ep.mint("hold")
+        register(config, {key: t1})
+        rows = Rows(config)
+        frozen: dict[str, Any] = {}
+
+        def freeze(exchange: Exchange) -> None:
+            if exchange.refresh_token == t1 and "at" not in frozen:
+                os.kill(frozen["pid"], signal.SIGSTOP)
+                frozen["at"] = time.monotonic()
+
+        ep.on_stall = freeze
+        a: Serve | None = None
+        b: Serve | None = None
+        try:
+            a = Serve(config, env, on_spawn=lambda pid: frozen.update(pid=pid))
+            wait_for(lambda: "at" in frozen, 30, "A's refresh never reached the endpoint")
+            b = Serve(config, env)
+            time.sleep(max(0.0, frozen["at"] + freeze_for - time.monotonic()))  # the fault: a freeze this long
+            os.kill(a.pid, signal.SIGCONT)
+            wait_for(lambda: rows.summaries()[key]["last_error_kind"] == "retryable", 30,
+                     "A did not record its expired deadline")
+        finally:
+            rcs = [p.stop() for p in (a, b) if p is not None]
+    row = rows.summaries()[key]
+    assert rcs == [0, 0]
+    assert ep.received[t1] == 1 and ep.overlaps == 0  # B never sent it
+    assert row["status"] == "retrying" and row["generation"] == 0 and "deadline" in (row["last_error"] or "")
+    assert rows.refresh_token(key) == t1
+    no_secret_in(a.text + b.text, [CLIENT_SECRET, t1])  # type: ignore[union-attr]
+    print(json.dumps({"figure": "short_freeze", "lease_ttl": LEASE, "frozen_seconds": round(freeze_for, 2),
+                      "requests_for_the_frozen_token": ep.received[t1]}))
