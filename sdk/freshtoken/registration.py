@@ -14,10 +14,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from .errors import ConfigError
 
 #: The secret fields (masked in ``repr`` and ``model_dump``; in clear only in :meth:`Registration.to_payload`).
 SECRET_REGISTRATION_FIELDS = ("refresh_token", "access_token")
+
+
+class InvalidRegistration(ConfigError, ValueError):
+    """A registration that does not validate; ``problems`` names each field (never its value)."""
+
+    def __init__(self, problems: list[dict[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("invalid registration: " + "; ".join(f"{p['field']}: {p['message']}" for p in problems))
+
+
+def validation_problems(exc: ValidationError) -> list[dict[str, str]]:
+    """``[{"field", "message"}]`` of a pydantic validation error, without the input values (they may be secrets)."""
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"]}
+        for e in exc.errors(include_input=False, include_url=False)
+    ]
 
 
 class Registration(BaseModel):
@@ -77,8 +95,12 @@ class Registration(BaseModel):
 
     @classmethod
     def from_payload(cls, data: Mapping[str, Any]) -> Registration:
-        """The inverse of :meth:`to_payload` (validates; unknown fields are refused)."""
-        return cls.model_validate(dict(data))
+        """The inverse of :meth:`to_payload`, and how an entry point reads a registration from JSON: validated,
+        unknown fields refused, :class:`InvalidRegistration` naming the fields that are wrong."""
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as exc:
+            raise InvalidRegistration(validation_problems(exc)) from None
 
     @classmethod
     def field_names(cls) -> frozenset[str]:
@@ -91,4 +113,4 @@ def registration_of(registration: Registration | None, fields: Mapping[str, Any]
         if fields:
             raise TypeError(f"give a Registration or keyword fields, not both (got {sorted(fields)})")
         return registration
-    return Registration(**fields)
+    return Registration.from_payload(fields)

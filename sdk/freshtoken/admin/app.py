@@ -39,7 +39,7 @@ from ..errors import (
     redact,
 )
 from ..keys import AccountKey
-from ..registration import SECRET_REGISTRATION_FIELDS, Registration
+from ..registration import SECRET_REGISTRATION_FIELDS, Registration, validation_problems
 from ..state import SECRET_FIELDS, Status
 from .auth import AdminToken, BearerAuth, Scope, request_scope
 from .body import MAX_BODY, BodyError, parse_json, read_limited
@@ -185,10 +185,7 @@ def create_app(
         try:
             body = RegisterBody.model_validate(raw)
         except ValidationError as exc:
-            problems = [
-                {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"]}
-                for e in exc.errors(include_input=False, include_url=False)
-            ]
+            problems = validation_problems(exc)
             text = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
             return JSONResponse({"error": "invalid_body", "message": text, "problems": problems}, status_code=422)
         key = str(AccountKey.parse(body.key))

@@ -13,10 +13,9 @@ import time
 from typing import Any
 
 import click
-from pydantic import ValidationError
 
 from ..errors import AccountExists, ConfigError
-from ..registration import Registration
+from ..registration import InvalidRegistration, Registration
 from ..state import Status
 from ._common import (
     EXIT_CONFIG,
@@ -116,17 +115,15 @@ def add(state: CliState, key: str, client: str, refresh_token: str | None, refre
     rt = _secret_input(refresh_token, refresh_token_env, "refresh-token")
     at = _secret_input(None, access_token_env, "access-token") if access_token_env else None
     try:
-        registration = Registration(
-            client=client, refresh_token=rt, account_data=_parse_data(data), access_token=at, expires_in=expires_in,
-            token_type=token_type, scope=scope, never_expires=never_expires, replace=replace,
-            refresh_token_expires_at=(
+        registration = Registration.from_payload({
+            "client": client, "refresh_token": rt, "account_data": _parse_data(data), "access_token": at,
+            "expires_in": expires_in, "token_type": token_type, "scope": scope, "never_expires": never_expires,
+            "replace": replace, "refresh_token_expires_at": (
                 time.time() + refresh_token_expires_in if refresh_token_expires_in is not None else None
             ),
-        )
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'registration'}: {e['msg']}"
-                             for e in exc.errors(include_input=False, include_url=False))
-        raise click.UsageError(problems) from None
+        })
+    except InvalidRegistration as exc:
+        raise click.UsageError(str(exc)) from None
 
     async def go(host: Any) -> dict[str, Any]:
         return await host.runtime.register(key, registration)  # type: ignore[no-any-return]

@@ -49,6 +49,7 @@ from ..keys import AccountKey
 from ..plugins import Plugins
 from ..provider import Provider
 from ..refresher import Outcome, Refresher
+from ..registration import Registration
 from ..retry import RetryPolicy
 from ..storage import SecretCodec
 from . import admin, values
@@ -64,10 +65,8 @@ CLIENTS_VAR = "FRESHTOKEN_CLIENTS"
 #: Consecutive unexpected alarm failures (not refresh failures: those live in the account state).
 CRASHES_KEY = "freshtoken:alarm_errors"
 
-_REGISTER_FIELDS = {
-    "client", "refresh_token", "account_data", "access_token", "expires_at", "expires_in", "token_type",
-    "scope", "refresh_token_expires_at", "never_expires",
-}
+#: The register route's body: a Registration, whose ``replace`` is the query parameter ``?replace=true``.
+_REGISTER_FIELDS = Registration.field_names() - {"replace"}
 
 
 def secret_var(client_name: str) -> str:
@@ -321,24 +320,9 @@ class RefresherObject(DurableObject):  # type: ignore[misc]
         unknown = sorted(set(body) - _REGISTER_FIELDS)
         if unknown:
             return json_response({"error": "invalid_request", "detail": f"unknown fields: {unknown}"}, 400)
-        client_name = body.get("client")
-        if not isinstance(client_name, str) or not client_name:
-            return json_response({"error": "invalid_request", "detail": "'client' is required"}, 400)
-        refresher = self.refresher(key, client_name)
-        expires_at = body.get("expires_at")
-        if expires_at is None and body.get("expires_in") is not None:
-            expires_at = refresher.clock.now() + float(body["expires_in"])
-        await refresher.register(
-            refresh_token=body.get("refresh_token"),
-            account_data=body.get("account_data") or {},
-            access_token=body.get("access_token"),
-            expires_at=None if expires_at is None else float(expires_at),
-            token_type=body.get("token_type") or "Bearer",
-            scope=body.get("scope"),
-            refresh_token_expires_at=body.get("refresh_token_expires_at"),
-            never_expires=bool(body.get("never_expires", False)),
-            replace=replace,
-        )
+        registration = Registration.from_payload({**body, "replace": replace})  # InvalidRegistration: a 400
+        refresher = self.refresher(key, registration.client)
+        await refresher.register(registration)
         await self.ctx.storage.delete(CRASHES_KEY)
         return json_response(await refresher.status(), 201)
 

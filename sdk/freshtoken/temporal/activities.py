@@ -26,7 +26,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -122,17 +121,6 @@ class ActivityStorage:
         return self._state
 
 
-def _registration(payload: Mapping[str, Any] | None) -> Registration:
-    """The registration a register operation carries (:meth:`Registration.to_payload`); a payload that does not
-    validate is a :class:`ConfigError` naming the fields (never their values)."""
-    try:
-        return Registration.from_payload(payload or {})
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'registration'}: {e['msg']}"
-                             for e in exc.errors(include_input=False, include_url=False))
-        raise ConfigError(f"invalid registration: {problems}") from None
-
-
 def _secrets_of(state_json: str | None) -> tuple[Any, ...]:
     if state_json is None:
         return (None, None)
@@ -224,8 +212,8 @@ class RefreshActivities:
         reg: Registration | None = None
         if op.kind == OP_REGISTER:
             try:
-                reg = _registration(op.register)
-            except ConfigError as exc:
+                reg = Registration.from_payload(op.register or {})
+            except ConfigError as exc:  # a payload that does not validate (InvalidRegistration names the fields)
                 return OpResult({"kind": "error", "error": str(exc), "error_type": type(exc).__name__},
                                 inp.state, inp.alarm_at)
             client_name: str | None = reg.client
