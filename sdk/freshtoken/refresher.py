@@ -206,11 +206,11 @@ class Refresher:
         state = await self.storage.load()
         if state is None:
             await self.storage.delete_alarm()
-            return Outcome("absent")
+            return Outcome(OutcomeKind.ABSENT)
         now = self.clock.now()
         if state.status in (Status.REAUTH_REQUIRED, Status.STATIC):
             await self.storage.delete_alarm()
-            return Outcome(state.status.value, generation=state.generation)
+            return Outcome(OutcomeKind(state.status.value), generation=state.generation)
         if (
             state.status is Status.ACTIVE
             and state.next_refresh_at is not None
@@ -220,7 +220,7 @@ class Refresher:
             # and the KV write. Make KV match the state, re-arm, and do not call the provider.
             await self._write_kv(state, now)
             await self._arm(state)
-            return Outcome("not_due", next_alarm=state.next_refresh_at, generation=state.generation)
+            return Outcome(OutcomeKind.NOT_DUE, next_alarm=state.next_refresh_at, generation=state.generation)
         return await self._refresh(state)
 
     async def refresh_now(self) -> Outcome:
@@ -229,7 +229,7 @@ class Refresher:
         if state is None:
             raise NotRegistered(str(self.key))
         if state.status is Status.STATIC:
-            return Outcome("static", generation=state.generation)
+            return Outcome(OutcomeKind.STATIC, generation=state.generation)
         return await self._refresh(state)
 
     async def status(self) -> dict[str, Any]:
@@ -256,39 +256,30 @@ class Refresher:
 
     # -- the refresh ------------------------------------------------------------------------------
     async def _refresh(self, state: AccountState) -> Outcome:
+        """Steps 2-6 of the module docstring, for a loaded state that is due."""
         now = self.clock.now()
         if state.refresh_token is None:
             return await self._on_reauth(state, ReauthRequired("no refresh token stored"), now)
-        if state.expires_at is not None and now >= state.expires_at and not state.alerted_expired:
-            state.alerted_expired = True
+        if (expired_at := state.begin_attempt(now)) is not None:
             await self._emit(
                 "freshtoken_token_expired",
-                TokenExpired(
-                    str(self.key), self.provider.name, now, state.expires_at, state.failures
-                ),
+                TokenExpired(str(self.key), self.provider.name, now, expired_at, state.failures),
             )
-        state.in_flight_since = now
-        state.last_attempt_at = now
         # The guard: a compare-and-swap on (generation, lease owner) where the storage is shared (embedded);
         # a process that no longer owns the account stops here, before anything is sent. A crash from here
         # on is visible at restart (``in_flight_since``).
-        try:
-            await self.storage.save(state)
-        except StateConflict as exc:
-            return self._superseded(state, exc, "before sending")
-        started = now
-        try:
+        if superseded := await self._save_or_stand_down(state, "before sending"):
+            return superseded
+        try:  # 2. refresh at the provider
             tokens = await self._exchange(state, state.refresh_token)
         except ReauthRequired as exc:
             recovered = await self._try_previous_token(state, now)
             if recovered is None:
-                return await self._on_reauth(state, exc, now)
+                return await self._on_reauth(state, exc, now)  # 5.
             tokens = recovered
-        except Misconfigured as exc:
-            return await self._on_failure(state, exc, now)
-        except RetryableError as exc:
-            return await self._on_failure(state, exc, now)
-        return await self._on_success(state, tokens, started)
+        except (Misconfigured, RetryableError) as exc:
+            return await self._on_failure(state, exc, now)  # 4. and 6.
+        return await self._on_success(state, tokens, now)  # 3.
 
     async def _exchange(self, state: AccountState, refresh_token: SecretStr) -> TokenSet:
         try:
@@ -331,47 +322,10 @@ class Refresher:
 
     async def _on_success(self, state: AccountState, tokens: TokenSet, started: float) -> Outcome:
         now = self.clock.now()
-        rotated = False
-        if tokens.refresh_token is not None and (
-            state.refresh_token is None
-            or tokens.refresh_token.get_secret_value() != state.refresh_token.get_secret_value()
-        ):
-            state.previous_refresh_token = state.refresh_token
-            state.refresh_token = tokens.refresh_token
-            state.rotated_at = now
-            rotated = True
-        if tokens.refresh_token_expires_at is not None:
-            if rotated or state.refresh_token_expires_at is None:
-                state.alerted_refresh_token_expiry = False
-            state.refresh_token_expires_at = tokens.refresh_token_expires_at
-        state.access_token = tokens.access_token
-        state.token_type = tokens.token_type
-        state.scope = tokens.scope if tokens.scope is not None else state.scope
-        state.issued_at = tokens.issued_at
-        state.expires_at = tokens.expires_at
-        state.extras = dict(tokens.extras)
-        state.generation += 1
-        state.refresh_count += 1
-        state.failures = 0
-        state.last_error = None
-        state.last_error_kind = None
-        state.last_success_at = now
-        state.in_flight_since = None
-        state.alerted_failures = False
-        state.alerted_expired = False
-        state.alerted_reauth = False
-        if tokens.expires_at is None:
-            state.status = Status.STATIC
-            state.next_refresh_at = None
-        else:
-            state.status = Status.ACTIVE
-            state.next_refresh_at = refresh_at(
-                tokens.issued_at, tokens.expires_at, self.provider.lead, margin=self.kv_margin,
-                hint=tokens.refresh_hint,
-            )
+        rotated = state.apply_tokens(tokens, now, lead=self.provider.lead, margin=self.kv_margin)
         # 1. the rotated refresh token is durable before anything else happens
         if not await self._persist_answer(state, rotated):
-            return Outcome("superseded", error="superseded while saving the answer", generation=state.generation)
+            return self._stood_down(state, "superseded while saving the answer")
         # 2. the request path sees the new token
         try:
             await self._write_kv(state, now)
@@ -379,7 +333,7 @@ class Refresher:
             delay = self._policy().delay(1, rng=self.rng)
             await self.storage.set_alarm(now + delay)
             log.warning("%s: KV write failed (%s); retrying in %.0fs", self.key, exc.__class__.__name__, delay)
-            return Outcome("retry_scheduled", next_alarm=now + delay, error="kv write failed",
+            return Outcome(OutcomeKind.RETRY_SCHEDULED, next_alarm=now + delay, error="kv write failed",
                            generation=state.generation)
         # 3. the next alarm
         await self._arm(state)
@@ -391,7 +345,7 @@ class Refresher:
                 state.next_refresh_at, rotated, now - started,
             ),
         )
-        return Outcome("refreshed", next_alarm=state.next_refresh_at, generation=state.generation)
+        return Outcome(OutcomeKind.REFRESHED, next_alarm=state.next_refresh_at, generation=state.generation)
 
     async def _persist_answer(self, state: AccountState, rotated: bool) -> bool:
         """Make the provider's answer durable before anything else touches the account; the one place that
@@ -493,11 +447,20 @@ class Refresher:
         if current is not None and current.generation >= state.generation:
             await self._drop_rescue(state)
 
-    def _superseded(self, state: AccountState, exc: StateConflict, when: str) -> Outcome:
-        """Another owner's state is newer (or it holds the lease): stand down, write nothing, set no alarm."""
-        log.warning("%s: superseded %s: %s; this process stands down and writes nothing", self.key, when,
-                    self._clean(str(exc), state))
-        return Outcome("superseded", error="superseded by another owner", generation=state.generation)
+    async def _save_or_stand_down(self, state: AccountState, when: str) -> Outcome | None:
+        """Save ``state``; if another owner's state is newer (or it holds the lease: :class:`StateConflict`),
+        stand down — write nothing more, set no alarm — and return the ``superseded`` outcome."""
+        try:
+            await self.storage.save(state)
+        except StateConflict as exc:
+            log.warning("%s: superseded %s: %s; this process stands down and writes nothing", self.key, when,
+                        self._clean(str(exc), state))
+            return self._stood_down(state, "superseded by another owner")
+        return None
+
+    @staticmethod
+    def _stood_down(state: AccountState, reason: str) -> Outcome:
+        return Outcome(OutcomeKind.SUPERSEDED, error=reason, generation=state.generation)
 
     def _policy(self) -> RetryPolicy:
         try:
@@ -507,61 +470,32 @@ class Refresher:
             return RetryPolicy()
 
     async def _on_failure(self, state: AccountState, exc: RefreshError, now: float) -> Outcome:
-        policy = self._policy()
-        state.failures += 1
-        state.in_flight_since = None
-        state.last_error = self._error_text(exc, state)
-        state.last_error_kind = exc.kind
-        if isinstance(exc, Misconfigured):
-            state.status = Status.MISCONFIGURED
-            alert = not state.alerted_failures
-            retry_at = now + policy.misconfigured_delay
-        else:
-            state.status = Status.RETRYING
-            alert = state.failures >= policy.alert_after and not state.alerted_failures
-            retry_after = exc.retry_after if isinstance(exc, RetryableError) else None
-            retry_at = now + policy.delay(state.failures, retry_after=retry_after, rng=self.rng)
-        if alert:
-            state.alerted_failures = True
-        state.next_refresh_at = retry_at
-        try:  # someone else took the account over meanwhile (another host racing us)? Their state wins.
-            await self.storage.save(state)
-        except StateConflict as conflict:
-            return self._superseded(state, conflict, "after a failed refresh")
+        error = self._error_text(exc, state)
+        retry_at, alert = state.record_failure(exc, now, error=error, policy=self._policy(), rng=self.rng)
+        if superseded := await self._save_or_stand_down(state, "after a failed refresh"):
+            return superseded  # someone else took the account over meanwhile (another host racing us)
         await self.storage.set_alarm(retry_at)
         await self._emit(
             "freshtoken_refresh_failed",
             RefreshFailed(
-                str(self.key), self.provider.name, now, exc.kind, state.last_error, state.failures,
-                retry_at, alert,
+                str(self.key), self.provider.name, now, exc.kind, error, state.failures, retry_at, alert,
             ),
         )
-        return Outcome(
-            state.status.value if isinstance(exc, Misconfigured) else "retry_scheduled",
-            next_alarm=retry_at, error=state.last_error, generation=state.generation,
-        )
+        kind = OutcomeKind.MISCONFIGURED if state.status is Status.MISCONFIGURED else OutcomeKind.RETRY_SCHEDULED
+        return Outcome(kind, next_alarm=retry_at, error=error, generation=state.generation)
 
     async def _on_reauth(self, state: AccountState, exc: RefreshError, now: float) -> Outcome:
-        state.status = Status.REAUTH_REQUIRED
-        state.failures += 1
-        state.in_flight_since = None
-        state.next_refresh_at = None
-        state.last_error = self._error_text(exc, state)
-        state.last_error_kind = exc.kind
-        first = not state.alerted_reauth
-        state.alerted_reauth = True
-        try:
-            await self.storage.save(state)
-        except StateConflict as conflict:
-            return self._superseded(state, conflict, "after the provider refused the grant")
+        error = self._error_text(exc, state)
+        first = state.mark_reauth(exc, error=error)
+        if superseded := await self._save_or_stand_down(state, "after the provider refused the grant"):
+            return superseded
         await self.storage.delete_alarm()
         if first:
-            log.error("%s: re-authorisation required: %s", self.key, state.last_error)
+            log.error("%s: re-authorisation required: %s", self.key, error)
             await self._emit(
-                "freshtoken_reauth_required",
-                ReauthRequiredEvent(str(self.key), self.provider.name, now, state.last_error),
+                "freshtoken_reauth_required", ReauthRequiredEvent(str(self.key), self.provider.name, now, error)
             )
-        return Outcome("reauth_required", error=state.last_error, generation=state.generation)
+        return Outcome(OutcomeKind.REAUTH_REQUIRED, error=error, generation=state.generation)
 
     # -- helpers ----------------------------------------------------------------------------------
     async def _write_kv(self, state: AccountState, now: float) -> None:

@@ -1,20 +1,31 @@
 """The durable per-account state a refresher keeps in its storage.
 
 Secrets (refresh token, access token, the previous refresh token kept for a provider's grace window)
-are ``SecretStr`` in memory and pass through a :class:`~freshtoken.storage.SecretCodec` on their way to
+are ``SecretStr`` in memory and pass through a :class:`~freshtoken.codec.SecretCodec` on their way to
 storage, so that a runtime can encrypt them at rest.
+
+The state's transitions are its own methods, so that the refresher only decides *which* happens:
+:meth:`AccountState.begin_attempt` (a refresh starts), :meth:`AccountState.apply_tokens` (the provider
+answered), :meth:`AccountState.record_failure` (a retryable or configuration failure) and
+:meth:`AccountState.mark_reauth` (the grant is dead). None of them does I/O.
 """
 
 from __future__ import annotations
 
 import json
+import random
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
+from .errors import Misconfigured, RefreshError, RetryableError
+from .lead import refresh_at
+
 if TYPE_CHECKING:
-    from .storage import SecretCodec
+    from .codec import SecretCodec
+    from .retry import RetryPolicy
+    from .tokens import TokenSet
 
 SECRET_FIELDS = ("refresh_token", "access_token", "previous_refresh_token")
 STATE_VERSION = 1
@@ -46,7 +57,7 @@ class AccountState(BaseModel):
     rotated_at: float | None = None
 
     access_token: SecretStr | None = None
-    token_type: str = "Bearer"  # noqa: S105 - a scheme name, not a secret
+    token_type: str = "Bearer"
     scope: str | None = None
     issued_at: float | None = None
     expires_at: float | None = None
@@ -114,3 +125,104 @@ class AccountState(BaseModel):
         data["has_refresh_token"] = self.refresh_token is not None
         data["has_access_token"] = self.access_token is not None
         return data
+
+    # -- transitions (no I/O: the refresher saves, writes KV and arms) -----------------------------------
+    def begin_attempt(self, now: float) -> float | None:
+        """A refresh starts at ``now``: mark it in flight (a crash from here on is visible at restart).
+
+        Returns the access token's expiry when it has passed and that was not alerted yet (it is marked
+        alerted); otherwise None.
+        """
+        self.in_flight_since = now
+        self.last_attempt_at = now
+        if self.expires_at is None or now < self.expires_at or self.alerted_expired:
+            return None
+        self.alerted_expired = True
+        return self.expires_at
+
+    def apply_tokens(self, tokens: TokenSet, now: float, *, lead: float, margin: float) -> bool:
+        """Take the provider's answer received at ``now``: the new tokens, a clean failure record, the next
+        refresh (``lead`` seconds before expiry, at least ``margin`` early; none for a never-expiring token).
+
+        A refresh token that differs from the stored one is a rotation: the old one is kept as
+        ``previous_refresh_token`` (a provider's grace window). No refresh token in the answer keeps the stored
+        one (RFC 6749 §6). Returns True when the refresh token rotated.
+        """
+        rotated = tokens.refresh_token is not None and (
+            self.refresh_token is None
+            or tokens.refresh_token.get_secret_value() != self.refresh_token.get_secret_value()
+        )
+        if rotated:
+            self.previous_refresh_token = self.refresh_token
+            self.refresh_token = tokens.refresh_token
+            self.rotated_at = now
+        if tokens.refresh_token_expires_at is not None:
+            if rotated or self.refresh_token_expires_at is None:
+                self.alerted_refresh_token_expiry = False
+            self.refresh_token_expires_at = tokens.refresh_token_expires_at
+        self.access_token = tokens.access_token
+        self.token_type = tokens.token_type
+        self.scope = tokens.scope if tokens.scope is not None else self.scope
+        self.issued_at = tokens.issued_at
+        self.expires_at = tokens.expires_at
+        self.extras = dict(tokens.extras)
+        self.generation += 1
+        self.refresh_count += 1
+        self.failures = 0
+        self.last_error = None
+        self.last_error_kind = None
+        self.last_success_at = now
+        self.in_flight_since = None
+        self.alerted_failures = False
+        self.alerted_expired = False
+        self.alerted_reauth = False
+        if tokens.expires_at is None:
+            self.status = Status.STATIC
+            self.next_refresh_at = None
+        else:
+            self.status = Status.ACTIVE
+            self.next_refresh_at = refresh_at(
+                tokens.issued_at, tokens.expires_at, lead, margin=margin, hint=tokens.refresh_hint
+            )
+        return rotated
+
+    def record_failure(
+        self, exc: RefreshError, now: float, *, error: str, policy: RetryPolicy, rng: random.Random
+    ) -> tuple[float, bool]:
+        """A refresh started at ``now`` failed with ``exc`` (``error``: its redacted text).
+
+        :class:`~freshtoken.errors.Misconfigured` → ``misconfigured``, retried after the policy's slow delay and
+        alerted at once; anything else → ``retrying``, backed off with jitter (``Retry-After`` honoured) and
+        alerted at the policy's threshold. Returns the retry time (also ``next_refresh_at``) and whether this
+        failure raises the alert (once per run of failures).
+        """
+        self.failures += 1
+        self.in_flight_since = None
+        self.last_error = error
+        self.last_error_kind = exc.kind
+        if isinstance(exc, Misconfigured):
+            self.status = Status.MISCONFIGURED
+            alert = not self.alerted_failures
+            retry_at = now + policy.misconfigured_delay
+        else:
+            self.status = Status.RETRYING
+            alert = self.failures >= policy.alert_after and not self.alerted_failures
+            retry_after = exc.retry_after if isinstance(exc, RetryableError) else None
+            retry_at = now + policy.delay(self.failures, retry_after=retry_after, rng=rng)
+        if alert:
+            self.alerted_failures = True
+        self.next_refresh_at = retry_at
+        return retry_at, alert
+
+    def mark_reauth(self, exc: RefreshError, *, error: str) -> bool:
+        """The provider refused the grant (``exc``; ``error``: its redacted text): stop refreshing until the
+        account is registered again. Returns True the first time (the one alert)."""
+        self.status = Status.REAUTH_REQUIRED
+        self.failures += 1
+        self.in_flight_since = None
+        self.next_refresh_at = None
+        self.last_error = error
+        self.last_error_kind = exc.kind
+        first = not self.alerted_reauth
+        self.alerted_reauth = True
+        return first

@@ -9,8 +9,17 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from .codec import PlaintextCodec, SecretCodec
 from .errors import StateConflict
 from .state import AccountState
+
+__all__ = [
+    "AccountStorage",
+    "MemoryStorage",
+    "PlaintextCodec",  # re-exported: the codecs live in freshtoken.codec
+    "RescueStorage",
+    "SecretCodec",
+]
 
 
 @runtime_checkable
@@ -52,29 +61,6 @@ class RescueStorage(Protocol):
 
     async def drop_rescue(self, state: AccountState) -> None:
         """The primary store now holds ``state`` (or a newer one): forget its rescued copy."""
-
-
-@runtime_checkable
-class SecretCodec(Protocol):
-    """Encodes secret strings for storage at rest (e.g. AES-GCM) and decodes them back."""
-
-    def encode(self, plaintext: str) -> str: ...
-
-    def decode(self, stored: str) -> str: ...
-
-    # Optional: ``reusable(stored) -> bool`` — True when a stored value may be kept as it is for the same
-    # plaintext and account (it is under the current key). Without it every save encodes afresh.
-
-
-class PlaintextCodec:
-    """Stores secrets as they are. Only for storage that is already private to the process (tests,
-    in-memory runs); the embedded runtime refuses to start without an encryption key."""
-
-    def encode(self, plaintext: str) -> str:
-        return plaintext
-
-    def decode(self, stored: str) -> str:
-        return stored
 
 
 class _Cell:

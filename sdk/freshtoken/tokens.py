@@ -19,7 +19,7 @@ class TokenSet(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     access_token: SecretStr
-    token_type: str = "Bearer"  # noqa: S105 - a scheme name, not a secret
+    token_type: str = "Bearer"
     issued_at: float
     expires_at: float | None
     refresh_token: SecretStr | None = None

@@ -16,7 +16,7 @@ from freshtoken.client import AuthMethod
 class AtlassianProvider(Provider):
     name = "atlassian"
 
-    token_url: str = "https://auth.atlassian.com/oauth/token"  # noqa: S105 - a URL, not a secret
+    token_url: str = "https://auth.atlassian.com/oauth/token"
     auth_method: AuthMethod = "client_secret_post"
     body_format: Literal["form", "json"] = "json"
     rotation_grace: float | None = 600.0

@@ -11,7 +11,7 @@ from freshtoken.client import AuthMethod
 class BoxProvider(Provider):
     name = "box"
 
-    token_url: str = "https://api.box.com/oauth2/token"  # noqa: S105 - a URL, not a secret
+    token_url: str = "https://api.box.com/oauth2/token"
     revocation_url: str | None = "https://api.box.com/oauth2/revoke"
     auth_method: AuthMethod = "client_secret_post"
 

@@ -10,7 +10,7 @@ from freshtoken import Provider, hookimpl
 class DropboxProvider(Provider):
     name = "dropbox"
 
-    token_url: str = "https://api.dropboxapi.com/oauth2/token"  # noqa: S105 - a URL, not a secret
+    token_url: str = "https://api.dropboxapi.com/oauth2/token"
     default_lifetime: float | None = 14400.0
 
 

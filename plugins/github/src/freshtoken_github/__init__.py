@@ -22,7 +22,7 @@ ERRORS = {"bad_refresh_token": "invalid_grant", "incorrect_client_credentials": 
 class GitHubProvider(Provider):
     name = "github"
 
-    token_url: str = "https://github.com/login/oauth/access_token"  # noqa: S105 - a URL, not a secret
+    token_url: str = "https://github.com/login/oauth/access_token"
     auth_method: AuthMethod = "client_secret_post"
     headers: dict[str, str] = {"Accept": "application/json"}
     default_lifetime: float | None = None  # documented: expires_in omitted <=> the token does not expire

@@ -11,7 +11,7 @@ from freshtoken.client import AuthMethod
 class GoogleProvider(Provider):
     name = "google"
 
-    token_url: str = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL, not a secret
+    token_url: str = "https://oauth2.googleapis.com/token"
     revocation_url: str | None = "https://oauth2.googleapis.com/revoke"
     auth_method: AuthMethod = "client_secret_post"
 

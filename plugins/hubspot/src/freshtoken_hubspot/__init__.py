@@ -24,7 +24,7 @@ CAMEL = {"accessToken": "access_token", "refreshToken": "refresh_token", "expire
 class HubSpotProvider(Provider):
     name = "hubspot"
 
-    token_url: str = "https://api.hubapi.com/oauth/v1/token"  # noqa: S105 - a URL, not a secret
+    token_url: str = "https://api.hubapi.com/oauth/v1/token"
     auth_method: AuthMethod = "client_secret_post"
     default_lifetime: float | None = 1800.0
 

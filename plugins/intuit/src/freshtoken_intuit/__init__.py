@@ -11,7 +11,7 @@ from freshtoken import Provider, hookimpl
 class IntuitProvider(Provider):
     name = "intuit"
 
-    token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"  # noqa: S105 - a URL, not a secret
+    token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
 
 
 @hookimpl

@@ -11,7 +11,7 @@ from freshtoken.client import AuthMethod
 class LinkedInProvider(Provider):
     name = "linkedin"
 
-    token_url: str = "https://www.linkedin.com/oauth/v2/accessToken"  # noqa: S105 - a URL, not a secret
+    token_url: str = "https://www.linkedin.com/oauth/v2/accessToken"
     auth_method: AuthMethod = "client_secret_post"
     default_lifetime: float | None = 60 * 86400.0
 

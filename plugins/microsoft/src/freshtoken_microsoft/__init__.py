@@ -31,7 +31,7 @@ class MicrosoftProvider(Provider):
     name = "microsoft"
     account_fields: ClassVar[Mapping[str, str]] = {"tenant": TENANT}
 
-    token_url: str = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"  # noqa: S105 - a URL, not a secret
+    token_url: str = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
     auth_method: AuthMethod = "client_secret_post"
 
     def parse_refresh_hint(self, payload: Mapping[str, Any], now: float) -> float | None:

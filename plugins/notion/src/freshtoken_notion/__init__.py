@@ -14,7 +14,7 @@ from freshtoken import Provider, hookimpl
 class NotionProvider(Provider):
     name = "notion"
 
-    token_url: str = "https://api.notion.com/v1/oauth/token"  # noqa: S105 - a URL, not a secret
+    token_url: str = "https://api.notion.com/v1/oauth/token"
     body_format: Literal["form", "json"] = "json"
     extra_fields: tuple[str, ...] = ("workspace_id", "bot_id")
 

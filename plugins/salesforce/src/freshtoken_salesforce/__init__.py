@@ -26,7 +26,7 @@ class SalesforceProvider(Provider):
     name = "salesforce"
     account_fields: ClassVar[Mapping[str, str]] = {"my_domain": MY_DOMAIN}
 
-    token_url: str = "https://{my_domain}/services/oauth2/token"  # noqa: S105 - a URL, not a secret
+    token_url: str = "https://{my_domain}/services/oauth2/token"
     revocation_url: str | None = "https://{my_domain}/services/oauth2/revoke"
     auth_method: AuthMethod = "client_secret_post"
     default_lifetime: float | None = 7200.0

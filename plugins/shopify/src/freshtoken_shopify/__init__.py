@@ -19,7 +19,7 @@ class ShopifyProvider(Provider):
     name = "shopify"
     account_fields: ClassVar[Mapping[str, str]] = {"shop": SHOP}
 
-    token_url: str = "https://{shop}/admin/oauth/access_token"  # noqa: S105 - a URL, not a secret
+    token_url: str = "https://{shop}/admin/oauth/access_token"
     auth_method: AuthMethod = "client_secret_post"
     body_format: Literal["form", "json"] = "json"
 

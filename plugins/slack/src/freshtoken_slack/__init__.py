@@ -23,7 +23,7 @@ ERRORS = {
 class SlackProvider(Provider):
     name = "slack"
 
-    token_url: str = "https://slack.com/api/oauth.v2.access"  # noqa: S105 - a URL, not a secret
+    token_url: str = "https://slack.com/api/oauth.v2.access"
     auth_method: AuthMethod = "client_secret_post"
     default_lifetime: float | None = 43200.0
 

@@ -10,7 +10,7 @@ from freshtoken import Provider, hookimpl
 class SpotifyProvider(Provider):
     name = "spotify"
 
-    token_url: str = "https://accounts.spotify.com/api/token"  # noqa: S105 - a URL, not a secret
+    token_url: str = "https://accounts.spotify.com/api/token"
 
 
 @hookimpl

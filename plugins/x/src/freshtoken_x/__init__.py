@@ -15,7 +15,7 @@ from freshtoken import Provider, hookimpl
 class XProvider(Provider):
     name = "x"
 
-    token_url: str = "https://api.x.com/2/oauth2/token"  # noqa: S105 - a URL, not a secret
+    token_url: str = "https://api.x.com/2/oauth2/token"
     revocation_url: str | None = "https://api.x.com/2/oauth2/revoke"
     default_lifetime: float | None = 7200.0
 

@@ -11,7 +11,7 @@ from freshtoken import Provider, hookimpl
 class XeroProvider(Provider):
     name = "xero"
 
-    token_url: str = "https://identity.xero.com/connect/token"  # noqa: S105 - a URL, not a secret
+    token_url: str = "https://identity.xero.com/connect/token"
     revocation_url: str | None = "https://identity.xero.com/connect/revocation"
     default_lifetime: float | None = 1800.0
     rotation_grace: float | None = 1800.0

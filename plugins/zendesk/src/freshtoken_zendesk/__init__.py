@@ -21,7 +21,7 @@ class ZendeskProvider(Provider):
     name = "zendesk"
     account_fields: ClassVar[Mapping[str, str]] = {"subdomain": SUBDOMAIN}
 
-    token_url: str = "https://{subdomain}.zendesk.com/oauth/tokens"  # noqa: S105 - a URL, not a secret
+    token_url: str = "https://{subdomain}.zendesk.com/oauth/tokens"
     auth_method: AuthMethod = "client_secret_post"
     body_format: Literal["form", "json"] = "json"
     default_lifetime: float = Field(default=1800.0, gt=0)  # never None: a missing expiry still refreshes

@@ -14,7 +14,7 @@ from freshtoken import Provider, hookimpl
 class ZoomProvider(Provider):
     name = "zoom"
 
-    token_url: str = "https://zoom.us/oauth/token"  # noqa: S105 - a URL, not a secret
+    token_url: str = "https://zoom.us/oauth/token"
     revocation_url: str | None = "https://zoom.us/oauth/revoke"
     extra_fields: tuple[str, ...] = ("api_url",)  # the account's regional API base
 
