@@ -102,8 +102,8 @@ def require_node() -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_cf(sandbox: Any, cf_options: dict[str, Any], *, persist_dir: Path | None = None
-                     ) -> AsyncIterator[CF]:
+async def running_cf(sandbox: Any, cf_options: dict[str, Any], *, persist_dir: Path | None = None,
+                     extra_vars: dict[str, str] | None = None) -> AsyncIterator[CF]:
     """Real workerd + the bridge, the example's classes, token requests to ``sandbox`` (anything with
     ``url``, ``token_url``, ``mint()`` and ``app``). With ``persist_dir``, DO storage and KV survive a
     restart of workerd (``cf.workerd.stop()`` / ``kill()`` then ``start()``)."""
@@ -124,6 +124,7 @@ async def running_cf(sandbox: Any, cf_options: dict[str, Any], *, persist_dir: P
         "FRESHTOKEN_CLIENTS": client_config(sandbox, **cf_options),
         "FRESHTOKEN_CLIENT_SECRET_SANDBOX": "sandbox-secret",
         "UPSTREAM_BASE_URL": sandbox.url,
+        **(extra_vars or {}),
     })
     try:
         started = time.monotonic()
@@ -137,8 +138,14 @@ async def running_cf(sandbox: Any, cf_options: dict[str, Any], *, persist_dir: P
 
 
 @pytest.fixture
-async def cf(sandbox: SandboxServer, cf_options: dict[str, Any]) -> AsyncIterator[CF]:
-    async with running_cf(sandbox, cf_options) as env:
+def cf_vars() -> dict[str, str]:
+    """Extra Worker vars (override in a test module)."""
+    return {}
+
+
+@pytest.fixture
+async def cf(sandbox: SandboxServer, cf_options: dict[str, Any], cf_vars: dict[str, str]) -> AsyncIterator[CF]:
+    async with running_cf(sandbox, cf_options, extra_vars=cf_vars) as env:
         yield env
 
 

@@ -12,10 +12,18 @@ and bind it; configuration comes from ``env``:
     binding named by the client's ``client_secret_env``; ``private_key_env`` likewise for a private key.
 ``FRESHTOKEN_ADMIN_TOKEN`` (secret)
     The admin bearer token (see :mod:`freshtoken.cloudflare.admin`).
+``FRESHTOKEN_KV_PREFIX`` (var, optional)
+    Prepended to the account key in KV, as ``[kv] prefix`` on the other runtimes (a gateway reads the same key).
+``FRESHTOKEN_KV_MARGIN`` (var, optional, seconds; default 60)
+    How long before expiry a new token must be in KV (Workers KV takes up to 60 s to propagate).
+``FRESHTOKEN_ERROR_BACKOFF`` (var, optional, seconds; default 60)
+    After an unexpected alarm failure, the alarm runs again this long later (±50 % jitter).
 
 ``alarm()`` never lets a failure escape to workerd's six retries: refresh failures are scheduled by the
 refresher under the provider's retry policy, and anything unexpected (a bug, a storage hiccup, a client
-removed from the configuration) is caught and the alarm re-armed by the same policy. Only when even
+removed from the configuration) is caught and the alarm re-armed by the host shell's one policy
+(:func:`freshtoken.host.rearm_after_error`: ``FRESHTOKEN_ERROR_BACKOFF`` with jitter, a configuration error
+recorded on the account), as on every runtime. Only when even
 re-arming fails does the exception reach workerd, whose retry is then the last resort. A retried or
 duplicate alarm (``alarmInfo.retryCount``) is harmless: while the stored token is fresh, the refresher
 rewrites KV from state and re-arms without calling the provider.
@@ -44,13 +52,15 @@ from ..errors import (
     ProviderMismatch,
     RefreshError,
 )
+from ..host import DEFAULT_ERROR_BACKOFF, HostShell, rearm_after_error
 from ..http import TokenHTTP
 from ..keys import AccountKey
+from ..lead import KV_PROPAGATION_MARGIN
+from ..outcome import Outcome, OutcomeKind
 from ..plugins import Plugins
 from ..provider import Provider
-from ..refresher import Outcome, Refresher
+from ..refresher import Refresher
 from ..registration import Registration
-from ..retry import RetryPolicy
 from ..storage import SecretCodec
 from . import admin, values
 from ._workers import DurableObject, json_response
@@ -62,6 +72,9 @@ from .storage import DurableObjectStorage
 log = logging.getLogger("freshtoken.cloudflare")
 
 CLIENTS_VAR = "FRESHTOKEN_CLIENTS"
+KV_PREFIX_VAR = "FRESHTOKEN_KV_PREFIX"
+KV_MARGIN_VAR = "FRESHTOKEN_KV_MARGIN"
+ERROR_BACKOFF_VAR = "FRESHTOKEN_ERROR_BACKOFF"
 #: Consecutive unexpected alarm failures (not refresh failures: those live in the account state).
 CRASHES_KEY = "freshtoken:alarm_errors"
 
@@ -120,6 +133,10 @@ class RefresherObject(DurableObject):  # type: ignore[misc]
     #: entry points are not scanned in a Worker unless ``load_entry_points`` is set.
     provider_plugins: tuple[Any, ...] = ()
     load_entry_points: bool = False
+    #: Names of the optional vars of the host shell (see the module docstring).
+    kv_prefix_var: str = KV_PREFIX_VAR
+    kv_margin_var: str = KV_MARGIN_VAR
+    error_backoff_var: str = ERROR_BACKOFF_VAR
 
     def __init__(self, ctx: Any, env: Any) -> None:
         super().__init__(ctx, env)
@@ -129,6 +146,7 @@ class RefresherObject(DurableObject):  # type: ignore[misc]
         self._http: TokenHTTP | None = None
         self._plugins: Plugins | None = None
         self._clients: dict[str, OAuthClient] | None = None
+        self._shell: HostShell | None = None
         self.kv_gate = WriteGate()
         self.last_outcome: Outcome | None = None
 
@@ -175,15 +193,33 @@ class RefresherObject(DurableObject):  # type: ignore[misc]
             self._clients = clients_from_env(self.env, self.clients_var)
         return self._clients
 
+    @property
+    def shell(self) -> HostShell:
+        """The host shell (client and provider lookup, the KV prefix and margin, the re-arm policy), from env."""
+        if self._shell is None:
+            self._shell = HostShell(
+                clients=self.clients(), plugins=self.plugins, http=self.http, kv=None,
+                kv_prefix=self._var(self.kv_prefix_var, str, ""),
+                kv_margin=self._var(self.kv_margin_var, float, KV_PROPAGATION_MARGIN),
+                error_backoff=self._var(self.error_backoff_var, float, DEFAULT_ERROR_BACKOFF),
+            )
+        return self._shell
+
+    def _var(self, name: str, kind: type[Any], default: Any) -> Any:
+        raw = values.get_attr(self.env, name)
+        if raw is None or raw == "":
+            return default
+        try:
+            return kind(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be a {kind.__name__}, not {raw!r}") from None
+
     def client(self, name: str) -> OAuthClient:
-        client = self.clients().get(name)
-        if client is None:
-            known = ", ".join(sorted(self.clients())) or "none"
-            raise ConfigError(f"no OAuth client {name!r} is configured in {self.clients_var} (known: {known})")
-        return client
+        return self.shell.client(name)
 
     def provider(self, client: OAuthClient) -> Provider:
-        return self.plugins.provider(client.provider, client.provider_options)
+        """The client's provider, options applied and endpoints checked (no discovery in a Worker)."""
+        return self.shell.static_provider(client)
 
     def account_storage(self) -> DurableObjectStorage:
         return DurableObjectStorage(self.ctx.storage, codec=self.make_codec())
@@ -193,9 +229,9 @@ class RefresherObject(DurableObject):  # type: ignore[misc]
 
     def refresher(self, key: str, client_name: str) -> Refresher:
         client = self.client(client_name)
-        return Refresher(
-            key, storage=self.account_storage(), kv=self.kv(), provider=self.provider(client), client=client,
-            http=self.http, clock=self.make_clock(), plugins=self.plugins, rng=self.make_rng(),
+        return self.shell.refresher(
+            key, client=client, provider=self.provider(client), storage=self.account_storage(),
+            clock=self.make_clock(), rng=self.make_rng(), kv=self.kv(),
         )
 
     # -- the alarm -------------------------------------------------------------------------------------
@@ -206,15 +242,15 @@ class RefresherObject(DurableObject):  # type: ignore[misc]
 
     async def _alarm(self, info: values.AlarmInfo) -> None:
         storage = self.account_storage()
-        policy: RetryPolicy | None = None
+        key = "(state not loaded)"
         try:
             state = await storage.load()
             if state is None:
                 await storage.delete_alarm()
-                self.last_outcome = Outcome("absent")
+                self.last_outcome = Outcome(OutcomeKind.ABSENT)
                 return
+            key = state.key
             refresher = self.refresher(state.key, state.client)
-            policy = refresher.provider.retry_policy()
             outcome = await refresher.alarm()
             self.last_outcome = outcome
             if info.is_retry:
@@ -222,27 +258,24 @@ class RefresherObject(DurableObject):  # type: ignore[misc]
             if values.to_py(await self.ctx.storage.get(CRASHES_KEY)) is not None:
                 await self.ctx.storage.delete(CRASHES_KEY)
         except Exception as exc:
-            await self._rearm_after_error(exc, policy)
+            await self._rearm_after_error(key, exc)
 
-    async def _rearm_after_error(self, exc: Exception, policy: RetryPolicy | None) -> None:
-        policy = policy or RetryPolicy()
+    async def _rearm_after_error(self, key: str, exc: Exception) -> None:
+        """The host shell's one re-arm policy; the consecutive failures are counted in ``CRASHES_KEY``."""
         try:
             crashes = int(values.to_py(await self.ctx.storage.get(CRASHES_KEY)) or 0) + 1
             await self.ctx.storage.put(CRASHES_KEY, crashes)
-            if isinstance(exc, ConfigError):
-                delay = policy.misconfigured_delay
-            else:
-                delay = policy.delay(crashes, rng=self.make_rng())
-            at = self.make_clock().now() + delay
-            await self.account_storage().set_alarm(at)
+            shell = self.shell
+            outcome = await rearm_after_error(
+                key, exc, storage=self.account_storage(), clock=self.make_clock(),
+                delay=shell.error_delay(self.make_rng()), secrets=shell.secrets(),
+            )
         except Exception:
             log.error("alarm failed (%s) and could not be re-armed: leaving it to the runtime's retry",
                       exc.__class__.__name__)
             raise exc from None
-        self.last_outcome = Outcome("error_rearmed", next_alarm=at, error=exc.__class__.__name__)
-        # The class only: an unexpected error's text may quote state (and so secrets).
-        log.error("alarm failed unexpectedly (%s); re-armed in %.1fs (failure %d)",
-                  exc.__class__.__name__, delay, crashes)
+        self.last_outcome = outcome
+        log.error("alarm failure %d re-armed (%s)", crashes, exc.__class__.__name__)
 
     # -- the admin surface -----------------------------------------------------------------------------
     async def fetch(self, request: Any) -> Any:
@@ -290,7 +323,7 @@ class RefresherObject(DurableObject):  # type: ignore[misc]
             if route.action == "remove":
                 # Nothing registered here: still make sure nothing is left behind.
                 await storage.delete_alarm()
-                await self.kv().delete(route.key)
+                await self.kv().delete(self.shell.kv_key(route.key))
                 return json_response({"removed": False, "key": route.key})
             raise NotRegistered(route.key)
         if route.action == "remove":
@@ -300,7 +333,7 @@ class RefresherObject(DurableObject):  # type: ignore[misc]
             except ConfigError:
                 # The client is gone from the configuration: remove without revoking.
                 await storage.delete_alarm()
-                await self.kv().delete(route.key)
+                await self.kv().delete(self.shell.kv_key(route.key))
                 await storage.delete()
                 removed = True
             else:
@@ -312,7 +345,7 @@ class RefresherObject(DurableObject):  # type: ignore[misc]
             return json_response(await refresher.status())
         outcome = await refresher.refresh_now()
         self.last_outcome = outcome
-        return json_response(_outcome(outcome))
+        return json_response(outcome.to_dict())
 
     async def _register(self, key: str, body: Any, *, replace: bool = False) -> Any:
         if not isinstance(body, dict):
@@ -326,7 +359,3 @@ class RefresherObject(DurableObject):  # type: ignore[misc]
         await self.ctx.storage.delete(CRASHES_KEY)
         return json_response(await refresher.status(), 201)
 
-
-def _outcome(outcome: Outcome) -> dict[str, Any]:
-    return {"kind": outcome.kind, "next_alarm": outcome.next_alarm, "error": outcome.error,
-            "generation": outcome.generation}
