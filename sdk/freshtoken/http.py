@@ -131,6 +131,12 @@ class TokenHTTP:
     """Sends token requests over one shared ``httpx.AsyncClient`` (connection pooling, HTTP keep-alive).
 
     Transport failures become :class:`RetryableError` naming the failure class, never the request.
+
+    The transport is the seam: ``TokenHTTP(transport=httpx.MockTransport(handler))`` sends through ``handler``
+    (tests), everything else (endpoint policy, client authentication, the deadline, the size limit, the
+    error mapping) unchanged. A subclass that does not use httpx at all (the Workers runtime's
+    :class:`~freshtoken.cloudflare.fetch_http.FetchTokenHTTP`) overrides :meth:`post`; the httpx client is
+    built on first use, so it never builds one.
     """
 
     #: The endpoint policy every request is checked against (see :mod:`freshtoken.endpoint_policy`).
@@ -140,22 +146,37 @@ class TokenHTTP:
         self,
         client: httpx.AsyncClient | None = None,
         *,
+        transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 100,
         policy: EndpointPolicy | None = None,
     ) -> None:
-        """``client``: an httpx client to send with (tests, proxies); by default one whose transport also
-        checks the address a host name resolves to (:class:`~freshtoken.guarded_transport.GuardedTransport`)."""
+        """``client``: an httpx client to send with (proxies; closed by its owner, not here). ``transport``:
+        the httpx transport of the client built here. By default a
+        :class:`~freshtoken.guarded_transport.GuardedTransport`, which also checks the address a host name
+        resolves to; a transport passed here replaces it (the URL is still checked against ``policy``)."""
+        if client is not None and transport is not None:
+            raise ValueError("TokenHTTP: pass an httpx client or a transport, not both")
         self.policy = policy or DEFAULT_POLICY
         self._own = client is None
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        self._client = client or httpx.AsyncClient(
-            transport=GuardedTransport(self.policy, limits=limits),
-            follow_redirects=False,
-            trust_env=False,
-        )
+        self._client = client
+        self._transport = transport
+        self._max_connections = max_connections
+
+    def _http(self) -> httpx.AsyncClient:
+        """The httpx client, built on first use (redirects never followed: the body carries credentials)."""
+        if self._client is None:
+            limits = httpx.Limits(
+                max_connections=self._max_connections, max_keepalive_connections=self._max_connections
+            )
+            self._client = httpx.AsyncClient(
+                transport=self._transport or GuardedTransport(self.policy, limits=limits),
+                follow_redirects=False,
+                trust_env=False,
+            )
+        return self._client
 
     async def aclose(self) -> None:
-        if self._own:
+        if self._own and self._client is not None:
             await self._client.aclose()
 
     async def send(self, request: TokenRequest, client: OAuthClient, *, timeout: float = 30.0) -> TokenResponse:
@@ -189,7 +210,7 @@ class TokenHTTP:
         deadline is a :class:`RetryableError`; the exchange is abandoned and its connection closed."""
         try:
             async with asyncio.timeout(timeout):
-                async with self._client.stream(
+                async with self._http().stream(
                     "POST", url, headers=headers, content=body, timeout=httpx.Timeout(timeout)
                 ) as resp:
                     chunks: list[bytes] = []

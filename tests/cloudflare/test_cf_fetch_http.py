@@ -127,3 +127,25 @@ def test_response_headers_from_every_shape():
     assert response_headers({"A": "1"}) == {"a": "1"}
     assert response_headers(Headers([("X-Y", "z")])) == {"x-y": "z"}
     assert response_headers([["K", "v"]]) == {"k": "v"}  # a JS Headers proxy iterates as pairs
+
+
+async def test_the_base_constructor_runs_policy_threaded_and_no_httpx_client_built():
+    """FetchTokenHTTP is a TokenHTTP built by TokenHTTP's constructor: the endpoint policy it is given decides
+    (before the secret is attached); it never builds an httpx client, and closing it is harmless."""
+    from freshtoken.endpoint_policy import EndpointPolicy
+
+    seen: list[str] = []
+
+    async def fetch(url: str, init: Any) -> FetchResponse:
+        seen.append(url)
+        return FetchResponse({"status": 200, "body": "{}"})
+
+    private = TokenRequest(url="https://10.1.2.3/token", params={"refresh_token": "rt"})
+    with pytest.raises(Misconfigured, match="endpoint refused by the endpoint policy"):
+        await FetchTokenHTTP(fetch).send(private, CLIENT)
+    assert seen == []
+    http = FetchTokenHTTP(fetch, policy=EndpointPolicy(allow_private_networks=True))
+    assert (await http.send(private, CLIENT)).status == 200
+    assert seen == ["https://10.1.2.3/token"]
+    assert http._client is None
+    await http.aclose()

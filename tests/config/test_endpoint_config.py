@@ -49,8 +49,8 @@ def test_private_networks_need_the_switch(env: Path, monkeypatch: pytest.MonkeyP
     host = build_host(settings)
     try:  # threaded to what sends the requests, and to what checks the resolved address
         assert host.runtime.http.policy.allow_private_networks
-        assert isinstance(host.runtime.http._client._transport, GuardedTransport)
-        assert host.runtime.http._client._transport.policy.allow_private_networks
+        assert isinstance(host.runtime.http._http()._transport, GuardedTransport)
+        assert host.runtime.http._http()._transport.policy.allow_private_networks
     finally:
         asyncio.run(host.aclose())
     # the environment override of the one switch

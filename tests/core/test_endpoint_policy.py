@@ -287,7 +287,7 @@ async def test_the_default_client_checks_the_resolved_address_and_reaches_loopba
 
     http = TokenHTTP()
     try:
-        assert isinstance(http._client._transport, GuardedTransport)
+        assert isinstance(http._http()._transport, GuardedTransport)
         grant = sandbox.mint()
         client = OAuthClient(name="s", provider="generic", client_id="sandbox-client", client_secret="sandbox-secret",
                              auth_method="client_secret_post")

@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..endpoint_policy import EndpointPolicy
 from ..errors import MalformedResponse, Misconfigured, RetryableError
 from ..http import MAX_RESPONSE_BYTES, TokenHTTP, TokenResponse
 from . import values
@@ -73,16 +74,16 @@ class FetchTokenHTTP(TokenHTTP):
 
     ``abort_signal``: the JS ``AbortSignal`` class (anything with ``timeout(ms)``); by default the runtime's
     own in Pyodide. Without one only the asyncio deadline applies: the exchange still ends on time, but the
-    request is left running in the runtime.
+    request is left running in the runtime. ``policy``: the endpoint policy every URL is checked against
+    before the secret is attached (default: :data:`~freshtoken.endpoint_policy.DEFAULT_POLICY`).
     """
 
-    def __init__(self, fetch: Callable[..., Any], *, abort_signal: Any = None) -> None:
-        self._own = False  # no httpx client: nothing to pool or close
+    def __init__(
+        self, fetch: Callable[..., Any], *, abort_signal: Any = None, policy: EndpointPolicy | None = None
+    ) -> None:
+        super().__init__(policy=policy)  # the httpx client is built on first use only: never, here
         self._fetch = fetch
         self._abort_signal = abort_signal if abort_signal is not None else js_abort_signal()
-
-    async def aclose(self) -> None:
-        return None
 
     async def post(self, url: str, headers: dict[str, str], body: bytes, *, timeout: float) -> TokenResponse:
         if not url.startswith(("https://", "http://")):
