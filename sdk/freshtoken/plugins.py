@@ -45,8 +45,8 @@ class Plugins:
     """Hook dispatch and the provider registry. ``entry_points=False`` loads only what is registered by hand."""
 
     def __init__(self, *, entry_points: bool = True) -> None:
-        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
-        self.pm.add_hookspecs(hookspecs)
+        self._pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self._pm.add_hookspecs(hookspecs)
         self.broken: list[BrokenPlugin] = []
         self._dists: dict[str, tuple[str | None, str | None]] = {}
         self._providers: dict[str, ProviderInfo] | None = None
@@ -56,14 +56,14 @@ class Plugins:
     # -- loading ----------------------------------------------------------------------------------
     def load_entry_points(self) -> None:
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-            if self.pm.get_plugin(ep.name) is not None:
+            if self.has_plugin(ep.name):
                 continue
             dist = getattr(ep, "dist", None)
             dist_name = dist.metadata["Name"] if dist is not None else None
             dist_version = dist.version if dist is not None else None
             try:
                 plugin = ep.load()
-                self.pm.register(plugin, name=ep.name)
+                self._pm.register(plugin, name=ep.name)
             except Exception as exc:
                 log.error("plugin %r (%s) failed to load: %s", ep.name, dist_name, exc.__class__.__name__)
                 self.broken.append(BrokenPlugin(ep.name, dist_name, f"{exc.__class__.__name__}: {exc}"[:300]))
@@ -73,8 +73,12 @@ class Plugins:
 
     def register(self, plugin: Any, name: str | None = None) -> None:
         """Register a plugin object or module by hand (tests, embedded hosts, Workers)."""
-        self.pm.register(plugin, name=name)
+        self._pm.register(plugin, name=name)
         self._providers = None
+
+    def has_plugin(self, name: str) -> bool:
+        """Whether a plugin is registered under ``name`` (by an entry point or :meth:`register`)."""
+        return self._pm.get_plugin(name) is not None
 
     # -- providers --------------------------------------------------------------------------------
     def providers(self) -> dict[str, ProviderInfo]:
@@ -84,7 +88,7 @@ class Plugins:
 
     def _collect(self) -> dict[str, ProviderInfo]:
         found: dict[str, ProviderInfo] = {}
-        for impl in self.pm.hook.freshtoken_register_providers.get_hookimpls():
+        for impl in self._pm.hook.freshtoken_register_providers.get_hookimpls():
             plugin_name = impl.plugin_name
             dist, version = self._dists.get(plugin_name, (None, None))
 
@@ -131,7 +135,7 @@ class Plugins:
     # -- events -----------------------------------------------------------------------------------
     async def emit(self, hook_name: str, event: Event) -> None:
         """Call every implementation of ``hook_name``; await what they return; isolate failures."""
-        hook = getattr(self.pm.hook, hook_name)
+        hook = getattr(self._pm.hook, hook_name)
         for impl in hook.get_hookimpls():
             try:
                 result = impl.function(event=event)

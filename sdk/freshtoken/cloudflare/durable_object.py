@@ -169,7 +169,7 @@ class RefresherObject(DurableObject):  # type: ignore[misc]
         from ..providers import generic
 
         plugins = Plugins(entry_points=self.load_entry_points)
-        if plugins.pm.get_plugin("generic") is None:
+        if not plugins.has_plugin("generic"):
             plugins.register(generic, name="generic")
         for plugin in self.provider_plugins:
             plugins.register(plugin)
