@@ -73,7 +73,7 @@ def test_the_next_open_imports_the_newest_entry_and_makes_its_alarm_due(tmp_path
     assert a is not None and a.refresh_token is not None and a.generation == 2
     assert a.refresh_token.get_secret_value() == RT + "-2"
     assert again.get_alarm("t:acme:a") == a.last_success_at  # due: the next alarm rewrites KV from it
-    assert again.list()[0]["status"] == "active"
+    assert again.summaries()[0]["status"] == "active"
     b = again.load_state("t:acme:b")
     assert b is not None and b.refresh_token is not None and b.refresh_token.get_secret_value() == RT + "-db"
     assert not again.exists("t:acme:gone")

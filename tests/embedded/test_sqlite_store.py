@@ -48,7 +48,7 @@ async def test_account_storage_contract(tmp_path: Path, codec: AesGcmCodec) -> N
     s2 = state("t:acme:u1", status=Status.RETRYING)
     await st.save(s2)  # saving keeps the alarm
     assert await st.get_alarm() == 50.0
-    assert store.list()[0]["status"] == "retrying"
+    assert store.summaries()[0]["status"] == "retrying"
     await st.delete_alarm()
     assert await st.get_alarm() is None
     await st.set_alarm(7.0)
@@ -136,17 +136,17 @@ def test_list_pages_and_counts(tmp_path: Path, codec: AesGcmCodec) -> None:
     seen: list[str] = []
     after = None
     while True:
-        page = store.list(limit=10, after=after)
+        page = store.summaries(limit=10, after=after)
         if not page:
             break
         seen += [p["key"] for p in page]
         after = page[-1]["key"]
     assert seen == sorted(seen) and len(seen) == 25
-    dead = store.list(status="reauth_required")
+    dead = store.summaries(status="reauth_required")
     assert [d["key"] for d in dead] == [f"t:acme:u{i:02d}" for i in range(0, 25, 5)]
-    item = store.list(limit=1)[0]
+    item = store.summaries(limit=1)[0]
     assert item["generation"] == 3 and item["alarm_at"] == 1000.0 and item["has_refresh_token"] is True
-    flat = repr(store.list(limit=100))
+    flat = repr(store.summaries(limit=100))
     assert "planted" not in flat and "v1." not in flat
     assert store.count_by_status() == {"active": 20, "reauth_required": 5}
     assert store.count() == 25 and list(store.keys(batch=7)) == sorted(seen)
@@ -196,3 +196,11 @@ def test_close_reopens(tmp_path: Path, codec: AesGcmCodec) -> None:
     assert store.exists("t:acme:a")
     assert store._db().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store._db().execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+
+
+def test_the_store_does_not_shadow_the_builtin_list(tmp_path):
+    """``SQLiteStore.summaries`` (was ``list``: a method named after the built-in it shadowed in the class body)."""
+    from freshtoken.embedded.sqlite_store import SQLiteStore
+
+    assert not hasattr(SQLiteStore, "list")
+    assert callable(SQLiteStore.summaries)

@@ -168,7 +168,7 @@ class Rows:
         self.store = SQLiteStore(config.parent / "state.db", AesGcmCodec.from_env())
 
     def summaries(self) -> dict[str, dict[str, Any]]:
-        return {row["key"]: row for row in self.store.list(limit=1000)}
+        return {row["key"]: row for row in self.store.summaries(limit=1000)}
 
     def refresh_token(self, key: str) -> str | None:
         state = self.store.load_state(key)

@@ -345,7 +345,7 @@ class EmbeddedRuntime:
         self, *, limit: int = 100, after: str | None = None, status: str | None = None
     ) -> list[dict[str, Any]]:
         """Public summaries in key order; page with ``after`` = the last key seen."""
-        return self.store.list(limit=limit, after=after, status=status)
+        return self.store.summaries(limit=limit, after=after, status=status)
 
     # -- alarms ---------------------------------------------------------------------------------------------------
     def _enter(self) -> None:

@@ -18,7 +18,6 @@ not a failure at every alarm), then imports the encrypted recovery file ``<datab
 
 from __future__ import annotations
 
-import builtins
 import json
 import logging
 import os
@@ -281,7 +280,7 @@ class SQLiteStore:
             "lease_until = CASE WHEN ? IS NULL THEN lease_until ELSE MAX(COALESCE(lease_until, 0), ?) END "
             "WHERE key = ? AND lease_owner = ?"
         )
-        params: builtins.list[Any] = [state.client, state.status.value, text, state.in_flight_since, now,
+        params: list[Any] = [state.client, state.status.value, text, state.in_flight_since, now,
                                       lease_until, lease_until, key, owner]
         if isinstance(expected, int):
             sql += " AND json_extract(state, '$.generation') = ?"
@@ -332,16 +331,16 @@ class SQLiteStore:
         self._exec("UPDATE accounts SET alarm_at = ? WHERE key = ?", (None if at is None else float(at), key))
 
     # -- scheduling -------------------------------------------------------------------------------------
-    def due(self, now: float, limit: int = 100) -> builtins.list[str]:
+    def due(self, now: float, limit: int = 100) -> list[str]:
         """Up to ``limit`` keys whose alarm is due at ``now`` and that nobody holds a lease on, oldest first."""
         return [k for k, _ in self.due_with_times(now, limit)]
 
-    def due_with_times(self, now: float, limit: int = 100) -> builtins.list[tuple[str, float]]:
+    def due_with_times(self, now: float, limit: int = 100) -> list[tuple[str, float]]:
         return [(k, a) for k, a, _ in self.due_rows(now, limit)]
 
     def due_rows(
         self, now: float, limit: int = 100, *, exclude_clients: Collection[str] = ()
-    ) -> builtins.list[tuple[str, float, str]]:
+    ) -> list[tuple[str, float, str]]:
         """(key, alarm_at, client) of due, unleased accounts, oldest first, skipping ``exclude_clients``
         (clients at their in-flight cap: excluded in the query, so that LIMIT finds the others)."""
         excluded = sorted(exclude_clients)
@@ -395,7 +394,7 @@ class SQLiteStore:
             if len(keys) < batch:
                 return moved
 
-    def interrupted(self, limit: int = 100) -> builtins.list[str]:
+    def interrupted(self, limit: int = 100) -> list[str]:
         """Accounts whose last refresh started and never finished (the host died in it), oldest first.
 
         With a provider that rotates refresh tokens without a grace window, such a grant may be gone: the
@@ -441,7 +440,7 @@ class SQLiteStore:
         row = self._exec("SELECT lease_owner, lease_until FROM accounts WHERE key = ?", (key,)).fetchone()
         return (None, None) if row is None else (row[0], row[1])
 
-    def lease_owners(self) -> builtins.list[str]:
+    def lease_owners(self) -> list[str]:
         return [str(o) for (o,) in self._exec(
             "SELECT DISTINCT lease_owner FROM accounts WHERE lease_owner IS NOT NULL"
         )]
@@ -453,12 +452,12 @@ class SQLiteStore:
         ).rowcount
 
     # -- listing ----------------------------------------------------------------------------------------
-    def list(self, limit: int = 100, after: str | None = None, status: str | None = None,
-             ) -> builtins.list[dict[str, Any]]:
+    def summaries(self, limit: int = 100, after: str | None = None, status: str | None = None,
+                  ) -> list[dict[str, Any]]:
         """Public summaries (no secret, nothing decrypted), in key order; ``after`` pages (keyset)."""
         sql = "SELECT key, client, status, state, alarm_at, lease_owner, lease_until FROM accounts"
-        where: builtins.list[str] = []
-        params: builtins.list[Any] = []
+        where: list[str] = []
+        params: list[Any] = []
         if status is not None:
             where.append("status = ?")
             params.append(status)
