@@ -77,7 +77,7 @@ async def test_the_refresher_stores_every_field(rig) -> None:
 
 
 async def test_the_refresher_refuses_a_registration_for_another_client(rig) -> None:
-    with pytest.raises(ConfigError, match="names client 'other'.*'sandbox'"):
+    with pytest.raises(ConfigError, match=r"names client 'other'.*'sandbox'"):
         await rig.refresher.register(Registration(client="other", refresh_token=RT))
     with pytest.raises(ReauthRequired, match="refresh token is required"):
         await rig.refresher.register()  # the keyword form: client defaults to the refresher's

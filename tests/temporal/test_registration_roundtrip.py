@@ -46,5 +46,5 @@ async def test_a_refused_registration_names_the_problem(temporal_time_skipping, 
     async with in_process_worker(client, sandbox) as (accounts, _a, _kv):
         with pytest.raises(TypeError, match="not both"):
             await accounts.register(new_key(), Registration(client=CLIENT, refresh_token="rt-x"), scope="read")
-        with pytest.raises(ConfigError, match="unknown client 'nope'|no OAuth client 'nope'|'nope'"):
+        with pytest.raises(ConfigError, match="'nope'"):
             await accounts.register(new_key(), client="nope", refresh_token="rt-planted-0b1d")
