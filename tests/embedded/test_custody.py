@@ -27,7 +27,7 @@ from freshtoken import AccountState, MemoryStorage, OAuthClient, Status, TokenHT
 from freshtoken.config import settings_from_dict
 from freshtoken.embedded import AesGcmCodec, SQLiteStore, run_until_signal
 from freshtoken.errors import ConfigError, RetryableError, StateConflict
-from tests.faults.drip_endpoint import DripEndpoint
+from tests.fixtures_servers.slow_endpoint import DripEndpoint
 
 from .conftest import Host, until
 

@@ -1,8 +1,8 @@
 """Single flight under faults, with real ``freshtoken serve`` processes on one state database.
 
-* **Slow drip.** A token endpoint (``drip_endpoint.py``) sends ``200`` headers, then one byte every 0.25 s and
-  never finishes. httpx's timeout bounds each read, so without a deadline on the whole exchange a refresh
-  would hang for ever while its lease runs out. Two ``serve`` processes, a 6 s lease, a 2 s provider
+* **Slow drip.** A token endpoint (``DripEndpoint`` in ``tests/fixtures_servers/slow_endpoint.py``) sends
+  ``200`` headers, then one byte every 0.25 s and never finishes. httpx's timeout bounds each read, so
+  without a deadline on the whole exchange a refresh would hang for ever while its lease runs out. Two ``serve`` processes, a 6 s lease, a 2 s provider
   timeout, three dripping grants and three normal ones (rotating, 4 s tokens, refreshed every ~2 s by
   whichever process gets there first): every refresh token reaches the endpoint exactly once, no two
   requests of a grant overlap, nothing is reused, each dripping exchange ends at its deadline as a
@@ -38,8 +38,7 @@ import pytest
 from freshtoken.config import load_settings
 from freshtoken.embedded import AesGcmCodec, SQLiteStore, generate_key
 from freshtoken.embedded_factory import build_host
-
-from .drip_endpoint import DripEndpoint, Exchange
+from tests.fixtures_servers.slow_endpoint import DripEndpoint, Exchange
 
 BIN = Path(sys.executable).parent / "freshtoken"
 CLIENT_SECRET = "PLANTED-custody-secret-9b3e"
