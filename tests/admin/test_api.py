@@ -15,25 +15,9 @@ from freshtoken.admin import AdminServer, check_bind, create_app, is_loopback, s
 from freshtoken.config import load_settings
 from freshtoken.embedded_factory import Host, build_host
 from freshtoken.errors import ConfigError
-from tests.admin.support import ADMIN_TOKEN, CLIENT_SECRET, write_config
+from tests.admin.support import ADMIN_TOKEN, write_config
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-@pytest.fixture
-async def host(env: Path, sandbox) -> Any:
-    h = build_host(load_settings(write_config(env, sandbox.token_url)))
-    yield h
-    await h.aclose()
-
-
-@pytest.fixture
-async def api(host: Host) -> Any:
-    app = create_app(host.runtime, token=ADMIN_TOKEN, metrics=host.metrics, secrets=[CLIENT_SECRET])
-    # the Host names the address served; state-changing requests are JSON (a web page cannot send them)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8787",
-                                 headers={"content-type": "application/json"}) as client:
-        yield client
 
 
 async def register(api: httpx.AsyncClient, sandbox, key: str = "t1:generic:u1", **extra: Any) -> httpx.Response:

@@ -5,39 +5,19 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
 
-from freshtoken.admin import create_app
-from freshtoken.config import load_settings
-from freshtoken.embedded_factory import Host, build_host
-from tests.admin.support import ADMIN_TOKEN, CLIENT_SECRET, write_config
+from freshtoken.embedded_factory import Host
+from tests.admin.support import ADMIN_TOKEN
 from tests.registration_roundtrip import check, every_field, with_expires_in
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 KEY = "t1:generic:rt"
 
 
-@pytest.fixture
-async def host(env: Path, sandbox) -> Any:
-    h = build_host(load_settings(write_config(env, sandbox.token_url)))
-    yield h
-    await h.aclose()
-
-
-@pytest.fixture
-async def api(host: Host) -> Any:
-    app = create_app(host.runtime, token=ADMIN_TOKEN, metrics=host.metrics, secrets=[CLIENT_SECRET])
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8787",
-                                 headers={"content-type": "application/json"}) as client:
-        yield client
-
-
-async def _record(host: Host, key: str) -> dict | None:
-    raw = await host.kv.get(key)
+async def _record(h: Host, key: str) -> dict | None:
+    raw = await h.kv.get(key)
     return None if raw is None else json.loads(raw)
 
 
