@@ -25,7 +25,7 @@ from pydantic import SecretStr
 
 from freshtoken import AccountState, MemoryStorage, OAuthClient, Status, TokenHTTP
 from freshtoken.config import settings_from_dict
-from freshtoken.embedded import AesGcmCodec, SQLiteStore, run_until_signal
+from freshtoken.embedded import AesGcmCodec, EmbeddedRuntime, SQLiteStore, run_until_signal
 from freshtoken.errors import ConfigError, RetryableError, StateConflict
 from tests.fixtures_servers.slow_endpoint import DripEndpoint
 
@@ -220,6 +220,10 @@ def test_lease_and_drain_settings_are_validated() -> None:
         settings_from_dict({"runtime": {"drain_timeout": -1}})
     s = settings_from_dict({"runtime": {"lease_ttl": 12, "drain_timeout": 0}})
     assert s.runtime.lease_ttl == 12 and s.runtime.drain_timeout == 0
+    with pytest.raises(ConfigError, match="lease_ttl"):
+        EmbeddedRuntime(store=None, kv=None, clients={}, lease_ttl=0)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="drain_timeout"):
+        EmbeddedRuntime(store=None, kv=None, clients={}, drain_timeout=-1)  # type: ignore[arg-type]
 
 
 # -- the deadline of one exchange -----------------------------------------------------------------------------------

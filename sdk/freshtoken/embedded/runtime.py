@@ -111,6 +111,10 @@ class EmbeddedRuntime:
             raise ConfigError(f"runtime concurrency must be at least 1, not {concurrency}")
         if per_client_concurrency is not None and per_client_concurrency < 1:
             raise ConfigError(f"runtime per_client_concurrency must be at least 1, not {per_client_concurrency}")
+        if not lease_ttl > 0:
+            raise ConfigError(f"runtime lease_ttl must be a positive number of seconds, not {lease_ttl}")
+        if drain_timeout is not None and not drain_timeout >= 0:
+            raise ConfigError(f"runtime drain_timeout must be 0 or more seconds (or None), not {drain_timeout}")
         self.store = store
         self.kv = kv
         self.clients: dict[str, OAuthClient] = dict(clients)
