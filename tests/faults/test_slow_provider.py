@@ -112,8 +112,8 @@ async def test_a_hanging_endpoint_times_out_and_others_keep_refreshing(tmp_path:
             clients={"hanging": _client("hanging", hang_url), "healthy": _client("healthy", sandbox.token_url)},
         )
         # the hanging accounts are registered first: their alarms are the oldest, so they take every slot
-        hanging = [f"t1:slow:hang-{i}" for i in range(HANGING)]
-        healthy = [f"t1:ok:acct-{i}" for i in range(HEALTHY)]
+        hanging = [f"t1:hanging:hang-{i}" for i in range(HANGING)]
+        healthy = [f"t1:healthy:acct-{i}" for i in range(HEALTHY)]
         for key in hanging:
             await runtime.register(key, client="hanging", refresh_token=f"rt-hang-{key}")
         for key in healthy:
