@@ -34,9 +34,9 @@ def codec() -> Any:
 
 
 def redis_kv_class() -> Any:
-    """The Redis KV of freshtoken, wherever it lives (``freshtoken.redis_kv`` or ``freshtoken.kv_redis``)."""
+    """The Redis KV of freshtoken, wherever it lives (``freshtoken.kv.redis`` or ``freshtoken.kv_redis``)."""
     errors = []
-    for mod in ("freshtoken.redis_kv", "freshtoken.kv_redis", "freshtoken.embedded.redis_kv"):
+    for mod in ("freshtoken.kv.redis", "freshtoken.kv_redis", "freshtoken.embedded.redis_kv"):
         try:
             m = importlib.import_module(mod)
         except ImportError as exc:

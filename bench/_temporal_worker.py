@@ -12,7 +12,7 @@ import argparse
 import asyncio
 import json
 
-from freshtoken.redis_kv import RedisKV
+from freshtoken.kv.redis import RedisKV
 from freshtoken.temporal import EncryptionCodec, RefreshActivities, WorkerHost, build_worker, connect
 from freshtoken.temporal.worker import run_until_signal
 

@@ -6,7 +6,7 @@
              any family starts at generation 0 without being minted, so a million accounts cost nothing
              up front; presenting an older generation is a reuse and answers ``invalid_grant``.
              ``GET /stats`` returns counters.
-``sandbox``  freshtoken's own :class:`~freshtoken.sandbox.SandboxAuthServer` under uvicorn (latency
+``sandbox``  freshtoken's own :class:`~freshtoken.sandbox.server.SandboxAuthServer` under uvicorn (latency
              injection), plus ``POST /_bench/mint?n=N`` to mint N grants over HTTP.
 ``loadgen``  raw asyncio keep-alive clients hammering ``fast`` (no pipelining, like httpx), to measure the
              endpoint's own limit.
@@ -145,7 +145,7 @@ async def serve_fast(port: int, lifetime: int, latency: float) -> None:
 def serve_sandbox(port: int, lifetime: int, latency: float) -> None:
     import uvicorn
 
-    from freshtoken.sandbox import SandboxAuthServer
+    from freshtoken.sandbox.server import SandboxAuthServer
 
     sandbox = SandboxAuthServer(lifetime=lifetime, latency=latency, clients={CLIENT_ID: CLIENT_SECRET})
 

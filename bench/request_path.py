@@ -64,7 +64,7 @@ def gateway_redis_kv(url: str, *, pool: int = 16) -> Any:
     """
     import redis.asyncio as aioredis
 
-    from freshtoken.redis_kv import RedisKV
+    from freshtoken.kv.redis import RedisKV
 
     client = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(
         url, max_connections=pool, timeout=5, decode_responses=True, socket_timeout=5))

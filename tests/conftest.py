@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from freshtoken.sandbox import SandboxServer, SandboxStats
+from freshtoken.sandbox.server import SandboxServer, SandboxStats
 
 #: Redis, Redis Cluster and Temporal servers, started on demand by the tests that use them.
 pytest_plugins = ["tests.fixtures_servers.servers"]

@@ -128,3 +128,8 @@ class ProviderMismatch(ConfigError):
 
 class UnsafeEndpoint(ConfigError):
     """A URL a secret would be sent to breaks the endpoint policy (scheme, host, address, userinfo)."""
+
+
+class KVError(FreshtokenError):
+    """A KV backend refused or failed a read or a write (limits, transport, the store's own error). Every
+    backend's error derives from it, so a host can catch one class whatever KV it runs on."""

@@ -20,10 +20,10 @@ import httpx
 from authlib.oauth2.auth import ClientAuth
 
 from .client import OAuthClient
-from .endpoint_policy import DEFAULT_POLICY, EndpointPolicy
+from .egress.endpoint_policy import DEFAULT_POLICY, EndpointPolicy
+from .egress.guarded_transport import GuardedTransport
+from .egress.http_logs import quiet_provider_echoes
 from .errors import MalformedResponse, Misconfigured, RetryableError, UnsafeEndpoint
-from .guarded_transport import GuardedTransport
-from .http_logs import quiet_provider_echoes
 
 quiet_provider_echoes()  # httpx/httpcore log reason phrases and response headers: an endpoint may echo secrets
 
@@ -139,7 +139,7 @@ class TokenHTTP:
     built on first use, so it never builds one.
     """
 
-    #: The endpoint policy every request is checked against (see :mod:`freshtoken.endpoint_policy`).
+    #: The endpoint policy every request is checked against (see :mod:`freshtoken.egress.endpoint_policy`).
     policy: EndpointPolicy = DEFAULT_POLICY
 
     def __init__(
@@ -152,7 +152,7 @@ class TokenHTTP:
     ) -> None:
         """``client``: an httpx client to send with (proxies; closed by its owner, not here). ``transport``:
         the httpx transport of the client built here. By default a
-        :class:`~freshtoken.guarded_transport.GuardedTransport`, which also checks the address a host name
+        :class:`~freshtoken.egress.guarded_transport.GuardedTransport`, which also checks the address a host name
         resolves to; a transport passed here replaces it (the URL is still checked against ``policy``)."""
         if client is not None and transport is not None:
             raise ValueError("TokenHTTP: pass an httpx client or a transport, not both")

@@ -1,6 +1,6 @@
 """What one operation on an account did: :class:`OutcomeKind` and :class:`Outcome`, and their one serialisation.
 
-The refresher returns the first eight kinds; the host shell (:mod:`freshtoken.host`) and the runtimes add the
+The refresher returns the first eight kinds; the host shell (:mod:`freshtoken.host.shell`) and the runtimes add the
 last four. Every runtime, the admin API and the CLI read and write outcomes through :meth:`Outcome.to_dict` /
 :meth:`Outcome.from_dict` and decide "did it fail?" with :attr:`OutcomeKind.failed`.
 """
@@ -33,7 +33,7 @@ class OutcomeKind(StrEnum):
     #: Another owner's newer state won: this process stood down, wrote nothing, set no alarm.
     SUPERSEDED = "superseded"
     #: Outside the refresher (unknown client, a state that does not decode, a storage outage): the host shell
-    #: logged it and re-armed the account's alarm (:func:`freshtoken.host.rearm_after_error`).
+    #: logged it and re-armed the account's alarm (:func:`freshtoken.host.shell.rearm_after_error`).
     ERROR_REARMED = "error_rearmed"
     #: An account was registered (runtimes whose operations all answer with an outcome: Temporal).
     REGISTERED = "registered"

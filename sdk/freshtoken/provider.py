@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from .client import AuthMethod, OAuthClient
-from .endpoint_policy import BASELINE_POLICY
+from .egress.endpoint_policy import BASELINE_POLICY
 from .errors import (
     InvalidAccountData,
     MalformedResponse,
@@ -145,7 +145,7 @@ class Provider(BaseModel):
     def _endpoint_policy(self) -> Provider:
         """What no deployment may allow (scheme, userinfo, metadata, link-local...) is refused here, class
         defaults included; the deployment's own policy (private networks) is applied where it is known
-        (:class:`~freshtoken.providers_by_client.ClientProviders`), and again before each request."""
+        (:class:`~freshtoken.host.providers.ClientProviders`), and again before each request."""
         for field in ("token_url", "revocation_url", "issuer"):
             value = getattr(self, field)
             if value:

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from freshtoken.admin import create_app
-from freshtoken.config import load_settings
-from freshtoken.embedded_factory import Host, build_host
+from freshtoken.host.config import load_settings
+from freshtoken.host.factory import Host, build_host
 from tests.admin.support import ADMIN_TOKEN, CLIENT_SECRET, env, sandbox, write_config  # noqa: F401 - fixtures
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from freshtoken.embedded import generate_key
-from freshtoken.sandbox import SandboxAuthServer, SandboxServer
+from freshtoken.sandbox.server import SandboxAuthServer, SandboxServer
 
 CLIENT_ID = "ui-client"
 #: Planted secrets: looked for in every output.

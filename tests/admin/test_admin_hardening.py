@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from freshtoken.admin import AdminServer, serve_host
-from freshtoken.config import load_settings
-from freshtoken.embedded_factory import Host, build_host
+from freshtoken.host.config import load_settings
+from freshtoken.host.factory import Host, build_host
 from tests.admin.support import ADMIN_TOKEN, write_config
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

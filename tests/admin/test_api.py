@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from freshtoken.admin import AdminServer, check_bind, create_app, is_loopback, serve_host
-from freshtoken.config import load_settings
-from freshtoken.embedded_factory import Host, build_host
 from freshtoken.errors import ConfigError
+from freshtoken.host.config import load_settings
+from freshtoken.host.factory import Host, build_host
 from tests.admin.support import ADMIN_TOKEN, write_config
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

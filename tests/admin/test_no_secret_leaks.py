@@ -15,10 +15,10 @@ from click.testing import CliRunner
 
 from freshtoken.admin import create_app
 from freshtoken.cli import main
-from freshtoken.config import load_settings
-from freshtoken.embedded_factory import build_host
 from freshtoken.errors import FreshtokenError
-from freshtoken.sandbox import Fault
+from freshtoken.host.config import load_settings
+from freshtoken.host.factory import build_host
+from freshtoken.sandbox.server import Fault
 from tests.admin.support import ADMIN_TOKEN, CLIENT_SECRET, write_config
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

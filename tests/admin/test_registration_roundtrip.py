@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from freshtoken.embedded_factory import Host
+from freshtoken.host.factory import Host
 from tests.admin.support import ADMIN_TOKEN
 from tests.registration_roundtrip import check, every_field, with_expires_in
 

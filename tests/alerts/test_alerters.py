@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from freshtoken.alerts import LoggingAlerter, SlackAlerter, format_message
-from freshtoken.config import load_settings
-from freshtoken.embedded_factory import build_host
 from freshtoken.events import ReauthRequiredEvent, RefreshFailed, RefreshTokenExpiring, TokenExpired
-from freshtoken.sandbox import Fault
+from freshtoken.host.config import load_settings
+from freshtoken.host.factory import build_host
+from freshtoken.observability.alerts import LoggingAlerter, SlackAlerter, format_message
+from freshtoken.sandbox.server import Fault
 from tests.admin.support import CLIENT_SECRET, Webhook, write_config
 
 NOW = 1_800_000_000.0
@@ -97,7 +97,7 @@ def test_format_message_holds_no_token_fields() -> None:
 
 
 def test_logging_alerter(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="freshtoken.alerts")
+    caplog.set_level(logging.INFO, logger="freshtoken.observability.alerts")
     alerter = LoggingAlerter()
     alerter.freshtoken_refresh_failed(failed(alert=False))
     assert caplog.records == []

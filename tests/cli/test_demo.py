@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 
-from freshtoken.demo import demo_main, render
+from freshtoken.sandbox.demo import demo_main, render
 
 
 async def test_demo_human_output_and_summary() -> None:

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pytest
 
 from freshtoken.cloudflare.fetch_http import FetchTokenHTTP
-from freshtoken.sandbox import SandboxServer
+from freshtoken.sandbox.server import SandboxServer
 
 from .harness import AbortSignal, Bridge, Workerd, fetch, node_available
 

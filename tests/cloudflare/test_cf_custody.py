@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from freshtoken.sandbox import SandboxAuthServer
+from freshtoken.sandbox.server import SandboxAuthServer
 from tests.fixtures_servers.slow_endpoint import SlowTokenEndpoint
 
 from .conftest import CF, running_cf

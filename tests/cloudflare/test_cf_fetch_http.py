@@ -132,7 +132,7 @@ def test_response_headers_from_every_shape():
 async def test_the_base_constructor_runs_policy_threaded_and_no_httpx_client_built():
     """FetchTokenHTTP is a TokenHTTP built by TokenHTTP's constructor: the endpoint policy it is given decides
     (before the secret is attached); it never builds an httpx client, and closing it is harmless."""
-    from freshtoken.endpoint_policy import EndpointPolicy
+    from freshtoken.egress.endpoint_policy import EndpointPolicy
 
     seen: list[str] = []
 

@@ -22,9 +22,9 @@ EXAMPLE = ROOT / "examples" / "cloudflare-worker" / "src" / "entry.py"
 #: parts of freshtoken for other runtimes.
 FORBIDDEN = [
     "sqlite3", "_sqlite3", "multiprocessing", "cryptography", "joserfc", "uvicorn", "starlette",
-    "prometheus_client", "redis", "temporalio", "freshtoken.sandbox", "freshtoken.embedded",
+    "prometheus_client", "redis", "temporalio", "freshtoken.sandbox.server", "freshtoken.embedded",
     "freshtoken.server", "freshtoken.cli", "freshtoken.temporal", "freshtoken.testing",
-    "freshtoken.cloudflare.kv_rest", "authlib.oauth2.rfc7523",
+    "freshtoken.kv.workers_rest", "authlib.oauth2.rfc7523",
 ]
 #: Third-party top-level packages allowed: the core's declared dependencies and what they import.
 #: (click and pygments come from httpx's optional CLI module, imported only when installed.)

@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from freshtoken.cloudflare.kv_rest import KVRestError, RestKV
-from freshtoken.cloudflare.limits import KVLimitError
+from freshtoken.kv.workers_limits import KVLimitError
+from freshtoken.kv.workers_rest import KVRestError, RestKV
 from freshtoken.record import KVRecord
 
 TOKEN = "cf-api-token-abcdef123456"

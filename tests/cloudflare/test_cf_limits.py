@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from freshtoken.cloudflare.limits import KV_MAX_KEY_BYTES, KVLimitError, WriteGate, check_key
+from freshtoken.kv.workers_limits import KV_MAX_KEY_BYTES, KVLimitError, WriteGate, check_key
 
 
 def test_key_limit_is_in_utf8_bytes_with_a_clear_error():

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from freshtoken.sandbox import Fault as SandboxFault
+from freshtoken.sandbox.server import Fault as SandboxFault
 
 from .conftest import ADMIN_TOKEN, CF, KEY
 from .harness import Fault, wait_for

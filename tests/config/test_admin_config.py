@@ -9,8 +9,8 @@ import pytest
 
 from freshtoken.admin import check_bind
 from freshtoken.admin.server import configured_tokens
-from freshtoken.config import load_settings, settings_from_dict
 from freshtoken.errors import ConfigError
+from freshtoken.host.config import load_settings, settings_from_dict
 from tests.admin.support import ADMIN_TOKEN, write_config
 
 SCOPED = """

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from freshtoken.config import load_settings, settings_from_dict
-from freshtoken.embedded_factory import build_host, build_kv
 from freshtoken.errors import ConfigError
+from freshtoken.host.config import load_settings, settings_from_dict
+from freshtoken.host.factory import build_host, build_kv
 from freshtoken.kv import MemoryKV
 from tests.admin.support import CLIENT_SECRET, write_config
 

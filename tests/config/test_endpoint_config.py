@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from freshtoken.config import load_settings, settings_from_dict
-from freshtoken.embedded_factory import build_host
 from freshtoken.errors import UnsafeEndpoint
+from freshtoken.host.config import load_settings, settings_from_dict
+from freshtoken.host.factory import build_host
 from tests.admin.support import write_config
 from tests.core.hostile_endpoints import ALWAYS_REFUSED, CANARY_QUERY, PRIVATE, with_query
 
@@ -37,8 +37,8 @@ def test_revocation_and_issuer_urls_are_checked_too(env: Path, field: str) -> No
 
 
 def test_private_networks_need_the_switch(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from freshtoken.endpoint_policy import EndpointPolicy
-    from freshtoken.guarded_transport import GuardedTransport
+    from freshtoken.egress.endpoint_policy import EndpointPolicy
+    from freshtoken.egress.guarded_transport import GuardedTransport
 
     url = "https://10.20.30.40/oauth/token"
     with pytest.raises(UnsafeEndpoint, match=r"private address; to allow private networks set \[security\] "

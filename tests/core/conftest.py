@@ -16,7 +16,7 @@ from freshtoken import (
     hookimpl,
 )
 from freshtoken.providers.generic import GenericProvider
-from freshtoken.sandbox import SandboxServer
+from freshtoken.sandbox.server import SandboxServer
 
 
 class Recorder:

@@ -22,9 +22,9 @@ import pytest
 from pydantic import SecretStr
 
 from freshtoken import ManualClock, MemoryKV, MemoryStorage, OAuthClient, Plugins, Refresher, TokenHTTP
-from freshtoken.discovery import discover
 from freshtoken.errors import ConfigError, UnsafeEndpoint
-from freshtoken.providers_by_client import ClientProviders
+from freshtoken.host.discovery import discover
+from freshtoken.host.providers import ClientProviders
 from tests.core.hostile_endpoints import CANARY_SECRET, NeverConnect, RecordingEndpoint
 
 HUGE = 200 * 1024 * 1024
@@ -236,7 +236,7 @@ async def test_the_same_origin_is_accepted() -> None:
     # the origin is compared normalised: host case, a trailing dot, an explicit default port
     for issuer, endpoint in [("http://localhost:{p}", "http://LOCALHOST.:{p}/t"),
                              ("https://auth.example.com", "https://Auth.Example.com.:443/t")]:
-        from freshtoken.discovery import check_discovered
+        from freshtoken.host.discovery import check_discovered
 
         port = server.url.rsplit(":", 1)[1]
         assert check_discovered(endpoint.format(p=port), "token_endpoint", issuer.format(p=port))
@@ -255,7 +255,7 @@ async def test_the_issuer_itself_must_pass_the_policy(issuer: str) -> None:
 
 
 def test_allowlist_entries() -> None:
-    from freshtoken.discovery import check_discovered
+    from freshtoken.host.discovery import check_discovered
 
     issuer = "https://accounts.example.com"
     cases = [

@@ -23,7 +23,7 @@ from freshtoken.errors import Misconfigured, RetryableError, UnsafeEndpoint
 from freshtoken.http import TokenRequest
 from freshtoken.provider import Provider
 from freshtoken.providers.generic import GenericProvider
-from freshtoken.sandbox import SandboxServer
+from freshtoken.sandbox.server import SandboxServer
 from freshtoken.state import Status
 from tests.core.conftest import Recorder
 from tests.core.hostile_endpoints import (
@@ -74,8 +74,8 @@ def test_a_provider_accepts_what_some_deployment_may_allow(url: str) -> None:
 
 @pytest.mark.parametrize("url", PRIVATE)
 def test_a_private_token_url_is_refused_unless_the_switch_is_on(url: str) -> None:
-    from freshtoken.endpoint_policy import EndpointPolicy
-    from freshtoken.providers_by_client import ClientProviders
+    from freshtoken.egress.endpoint_policy import EndpointPolicy
+    from freshtoken.host.providers import ClientProviders
 
     client = CLIENT.model_copy(update={"provider_options": {"token_url": url}})
     plugins = Plugins()
@@ -112,7 +112,7 @@ async def test_request_time_refusal_before_any_connection(url: str) -> None:
 
 @pytest.mark.parametrize("url", PRIVATE)
 async def test_the_switch_allows_private_networks_at_request_time(url: str) -> None:
-    from freshtoken.endpoint_policy import EndpointPolicy
+    from freshtoken.egress.endpoint_policy import EndpointPolicy
 
     transport = NeverConnect()
     async with httpx.AsyncClient(transport=transport) as hc:
@@ -263,8 +263,8 @@ def _resolver(answers: dict[str, list[str]]):
 async def test_a_name_that_resolves_to_a_forbidden_address_is_refused_before_connecting(
     answer: list[str], allowed_with_switch: bool
 ) -> None:
-    from freshtoken.endpoint_policy import EndpointPolicy
-    from freshtoken.guarded_transport import GuardedNetworkBackend, GuardedTransport
+    from freshtoken.egress.endpoint_policy import EndpointPolicy
+    from freshtoken.egress.guarded_transport import GuardedNetworkBackend, GuardedTransport
 
     for policy in (EndpointPolicy(), EndpointPolicy(allow_private_networks=True)):
         inner = RecordingBackend()
@@ -283,7 +283,7 @@ async def test_a_name_that_resolves_to_a_forbidden_address_is_refused_before_con
 
 
 async def test_the_default_client_checks_the_resolved_address_and_reaches_loopback(sandbox: SandboxServer) -> None:
-    from freshtoken.guarded_transport import GuardedTransport
+    from freshtoken.egress.guarded_transport import GuardedTransport
 
     http = TokenHTTP()
     try:

@@ -17,7 +17,7 @@ import pytest
 from freshtoken import ManualClock, MemoryKV, OAuthClient, Plugins, Refresher, TokenHTTP, hookimpl
 from freshtoken.errors import StateConflict
 from freshtoken.providers.generic import GenericProvider
-from freshtoken.sandbox import SandboxServer
+from freshtoken.sandbox.server import SandboxServer
 from freshtoken.state import AccountState
 from freshtoken.storage import PlaintextCodec, RescueStorage
 

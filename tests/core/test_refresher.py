@@ -9,7 +9,7 @@ import pytest
 
 from freshtoken import KVRecord, NotRegistered, Status, TokenReader, TokenUnavailable
 from freshtoken.providers.generic import GenericProvider
-from freshtoken.sandbox import Fault
+from freshtoken.sandbox.server import Fault
 
 from .conftest import Rig
 

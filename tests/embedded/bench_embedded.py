@@ -33,7 +33,7 @@ from freshtoken.providers import generic
 
 SANDBOX = """
 import json, sys
-from freshtoken.sandbox import SandboxServer
+from freshtoken.sandbox.server import SandboxServer
 import uvicorn
 n, port = int(sys.argv[1]), int(sys.argv[2])
 s = SandboxServer(port=port, lifetime=3600, rotate=True)
@@ -60,7 +60,7 @@ def plugins() -> Plugins:
 
 
 async def bench_sandbox(n: int, concurrency: int) -> dict[str, Any]:
-    from freshtoken.sandbox import free_port
+    from freshtoken.sandbox.server import free_port
 
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-c", SANDBOX, str(n), str(port)], stdout=subprocess.PIPE, text=True)

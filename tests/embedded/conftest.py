@@ -11,7 +11,7 @@ import pytest
 from freshtoken import ManualClock, OAuthClient, Plugins, TokenHTTP
 from freshtoken.embedded import AesGcmCodec, EmbeddedRuntime, SQLiteKV, SQLiteStore, generate_key
 from freshtoken.providers import generic
-from freshtoken.sandbox import SandboxServer
+from freshtoken.sandbox.server import SandboxServer
 
 CLIENT_SECRET = "sandbox-secret"
 

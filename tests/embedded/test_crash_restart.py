@@ -18,7 +18,7 @@ import pytest
 
 from freshtoken import KVRecord, TokenReader
 from freshtoken.embedded import AesGcmCodec, SQLiteKV, SQLiteStore
-from freshtoken.sandbox import SandboxServer
+from freshtoken.sandbox.server import SandboxServer
 
 from .conftest import Host
 

@@ -24,9 +24,9 @@ import pytest
 from pydantic import SecretStr
 
 from freshtoken import AccountState, MemoryStorage, OAuthClient, Status, TokenHTTP
-from freshtoken.config import settings_from_dict
 from freshtoken.embedded import AesGcmCodec, EmbeddedRuntime, SQLiteStore, run_until_signal
 from freshtoken.errors import ConfigError, RetryableError, StateConflict
+from freshtoken.host.config import settings_from_dict
 from tests.fixtures_servers.slow_endpoint import DripEndpoint
 
 from .conftest import Host, until

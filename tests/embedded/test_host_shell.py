@@ -1,4 +1,4 @@
-"""The host shell (freshtoken.host) and the outcome kinds, directly and through the embedded runtime: one message
+"""The host shell (freshtoken.host.shell) and the outcome kinds, directly and through the embedded runtime: one message
 for an unknown client, the KV prefix and margin applied, one re-arm policy after an unexpected error."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from freshtoken.errors import ConfigError
-from freshtoken.host import HostShell, lookup_client
+from freshtoken.host.shell import HostShell, lookup_client
 from freshtoken.http import TokenHTTP
 from freshtoken.kv import MemoryKV
 from freshtoken.outcome import Outcome, OutcomeKind

@@ -8,7 +8,7 @@ import pytest
 
 from freshtoken import OAuthClient
 from freshtoken.errors import AccountExists, ConfigError
-from freshtoken.sandbox import SandboxServer
+from freshtoken.sandbox.server import SandboxServer
 from tests.embedded.conftest import Host, sandbox_client
 
 

@@ -18,7 +18,7 @@ from freshtoken import (
     hookimpl,
 )
 from freshtoken.embedded import EmbeddedRuntime
-from freshtoken.sandbox import Fault
+from freshtoken.sandbox.server import Fault
 
 from .conftest import Host, plugins, sandbox_client, until
 

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from freshtoken import OAuthClient, Plugins
-from freshtoken.alerts import LoggingAlerter
 from freshtoken.embedded import AesGcmCodec, EmbeddedRuntime, SQLiteKV, SQLiteStore, run_until_signal
+from freshtoken.observability.alerts import LoggingAlerter
 from freshtoken.providers import generic
 
 

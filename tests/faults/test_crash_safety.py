@@ -35,7 +35,7 @@ import pytest
 from freshtoken import OAuthClient, Plugins
 from freshtoken.embedded import AesGcmCodec, EmbeddedRuntime, SQLiteKV, SQLiteStore, generate_key
 from freshtoken.providers import generic
-from freshtoken.sandbox import SandboxAuthServer, SandboxServer
+from freshtoken.sandbox.server import SandboxAuthServer, SandboxServer
 
 from .crash_host import rt_hash
 

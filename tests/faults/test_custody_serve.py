@@ -35,9 +35,9 @@ from typing import Any
 
 import pytest
 
-from freshtoken.config import load_settings
 from freshtoken.embedded import AesGcmCodec, SQLiteStore, generate_key
-from freshtoken.embedded_factory import build_host
+from freshtoken.host.config import load_settings
+from freshtoken.host.factory import build_host
 from tests.fixtures_servers.slow_endpoint import DripEndpoint, Exchange
 
 BIN = Path(sys.executable).parent / "freshtoken"

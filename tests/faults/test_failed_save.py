@@ -37,9 +37,9 @@ from typing import Any
 import pytest
 
 from freshtoken import ManualClock, TokenReader, hookimpl
-from freshtoken.alerts import LoggingAlerter
 from freshtoken.embedded import AesGcmCodec, SQLiteStore, generate_key
-from freshtoken.sandbox import SandboxAuthServer, SandboxServer, SandboxStats
+from freshtoken.observability.alerts import LoggingAlerter
+from freshtoken.sandbox.server import SandboxAuthServer, SandboxServer, SandboxStats
 from tests.embedded.conftest import Host, sandbox_client, until
 
 HOUR = 3600.0

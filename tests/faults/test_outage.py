@@ -18,7 +18,7 @@ from freshtoken.embedded import AesGcmCodec, EmbeddedRuntime, SQLiteStore, gener
 from freshtoken.kv import MemoryKV
 from freshtoken.providers import generic
 from freshtoken.retry import RetryPolicy
-from freshtoken.sandbox import SandboxAuthServer, SandboxServer, free_port
+from freshtoken.sandbox.server import SandboxAuthServer, SandboxServer, free_port
 
 ACCOUNTS = 2000
 LIFETIME = 1800  # 30-minute tokens

@@ -26,7 +26,7 @@ from typing import Any
 from freshtoken import KVRecord, MemoryKV, OAuthClient, Plugins, TokenHTTP, hookimpl
 from freshtoken.embedded import AesGcmCodec, EmbeddedRuntime, SQLiteStore, generate_key
 from freshtoken.providers import generic
-from freshtoken.sandbox import SandboxServer
+from freshtoken.sandbox.server import SandboxServer
 
 HANGING = 12
 HEALTHY = 40

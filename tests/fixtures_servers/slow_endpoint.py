@@ -8,7 +8,7 @@ dripping). Each request is recorded as an :class:`Exchange`. Refresh tokens are 
 tests compare them by value.
 
 :class:`SlowTokenEndpoint` — modes per *request*, in front of the rotating sandbox authorization server's token
-logic (:class:`~freshtoken.sandbox.SandboxAuthServer`: rotation on, reuse detection). Each token request, as it
+logic (:class:`~freshtoken.sandbox.server.SandboxAuthServer`: rotation on, reuse detection). Each token request, as it
 arrives, takes the next mode queued in ``modes``, or ``mode`` when the queue is empty:
 
 ``"normal"``
@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from freshtoken.sandbox import SandboxAuthServer
+from freshtoken.sandbox.server import SandboxAuthServer
 
 
 @dataclass

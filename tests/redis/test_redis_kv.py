@@ -21,9 +21,9 @@ from freshtoken import (
     TokenUnavailable,
 )
 from freshtoken.errors import ConfigError
+from freshtoken.kv.redis import RedisKV, RedisKVError, ttl_ms
 from freshtoken.providers.generic import GenericProvider
-from freshtoken.redis_kv import RedisKV, RedisKVError, ttl_ms
-from freshtoken.sandbox import SandboxServer
+from freshtoken.sandbox.server import SandboxServer
 from tests.fixtures_servers.servers import Node
 
 pytestmark = [pytest.mark.redis]
@@ -147,15 +147,15 @@ async def test_refresher_writes_to_redis_and_a_gateway_reads_it(kv: RedisKV):
 
 
 def test_import_freshtoken_does_not_import_redis():
-    code = ("import sys, freshtoken, freshtoken.redis_kv; "
-            "from freshtoken.redis_kv import RedisKV; RedisKV(url='redis://127.0.0.1:1'); "
+    code = ("import sys, freshtoken, freshtoken.kv.redis; "
+            "from freshtoken.kv.redis import RedisKV; RedisKV(url='redis://127.0.0.1:1'); "
             "assert 'redis' not in sys.modules, 'redis imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 async def test_config_backend_redis_builds_this_kv(redis_server: str, tmp_path):
-    from freshtoken.config import settings_from_dict
-    from freshtoken.embedded_factory import build_kv
+    from freshtoken.host.config import settings_from_dict
+    from freshtoken.host.factory import build_kv
 
     settings = settings_from_dict({"kv": {"backend": "redis", "url": redis_server}}, base_dir=tmp_path)
     store = build_kv(settings)

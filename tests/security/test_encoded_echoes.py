@@ -26,8 +26,8 @@ from click.testing import CliRunner
 
 from freshtoken.admin import create_app
 from freshtoken.cli import main
-from freshtoken.config import load_settings
-from freshtoken.embedded_factory import build_host
+from freshtoken.host.config import load_settings
+from freshtoken.host.factory import build_host
 from tests.admin.support import Webhook
 from tests.security.canaries import (
     ADMIN_TOKEN,

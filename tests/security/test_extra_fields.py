@@ -10,9 +10,9 @@ from typing import ClassVar
 
 import pytest
 
-from freshtoken.config import load_settings
 from freshtoken.errors import ConfigError
 from freshtoken.hookspecs import hookimpl
+from freshtoken.host.config import load_settings
 from freshtoken.plugins import Plugins
 from freshtoken.provider import Provider
 from freshtoken.providers.generic import GenericProvider

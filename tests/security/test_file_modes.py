@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from freshtoken.config import load_settings
 from freshtoken.embedded import AesGcmCodec, SQLiteKV, SQLiteStore, generate_key
-from freshtoken.embedded_factory import build_host
+from freshtoken.host.config import load_settings
+from freshtoken.host.factory import build_host
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
 

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from freshtoken.alerts import SlackAlerter, format_message
 from freshtoken.events import ReauthRequiredEvent, RefreshFailed, RefreshTokenExpiring, TokenExpired
+from freshtoken.observability.alerts import SlackAlerter, format_message
 from tests.admin.support import Webhook
 
 NOW = 1_800_000_000.0

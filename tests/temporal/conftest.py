@@ -16,7 +16,7 @@ import os  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 
 from freshtoken.embedded import generate_key  # noqa: E402
-from freshtoken.sandbox import SandboxServer  # noqa: E402
+from freshtoken.sandbox.server import SandboxServer  # noqa: E402
 
 
 @pytest.fixture(scope="session")

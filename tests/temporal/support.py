@@ -10,7 +10,7 @@ from typing import Any
 from temporalio.client import Client
 
 from freshtoken import MemoryKV, OAuthClient
-from freshtoken.sandbox import SandboxServer
+from freshtoken.sandbox.server import SandboxServer
 from freshtoken.temporal import (
     EncryptionCodec,
     RefreshActivities,

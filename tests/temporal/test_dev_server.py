@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from freshtoken import KVRecord
-from freshtoken.redis_kv import RedisKV
-from freshtoken.sandbox import SandboxServer
+from freshtoken.kv.redis import RedisKV
+from freshtoken.sandbox.server import SandboxServer
 from freshtoken.temporal import TemporalAccounts, WorkflowOptions
 from freshtoken.temporal.client import connect
 from freshtoken.temporal.codec import EncryptionCodec
@@ -192,7 +192,7 @@ async def test_two_workers_refresh_many_accounts_never_twice_at_once(workers: Wo
 async def test_worker_killed_while_the_token_request_is_in_flight_another_refreshes(workers: Workers):
     """Worker A's token requests hang at the endpoint (before it rotates anything) and A is SIGKILLed; worker B
     refreshes every account with the tokens the workflows hold."""
-    from freshtoken.sandbox import Fault
+    from freshtoken.sandbox.server import Fault
 
     sandbox = workers.sandbox
     n = 20

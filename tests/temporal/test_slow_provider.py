@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from freshtoken import KVRecord
-from freshtoken.sandbox import SandboxAuthServer
+from freshtoken.sandbox.server import SandboxAuthServer
 from tests.fixtures_servers.slow_endpoint import SlowTokenEndpoint
 
 from .support import CLIENT, in_process_worker, new_key, with_codec

@@ -95,7 +95,7 @@ async def test_history_holds_no_secret_in_plain_text(temporal_time_skipping, san
 async def test_provider_failures_back_off_under_our_retry_policy_then_recover(
     temporal_time_skipping, sandbox, encryption_keys
 ):
-    from freshtoken.sandbox import Fault
+    from freshtoken.sandbox.server import Fault
 
     env = temporal_time_skipping
     client = with_codec(env.client, encryption_keys)

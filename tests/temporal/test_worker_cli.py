@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from freshtoken import KVRecord, TokenReader
-from freshtoken.redis_kv import RedisKV
+from freshtoken.kv.redis import RedisKV
 from freshtoken.temporal import TemporalAccounts
 from freshtoken.temporal.client import connect
 from freshtoken.temporal.codec import EncryptionCodec

@@ -16,7 +16,7 @@ import json
 import sys
 
 from freshtoken import OAuthClient
-from freshtoken.redis_kv import RedisKV
+from freshtoken.kv.redis import RedisKV
 from freshtoken.temporal import EncryptionCodec, RefreshActivities, WorkerHost, build_worker, connect
 from freshtoken.temporal.worker import run_until_signal
 

@@ -47,7 +47,7 @@ from .guard import BrowserGuard, HostPolicy, is_json
 
 if TYPE_CHECKING:
     from ..embedded import EmbeddedRuntime
-    from ..metrics import Metrics
+    from ..observability.metrics import Metrics
 
 log = logging.getLogger("freshtoken.admin")
 
@@ -254,7 +254,7 @@ def create_app(
         full_scope(request)
         if metrics is None:
             return error(404, "not_found", "metrics are not enabled")
-        from ..metrics import CONTENT_TYPE_LATEST
+        from ..observability.metrics import CONTENT_TYPE_LATEST
 
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 

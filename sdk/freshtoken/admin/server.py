@@ -21,8 +21,8 @@ from .app import create_app
 from .auth import AdminToken, Scope, admin_tokens, check_bind
 
 if TYPE_CHECKING:
-    from ..config import Settings
-    from ..embedded_factory import Host
+    from ..host.config import Settings
+    from ..host.factory import Host
 
 log = logging.getLogger("freshtoken.admin")
 

@@ -16,8 +16,8 @@ import click
 from ..errors import ConfigError, FreshtokenError, InvalidAccountKey
 
 if TYPE_CHECKING:
-    from ..config import Settings
-    from ..embedded_factory import Host
+    from ..host.config import Settings
+    from ..host.factory import Host
 
 T = TypeVar("T")
 
@@ -77,13 +77,13 @@ class CliState:
 
     def settings(self) -> Settings:
         if self._settings is None:
-            from ..config import load_settings
+            from ..host.config import load_settings
 
             self._settings = load_settings(self.config)
         return self._settings
 
     def host(self, **kwargs: Any) -> Host:
-        from ..embedded_factory import build_host
+        from ..host.factory import build_host
 
         return build_host(self.settings(), **kwargs)
 

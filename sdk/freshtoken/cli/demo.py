@@ -1,4 +1,4 @@
-"""``freshtoken demo``: see :mod:`freshtoken.demo`."""
+"""``freshtoken demo``: see :mod:`freshtoken.sandbox.demo`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,6 @@ from ._common import json_option
 @json_option
 def demo(duration: float | None, lifetime: int, as_json: bool) -> None:
     """Run the main job on the embedded default against a local sandbox authorization server: no set-up."""
-    from ..demo import run_demo
+    from ..sandbox.demo import run_demo
 
     run_demo(duration=duration, lifetime=lifetime, as_json=as_json)

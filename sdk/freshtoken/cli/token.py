@@ -28,7 +28,7 @@ def token() -> None:
 @pass_state
 def get(state: CliState, key: str, min_remaining: float, as_json: bool) -> None:
     """Print the access token of KEY (with --json: the whole KV record). Exit 1 if there is none usable."""
-    from ..embedded_factory import build_kv
+    from ..host.factory import build_kv
     from ..keys import AccountKey
     from ..reader import TokenReader
 

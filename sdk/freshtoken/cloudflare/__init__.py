@@ -3,19 +3,19 @@ writers (binding and REST API), and the gateway's request-path reader.
 
 Importing this package is light and Pyodide-safe: no threads, sqlite, subprocesses or network at import
 time, no optional dependency (``tests/cloudflare/test_cf_import.py`` enforces it). The REST writer
-(:mod:`freshtoken.cloudflare.kv_rest`) is imported on its own by hosts outside Workers.
+(:mod:`freshtoken.kv.workers_rest`) is imported on its own by hosts outside Workers.
 """
 
 from __future__ import annotations
 
+from ..kv.workers_binding import BindingKV
+from ..kv.workers_limits import KV_MAX_KEY_BYTES, KVLimitError, WriteGate, check_key
 from . import admin, values
 from ._workers import IN_WORKERS, DurableObject, Response, WorkerEntrypoint, json_response
 from .admin import forward as forward_admin
 from .durable_object import RefresherObject, clients_from_env
 from .fetch_http import FetchTokenHTTP
 from .gateway import GatewayReader
-from .kv_binding import BindingKV
-from .limits import KV_MAX_KEY_BYTES, KVLimitError, WriteGate, check_key
 from .storage import DurableObjectStorage
 
 __all__ = [

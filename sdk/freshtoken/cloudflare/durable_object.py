@@ -22,7 +22,7 @@ and bind it; configuration comes from ``env``:
 ``alarm()`` never lets a failure escape to workerd's six retries: refresh failures are scheduled by the
 refresher under the provider's retry policy, and anything unexpected (a bug, a storage hiccup, a client
 removed from the configuration) is caught and the alarm re-armed by the host shell's one policy
-(:func:`freshtoken.host.rearm_after_error`: ``FRESHTOKEN_ERROR_BACKOFF`` with jitter, a configuration error
+(:func:`freshtoken.host.shell.rearm_after_error`: ``FRESHTOKEN_ERROR_BACKOFF`` with jitter, a configuration error
 recorded on the account), as on every runtime. Only when even
 re-arming fails does the exception reach workerd, whose retry is then the last resort. A retried or
 duplicate alarm (``alarmInfo.retryCount``) is harmless: while the stored token is fresh, the refresher
@@ -52,9 +52,11 @@ from ..errors import (
     ProviderMismatch,
     RefreshError,
 )
-from ..host import DEFAULT_ERROR_BACKOFF, HostShell, rearm_after_error
+from ..host.shell import DEFAULT_ERROR_BACKOFF, HostShell, rearm_after_error
 from ..http import TokenHTTP
 from ..keys import AccountKey
+from ..kv.workers_binding import BindingKV
+from ..kv.workers_limits import WriteGate
 from ..lead import KV_PROPAGATION_MARGIN
 from ..outcome import Outcome, OutcomeKind
 from ..plugins import Plugins
@@ -65,8 +67,6 @@ from ..storage import SecretCodec
 from . import admin, values
 from ._workers import DurableObject, json_response
 from .fetch_http import FetchTokenHTTP, js_fetch
-from .kv_binding import BindingKV
-from .limits import WriteGate
 from .storage import DurableObjectStorage
 
 log = logging.getLogger("freshtoken.cloudflare")

@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..endpoint_policy import EndpointPolicy
+from ..egress.endpoint_policy import EndpointPolicy
 from ..errors import MalformedResponse, Misconfigured, RetryableError
 from ..http import MAX_RESPONSE_BYTES, TokenHTTP, TokenResponse
 from . import values
@@ -75,7 +75,7 @@ class FetchTokenHTTP(TokenHTTP):
     ``abort_signal``: the JS ``AbortSignal`` class (anything with ``timeout(ms)``); by default the runtime's
     own in Pyodide. Without one only the asyncio deadline applies: the exchange still ends on time, but the
     request is left running in the runtime. ``policy``: the endpoint policy every URL is checked against
-    before the secret is attached (default: :data:`~freshtoken.endpoint_policy.DEFAULT_POLICY`).
+    before the secret is attached (default: :data:`~freshtoken.egress.endpoint_policy.DEFAULT_POLICY`).
     """
 
     def __init__(

@@ -11,9 +11,9 @@ from typing import Any
 
 from ..clock import Clock
 from ..keys import AccountKey
+from ..kv.workers_binding import BindingKV
 from ..reader import TokenReader
 from ..record import KVRecord
-from .kv_binding import BindingKV
 
 
 class GatewayReader:

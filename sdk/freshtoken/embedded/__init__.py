@@ -8,10 +8,10 @@
     await run_until_signal(runtime)                     # SIGTERM / SIGINT: finish in-flight refreshes, exit
 """
 
+from ..kv.sqlite import SQLiteKV
 from .crypto import ENV_VAR, AesGcmCodec, DecryptionError, WrongKeys, generate_key, parse_keys
 from .recovery import RecoveryError, RecoveryFile
 from .runtime import AccountBusy, EmbeddedRuntime, make_owner, run_until_signal, serve_forever
-from .sqlite_kv import SQLiteKV
 from .sqlite_store import SQLiteAccountStorage, SQLiteStore
 
 __all__ = [

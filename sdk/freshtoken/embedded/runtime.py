@@ -34,9 +34,9 @@ from typing import Any
 
 from ..client import OAuthClient
 from ..clock import Clock, SystemClock
-from ..endpoint_policy import EndpointPolicy
+from ..egress.endpoint_policy import EndpointPolicy
 from ..errors import ConfigError, FreshtokenError, NotRegistered, StateConflict
-from ..host import DEFAULT_ERROR_BACKOFF, HostShell, public_view
+from ..host.shell import DEFAULT_ERROR_BACKOFF, HostShell, public_view
 from ..http import TokenHTTP
 from ..keys import AccountKey
 from ..lead import KV_PROPAGATION_MARGIN
@@ -446,7 +446,7 @@ class EmbeddedRuntime:
 
     async def _after_error(self, key: str, exc: Exception) -> None:
         """An unexpected failure outside the refresher's own handling: the host shell's one re-arm policy
-        (:func:`freshtoken.host.rearm_after_error`)."""
+        (:func:`freshtoken.host.shell.rearm_after_error`)."""
         storage = self.store.storage(key, owner=self.owner)
         try:
             outcome = await self.shell.rearm_after_error(key, exc, storage=storage, clock=self.clock, rng=self.rng)

@@ -30,9 +30,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from ..client import OAuthClient
-from ..endpoint_policy import EndpointPolicy
+from ..egress.endpoint_policy import EndpointPolicy
 from ..errors import ConfigError, FreshtokenError, NotRegistered, redact
-from ..host import DEFAULT_ERROR_BACKOFF, HostShell, public_view
+from ..host.shell import DEFAULT_ERROR_BACKOFF, HostShell, public_view
 from ..http import TokenHTTP
 from ..keys import AccountKey
 from ..lead import KV_PROPAGATION_MARGIN
@@ -134,7 +134,7 @@ class RefreshActivities:
     """The activity implementation, bound to the worker's clients, KV, plugins and HTTP client.
 
     ``clients``: the configured OAuth clients by name (every worker must have the same ones).
-    ``kv``: the KV writer (e.g. :class:`freshtoken.redis_kv.RedisKV`, Cloudflare REST). ``kv_prefix`` is
+    ``kv``: the KV writer (e.g. :class:`freshtoken.kv.redis.RedisKV`, Cloudflare REST). ``kv_prefix`` is
     prepended to the account key.
     """
 

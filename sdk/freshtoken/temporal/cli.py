@@ -28,13 +28,13 @@ def run_worker(
     log_level: str = "info",
     on_ready: Any = None,
 ) -> None:
-    """Run a worker until SIGTERM / SIGINT. ``settings`` (a :class:`~freshtoken.config.Settings`) or ``config``
+    """Run a worker until SIGTERM / SIGINT. ``settings`` (a :class:`~freshtoken.host.config.Settings`) or ``config``
     (a path; default ``$FRESHTOKEN_CONFIG`` / ``./freshtoken.toml``) gives the clients, KV and alerting."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     if settings is None:
-        from ..config import load_settings
+        from ..host.config import load_settings
 
         settings = load_settings(config)
 

@@ -90,10 +90,10 @@ async def worker_from_settings(
     concurrency: int | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> WorkerHost:
-    """A worker from :class:`~freshtoken.config.Settings`: its ``[clients]``, ``[kv]`` and ``[alerting]``."""
+    """A worker from :class:`~freshtoken.host.config.Settings`: its ``[clients]``, ``[kv]`` and ``[alerting]``."""
     import os
 
-    from ..embedded_factory import build_kv, build_plugins
+    from ..host.factory import build_kv, build_plugins
     from .client import connect
     from .codec import EncryptionCodec
 

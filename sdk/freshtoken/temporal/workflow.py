@@ -26,7 +26,7 @@ from temporalio.common import RetryPolicy as TemporalRetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from ..host import public_view as _public_view
+    from ..host.shell import public_view as _public_view
     from ..retry import RetryPolicy
     from ..state import AccountState
     from ..storage import PlaintextCodec
@@ -216,7 +216,7 @@ class AccountWorkflow:
 
 
 def public_view(state_json: str) -> dict[str, Any]:
-    """The host shell's public view of an account (:func:`freshtoken.host.public_view`), from its JSON (plaintext
+    """The host shell's public view of an account (:func:`freshtoken.host.shell.public_view`), from its JSON (plaintext
     inside the workflow: the payload codec encrypts it)."""
     return _public_view(AccountState.load(state_json, PlaintextCodec()), None)
 

@@ -15,7 +15,7 @@ request, before the secret is attached and before any connection is opened:
 
 A host written as an IP address in any form a resolver accepts (``2852039166``, ``0xa9fea9fe``,
 ``0251.0376.0251.0376``, ``169.254.43518``, a trailing dot, ``::ffff:169.254.169.254``, NAT64 or 6to4 forms)
-is normalised first. A host *name* is not resolved here: :mod:`freshtoken.guarded_transport` checks the
+is normalised first. A host *name* is not resolved here: :mod:`freshtoken.egress.guarded_transport` checks the
 address a name resolves to when the connection is made.
 
 A refusal is an :class:`~freshtoken.errors.UnsafeEndpoint` naming the URL's scheme and host, never its path
@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .errors import UnsafeEndpoint
+from ..errors import UnsafeEndpoint
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

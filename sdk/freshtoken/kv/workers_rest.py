@@ -18,15 +18,15 @@ from urllib.parse import quote
 
 import httpx
 
-from ..errors import FreshtokenError, redact
-from . import values
-from .kv_binding import record_metadata
-from .limits import WriteGate, check_key
+from ..cloudflare import values
+from ..errors import FreshtokenError, KVError, redact
+from .workers_binding import record_metadata
+from .workers_limits import WriteGate, check_key
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com"
 
 
-class KVRestError(FreshtokenError):
+class KVRestError(KVError):
     """The KV REST API refused or failed a request. Never carries the API token."""
 
     def __init__(self, message: str, *, status: int | None = None, codes: tuple[int, ...] = ()) -> None:

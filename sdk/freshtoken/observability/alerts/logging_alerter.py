@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from ..config import ALERT_EVENTS
-from ..events import (
+from ...events import (
     ReauthRequiredEvent,
     RefreshFailed,
     RefreshTokenExpiring,
     RotatedTokenNotDurable,
     TokenExpired,
 )
-from ..hookspecs import hookimpl
+from ...hookspecs import hookimpl
+from ...host.config import ALERT_EVENTS
 
-log = logging.getLogger("freshtoken.alerts")
+log = logging.getLogger("freshtoken.observability.alerts")
 
 
 class LoggingAlerter:

@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .events import (
+from ..events import (
     ReauthRequiredEvent,
     RefreshFailed,
     RefreshSucceeded,
@@ -22,7 +22,7 @@ from .events import (
     RotatedTokenNotDurable,
     TokenExpired,
 )
-from .hookspecs import hookimpl
+from ..hookspecs import hookimpl
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 

@@ -24,8 +24,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from ..config import ALERT_EVENTS
-from ..events import (
+from ...events import (
     Event,
     ReauthRequiredEvent,
     RefreshFailed,
@@ -33,10 +32,11 @@ from ..events import (
     RotatedTokenNotDurable,
     TokenExpired,
 )
-from ..hookspecs import hookimpl
-from ..redaction import redact
+from ...hookspecs import hookimpl
+from ...host.config import ALERT_EVENTS
+from ...redaction import redact
 
-log = logging.getLogger("freshtoken.alerts.slack")
+log = logging.getLogger("freshtoken.observability.alerts.slack")
 #: httpx logs every request URL at INFO; a webhook URL is a credential.
 _HTTPX_LOGGERS = ("httpx", "httpcore")
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import FreshtokenError
+from ..errors import KVError
 
 #: KV refuses keys longer than this many UTF-8 bytes.
 KV_MAX_KEY_BYTES = 512
@@ -19,7 +19,7 @@ KV_MAX_KEY_BYTES = 512
 KV_MIN_WRITE_INTERVAL = 1.0
 
 
-class KVLimitError(FreshtokenError, ValueError):
+class KVLimitError(KVError, ValueError):
     """A KV write that Workers KV would refuse (key too long, metadata too large...)."""
 
 

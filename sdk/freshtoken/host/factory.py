@@ -1,4 +1,4 @@
-"""Build the embedded host from :class:`~freshtoken.config.Settings`: KV, plugins (alerters, metrics), runtime.
+"""Build the embedded host from :class:`~freshtoken.host.config.Settings`: KV, plugins (alerters, metrics), runtime.
 
     settings = load_settings()            # freshtoken.toml
     host = build_host(settings)           # EmbeddedRuntime + KV + plugins + metrics
@@ -17,22 +17,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .clock import Clock
+from ..clock import Clock
+from ..errors import ConfigError, FreshtokenError, UnsafeEndpoint
+from ..kv import MemoryKV
+from ..plugins import Plugins
+from ..storage import SecretCodec
 from .config import Settings
-from .errors import ConfigError, FreshtokenError, UnsafeEndpoint
-from .kv import MemoryKV
-from .plugins import Plugins
-from .storage import SecretCodec
 
 if TYPE_CHECKING:
-    from .embedded import EmbeddedRuntime
-    from .http import TokenHTTP
-    from .metrics import Metrics
+    from ..embedded import EmbeddedRuntime
+    from ..http import TokenHTTP
+    from ..observability.metrics import Metrics
 
 #: Where each optional KV backend lives: backend name -> (module, class).
 KV_BACKENDS: dict[str, tuple[str, str]] = {
-    "redis": ("freshtoken.redis_kv", "RedisKV"),
-    "cloudflare-rest": ("freshtoken.cloudflare.kv_rest", "RestKV"),
+    "redis": ("freshtoken.kv.redis", "RedisKV"),
+    "cloudflare-rest": ("freshtoken.kv.workers_rest", "RestKV"),
 }
 
 
@@ -77,7 +77,7 @@ def build_kv(settings: Settings, *, clock: Clock | None = None, readonly: bool =
     if cfg.backend == "memory":
         return MemoryKV(clock)
     if cfg.backend == "sqlite":
-        from .embedded import SQLiteKV
+        from ..embedded import SQLiteKV
 
         path = settings.path(cfg.path)
         if readonly and not path.exists():
@@ -125,12 +125,12 @@ def build_plugins(
     alerting = settings.alerting
     alerters: list[Any] = []
     if alerting.log:
-        from .alerts import LoggingAlerter
+        from ..observability.alerts import LoggingAlerter
 
         alerters.append(LoggingAlerter(alerting.on))
     webhook = settings.secret(alerting.slack_webhook, "alerting.slack_webhook", environ)
     if webhook is not None:
-        from .alerts import SlackAlerter
+        from ..observability.alerts import SlackAlerter
 
         if not webhook.get_secret_value().startswith(("https://", "http://")):
             raise ConfigError(f"{settings.source}: alerting.slack_webhook: must be an http(s) URL")
@@ -142,9 +142,9 @@ def build_plugins(
                                      secrets=settings.secret_values(environ),
                                      max_per_minute=alerting.slack_max_per_minute))
     for n, alerter in enumerate(alerters):
-        pm.register(alerter, name=f"freshtoken.alerts.{type(alerter).__name__}.{n}")
+        pm.register(alerter, name=f"freshtoken.observability.alerts.{type(alerter).__name__}.{n}")
     if metrics is not None:
-        pm.register(metrics, name="freshtoken.metrics")
+        pm.register(metrics, name="freshtoken.observability.metrics")
     return pm, alerters
 
 
@@ -165,7 +165,7 @@ def build_host(
     ``codec`` defaults to :meth:`AesGcmCodec.from_env` (``FRESHTOKEN_ENCRYPTION_KEYS``; a missing key is a
     :class:`ConfigError`, never a plaintext fallback).
     """
-    from .embedded import AesGcmCodec, EmbeddedRuntime, SQLiteStore
+    from ..embedded import AesGcmCodec, EmbeddedRuntime, SQLiteStore
 
     env = os.environ if environ is None else environ
     clients = settings.oauth_clients(env)
@@ -173,7 +173,7 @@ def build_host(
         codec = AesGcmCodec.from_env(env)
     metrics = None
     if with_metrics:
-        from .metrics import Metrics
+        from ..observability.metrics import Metrics
 
         metrics = Metrics()
     pm, alerters = build_plugins(settings, plugins=plugins, metrics=metrics, environ=env)

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import asyncio
 
-from .client import OAuthClient
-from .endpoint_policy import DEFAULT_POLICY, EndpointPolicy
-from .errors import ConfigError
-from .plugins import Plugins
-from .provider import Provider
+from ..client import OAuthClient
+from ..egress.endpoint_policy import DEFAULT_POLICY, EndpointPolicy
+from ..errors import ConfigError
+from ..plugins import Plugins
+from ..provider import Provider
 
 
 class ClientProviders:
@@ -50,8 +50,8 @@ class ClientProviders:
             if provider.issuer and not provider.token_url:
                 import httpx
 
+                from ..egress.guarded_transport import GuardedTransport
                 from .discovery import with_discovered_endpoints
-                from .guarded_transport import GuardedTransport
 
                 transport = GuardedTransport(self.policy)
                 async with httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False) as hc:

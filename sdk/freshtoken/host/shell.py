@@ -25,22 +25,22 @@ import random
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .client import OAuthClient
-from .clock import Clock
-from .endpoint_policy import EndpointPolicy
-from .errors import ConfigError, FreshtokenError, redact
-from .http import TokenHTTP
-from .keys import AccountKey
-from .lead import KV_PROPAGATION_MARGIN
-from .outcome import Outcome, OutcomeKind
-from .plugins import Plugins
-from .provider import Provider
-from .providers_by_client import ClientProviders
-from .refresher import Refresher
-from .state import AccountState
-from .storage import AccountStorage
+from ..client import OAuthClient
+from ..clock import Clock
+from ..egress.endpoint_policy import EndpointPolicy
+from ..errors import ConfigError, FreshtokenError, redact
+from ..http import TokenHTTP
+from ..keys import AccountKey
+from ..lead import KV_PROPAGATION_MARGIN
+from ..outcome import Outcome, OutcomeKind
+from ..plugins import Plugins
+from ..provider import Provider
+from ..refresher import Refresher
+from ..state import AccountState
+from ..storage import AccountStorage
+from .providers import ClientProviders
 
-log = logging.getLogger("freshtoken.host")
+log = logging.getLogger("freshtoken.host.shell")
 
 #: Seconds (±50 % jitter) before an account's alarm runs again after an unexpected error.
 DEFAULT_ERROR_BACKOFF = 60.0
@@ -158,7 +158,7 @@ def describe_error(exc: BaseException, secrets: Iterable[str] = ()) -> str:
 def records_on_account(exc: BaseException) -> bool:
     """Whether an unexpected error is recorded on the account: a configuration error that is not a key problem
     (a state that does not decrypt cannot be saved back either)."""
-    from .embedded.crypto import DecryptionError
+    from ..embedded.crypto import DecryptionError
 
     return isinstance(exc, ConfigError) and not isinstance(exc, DecryptionError)
 

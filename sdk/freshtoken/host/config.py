@@ -76,10 +76,10 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-from .client import AuthMethod, OAuthClient
-from .endpoint_policy import EndpointPolicy
-from .errors import ConfigError, UnsafeEndpoint
-from .secret_fields import check_extra_fields
+from ..client import AuthMethod, OAuthClient
+from ..egress.endpoint_policy import EndpointPolicy
+from ..errors import ConfigError, UnsafeEndpoint
+from ..secret_fields import check_extra_fields
 
 CONFIG_ENV_VAR = "FRESHTOKEN_CONFIG"
 DEFAULT_CONFIG_FILE = "freshtoken.toml"
@@ -272,7 +272,7 @@ class AlertingConfig(_Section):
 
 
 class SecurityConfig(_Section):
-    """``[security]``: the endpoint policy's one switch (see :mod:`freshtoken.endpoint_policy`)."""
+    """``[security]``: the endpoint policy's one switch (see :mod:`freshtoken.egress.endpoint_policy`)."""
 
     allow_private_networks: bool = Field(
         default=False,

@@ -1,6 +1,6 @@
 """An httpx transport that connects only to addresses the endpoint policy allows.
 
-The endpoint policy (:mod:`freshtoken.endpoint_policy`) checks a URL as written; a host *name* there says
+The endpoint policy (:mod:`freshtoken.egress.endpoint_policy`) checks a URL as written; a host *name* there says
 nothing about where it leads. :class:`GuardedTransport` closes that gap at the one place that knows: when
 a connection is opened, the name is resolved, **every** address it resolves to is checked against the
 policy (a name that resolves to a metadata, link-local or — without the switch — private address is

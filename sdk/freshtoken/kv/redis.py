@@ -29,9 +29,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .errors import ConfigError, FreshtokenError
+from ..errors import ConfigError, FreshtokenError, KVError
 
-log = logging.getLogger("freshtoken.redis_kv")
+log = logging.getLogger("freshtoken.kv.redis")
 
 #: KEYS[1] = record key; ARGV = value, generation ('' = unguarded), ttl in ms ('' = none).
 #: Returns 1 when written, 0 when refused (the stored record has a higher generation).
@@ -57,7 +57,7 @@ return 1
 _TRUE = {"1", "true", "yes", "on"}
 
 
-class RedisKVError(FreshtokenError):
+class RedisKVError(KVError):
     """A Redis operation failed. Names the operation and the error class, never the URL (it may hold a password)."""
 
 

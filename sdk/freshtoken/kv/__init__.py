@@ -1,11 +1,16 @@
-"""The KV contracts: the refresher writes records, the request path reads them."""
+"""The KV contracts (the refresher writes records, the request path reads them), the in-memory KV, and one
+error base for every backend. Backends: :mod:`.sqlite`, :mod:`.redis`, :mod:`.workers_rest` and
+:mod:`.workers_binding` (Workers KV, with :mod:`.workers_limits`)."""
 
 from __future__ import annotations
 
 import math
 from typing import Protocol, runtime_checkable
 
-from .clock import Clock, SystemClock
+from ..clock import Clock, SystemClock
+from ..errors import KVError
+
+__all__ = ["KVError", "KVReader", "KVWriter", "MemoryKV", "ttl_until"]
 
 
 @runtime_checkable

@@ -1,6 +1,6 @@
 """``freshtoken demo``: the main job on the embedded default, with no external server and no set-up.
 
-1. Starts two sandbox authorization servers on 127.0.0.1 (:mod:`freshtoken.sandbox`): short-lived access tokens
+1. Starts two sandbox authorization servers on 127.0.0.1 (:mod:`freshtoken.sandbox.server`): short-lived access tokens
    and rotating refresh tokens with reuse detection; the second one is *flaky* (every other token request
    fails with ``503 temporarily_unavailable``, by fault injection).
 2. Uses a temporary folder for the SQLite state and KV, and an ephemeral AES-256-GCM key generated for this run
@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .client import OAuthClient
-from .errors import TokenUnavailable
-from .events import ReauthRequiredEvent, RefreshFailed, RefreshSucceeded, TokenExpired
-from .hookspecs import hookimpl
-from .plugins import Plugins
-from .reader import TokenReader
-from .sandbox import Fault, SandboxAuthServer, SandboxServer
+from ..client import OAuthClient
+from ..errors import TokenUnavailable
+from ..events import ReauthRequiredEvent, RefreshFailed, RefreshSucceeded, TokenExpired
+from ..hookspecs import hookimpl
+from ..plugins import Plugins
+from ..reader import TokenReader
+from .server import Fault, SandboxAuthServer, SandboxServer
 
 #: The demo's refresh lead. Tokens this short (less than twice the lead) are refreshed half-way through
 #: their life: a token living 40 s is refreshed 20 s after it was issued, 20 s before it expires.
@@ -199,7 +199,7 @@ class _LineHandler(logging.Handler):
         self.tally = tally
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.name.startswith(("freshtoken.alerts", "freshtoken.refresher")):
+        if record.name.startswith(("freshtoken.observability.alerts", "freshtoken.refresher")):
             return  # the tally shows these events already
         with contextlib.suppress(Exception):
             self.tally._line(f"log {record.levelname.lower()}: {record.getMessage()[:90]}")
@@ -217,8 +217,8 @@ async def demo_main(
     """Run the demo; returns the summary. ``live`` None: a redrawn table on a terminal, snapshots otherwise."""
     import httpx
 
-    from .embedded import AesGcmCodec, EmbeddedRuntime, SQLiteKV, SQLiteStore, generate_key
-    from .providers import generic
+    from ..embedded import AesGcmCodec, EmbeddedRuntime, SQLiteKV, SQLiteStore, generate_key
+    from ..providers import generic
 
     out = out or sys.stdout
     stop = stop or asyncio.Event()
@@ -269,7 +269,7 @@ async def demo_main(
         plugins = Plugins(entry_points=False)
         plugins.register(generic, name="generic")
         plugins.register(tally, name="demo-tally")
-        from .alerts import LoggingAlerter
+        from ..observability.alerts import LoggingAlerter
 
         plugins.register(LoggingAlerter(), name="logging-alerter")
         store = SQLiteStore(Path(tmp.name) / "state.db", codec)

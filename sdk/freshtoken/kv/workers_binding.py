@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import values
-from .limits import WriteGate, check_key
+from ..cloudflare import values
+from .workers_limits import WriteGate, check_key
 
 
 def record_metadata(value: str) -> dict[str, Any] | None:
@@ -24,9 +24,9 @@ def record_metadata(value: str) -> dict[str, Any] | None:
 class BindingKV:
     """A :class:`~freshtoken.kv.KVWriter` and :class:`~freshtoken.kv.KVReader` over a KV binding.
 
-    Honours KV's limits: keys ≤ 512 bytes (a clear :class:`~freshtoken.cloudflare.limits.KVLimitError`),
+    Honours KV's limits: keys ≤ 512 bytes (a clear :class:`~freshtoken.kv.workers_limits.KVLimitError`),
     ``expirationTtl`` ≥ 60 s (clamped), one write per second per key (delayed and coalesced by a
-    :class:`~freshtoken.cloudflare.limits.WriteGate`; share one gate between writers of the same keys).
+    :class:`~freshtoken.kv.workers_limits.WriteGate`; share one gate between writers of the same keys).
     """
 
     def __init__(self, binding: Any, *, gate: WriteGate | None = None, metadata: bool = True) -> None:

@@ -2,7 +2,7 @@
 
 The issuer is a URL the operator configured; the document it serves is not trusted:
 
-* the issuer itself must pass the endpoint policy (:mod:`freshtoken.endpoint_policy`);
+* the issuer itself must pass the endpoint policy (:mod:`freshtoken.egress.endpoint_policy`);
 * each document is read as a stream, at most :data:`MAX_DOCUMENT_BYTES` (decoded), and each exchange
   (connect, headers, body) must finish within one deadline, however slowly the server dribbles;
 * a discovered ``token_endpoint`` / ``revocation_endpoint`` (where the client secret and the refresh
@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .endpoint_policy import DEFAULT_POLICY, EndpointPolicy, Target
-from .errors import ConfigError, UnsafeEndpoint
-from .provider import Provider
+from ..egress.endpoint_policy import DEFAULT_POLICY, EndpointPolicy, Target
+from ..errors import ConfigError, UnsafeEndpoint
+from ..provider import Provider
 
 P = TypeVar("P", bound=Provider)
 
