@@ -31,7 +31,7 @@ async def test_put_get_delete_and_ttl(tmp_path: Path) -> None:
 
 
 async def test_lazy_purge_bounds_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from freshtoken.embedded import sqlite_kv
+    from freshtoken.kv import sqlite as sqlite_kv
 
     monkeypatch.setattr(sqlite_kv, "PURGE_EVERY", 10)
     clock = ManualClock()
