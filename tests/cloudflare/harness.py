@@ -41,6 +41,8 @@ from urllib.parse import quote
 
 import httpx
 
+from tests.fixtures_servers.slow_endpoint import read_request
+
 HARNESS_DIR = Path(__file__).resolve().parent / "harness"
 
 
@@ -455,30 +457,13 @@ class Bridge:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                line = await reader.readline()
-                if not line:
+                request = await read_request(reader)
+                if request is None:
                     return
-                method, path, _ = line.decode("latin-1").split(" ", 2)
-                headers: dict[str, str] = {}
-                while True:
-                    h = await reader.readline()
-                    if h in (b"\r\n", b"\n", b""):
-                        break
-                    k, _, v = h.decode("latin-1").partition(":")
-                    headers[k.strip().lower()] = v.strip()
-                if headers.get("transfer-encoding", "").lower() == "chunked":
-                    body = b""
-                    while True:
-                        size = int((await reader.readline()).split(b";")[0], 16)
-                        if size == 0:
-                            await reader.readline()
-                            break
-                        body += await reader.readexactly(size)
-                        await reader.readexactly(2)
-                else:
-                    body = await reader.readexactly(int(headers.get("content-length", "0")))
                 try:
-                    status, answer = 200, await self._route(method, path, json.loads(body or b"{}"))
+                    status, answer = 200, await self._route(
+                        request.method, request.path, json.loads(request.body or b"{}")
+                    )
                 except Exception as exc:
                     self.errors.append(traceback.format_exc())
                     status, answer = 500, {"error": f"{exc.__class__.__name__}: {exc}"}

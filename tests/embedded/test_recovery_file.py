@@ -8,8 +8,6 @@ import json
 import os
 import sqlite3
 import stat
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from pydantic import SecretStr
 from freshtoken.embedded import AesGcmCodec, DecryptionError, RecoveryError, SQLiteStore, WrongKeys, generate_key
 from freshtoken.embedded.recovery import DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, HEADER_SIZE, recovery_path
 from freshtoken.state import AccountState, Status
+from tests.fixtures_servers.small_volume import small_volume
 
 RT = "rt-PLANTED-recovery-canary-7f3a"
 AT = "at-PLANTED-recovery-canary-91bc"
@@ -117,21 +116,10 @@ def test_more_entries_than_reserved_slots_grow_the_file(tmp_path: Path, codec: A
     assert [again.load_state(f"t:acme:u{i}").generation for i in range(3)] == [1, 1, 1]  # type: ignore[union-attr]
 
 
-@contextlib.contextmanager
-def small_volume(path: Path, size: str = "4m") -> Iterator[Path]:
-    path.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {r.stderr.strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
 def test_a_rescue_works_on_a_full_disk_and_the_import_waits_for_space(tmp_path: Path, codec: AesGcmCodec) -> None:
-    with small_volume(tmp_path / "vol") as vol:
+    with small_volume(tmp_path / "vol", "4m") as vol:
         store = SQLiteStore(vol / "s.db", codec)
         registered(store, "t:acme:a")
         fd = os.open(vol / "filler", os.O_WRONLY | os.O_CREAT, 0o600)

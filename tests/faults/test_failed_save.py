@@ -41,6 +41,7 @@ from freshtoken.embedded import AesGcmCodec, SQLiteStore, generate_key
 from freshtoken.observability.alerts import LoggingAlerter
 from freshtoken.sandbox.server import SandboxAuthServer, SandboxServer, SandboxStats
 from tests.embedded.conftest import Host, sandbox_client, until
+from tests.fixtures_servers.small_volume import small_volume
 
 HOUR = 3600.0
 HOST = Path(__file__).with_name("failed_save_host.py")
@@ -191,17 +192,6 @@ def recovery_bytes(db: Path) -> bytes:
 
 
 # -- disk full ---------------------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def small_volume(path: Path, size: str = "16m") -> Iterator[Path]:
-    path.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {r.stderr.strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
 def fill(volume: Path) -> Path:
