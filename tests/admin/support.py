@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from freshtoken.embedded import generate_key
 from freshtoken.sandbox.server import SandboxAuthServer, SandboxServer
+from tests.fixtures_servers.threaded import serving
 
 CLIENT_ID = "ui-client"
 #: Planted secrets: looked for in every output.
@@ -102,13 +102,8 @@ class Webhook:
 
     @contextmanager
     def running(self) -> Iterator[Webhook]:
-        thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        try:
+        with serving(self.server):
             yield self
-        finally:
-            self.server.shutdown()
-            self.server.server_close()
 
 
 @pytest.fixture(scope="module")

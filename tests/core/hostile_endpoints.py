@@ -9,13 +9,14 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+
+from tests.fixtures_servers.threaded import serving
 
 #: Planted values: must never reach a recorder, an error message or a log line.
 CANARY_SECRET = "CanaryClientSecret-9d1e77"
@@ -149,14 +150,8 @@ class RecordingEndpoint:
 
     @contextmanager
     def running(self) -> Iterator[RecordingEndpoint]:
-        thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        try:
+        with serving(self._server):
             yield self
-        finally:
-            self._server.shutdown()
-            self._server.server_close()
-            thread.join(timeout=10)
 
 
 def hostile_at(recorder: RecordingEndpoint) -> list[str]:

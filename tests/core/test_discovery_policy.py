@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from freshtoken.errors import ConfigError, UnsafeEndpoint
 from freshtoken.host.discovery import discover
 from freshtoken.host.providers import ClientProviders
 from tests.core.hostile_endpoints import CANARY_SECRET, NeverConnect, RecordingEndpoint
+from tests.fixtures_servers.threaded import serving
 
 HUGE = 200 * 1024 * 1024
 CHUNK = b"a" * 65536
@@ -66,14 +66,8 @@ class Issuer:
 
     @contextmanager
     def running(self) -> Iterator[Issuer]:
-        thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        try:
+        with serving(self._server):
             yield self
-        finally:
-            self._server.shutdown()
-            self._server.server_close()
-            thread.join(timeout=10)
 
 
 def serve_json(issuer_ref: list[Issuer], doc: Callable[[Issuer], dict[str, Any]]) -> Callable[[Any], None]:

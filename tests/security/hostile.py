@@ -9,13 +9,14 @@ sent (body, ``Authorization`` header) and what it knows (the account's access to
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
+
+from tests.fixtures_servers.threaded import serving
 
 
 @dataclass
@@ -78,10 +79,5 @@ class HostileEndpoint:
 
     @contextmanager
     def running(self) -> Iterator[HostileEndpoint]:
-        thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        try:
+        with serving(self.server):
             yield self
-        finally:
-            self.server.shutdown()
-            self.server.server_close()
