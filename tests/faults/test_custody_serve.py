@@ -182,6 +182,20 @@ def no_secret_in(text: str, secrets: list[str]) -> None:
 
 
 # -- slow drip, two processes ---------------------------------------------------------------------------------
+
+def freeze_on_first_request(ep: DripEndpoint, token: str) -> dict[str, Any]:
+    """SIGSTOP process A (its pid put in the returned dict under "pid" when it is spawned) the moment its
+    request with ``token`` is held at the endpoint (on the endpoint's thread); "at" records when."""
+    frozen: dict[str, Any] = {}
+
+    def freeze(exchange: Exchange) -> None:
+        if exchange.refresh_token == token and "at" not in frozen:
+            os.kill(frozen["pid"], signal.SIGSTOP)
+            frozen["at"] = time.monotonic()
+
+    ep.on_stall = freeze
+    return frozen
+
 def test_slow_drip_two_serves_send_each_refresh_token_once(tmp_path: Path, env: dict[str, str]) -> None:
     with DripEndpoint(interval=0.25, lifetime=4).running() as ep:
         config = write_config(tmp_path, ep.token_url, timeout=TIMEOUT, lease_ttl=LEASE, drain_timeout=10)
@@ -265,14 +279,7 @@ def test_sigstop_past_the_lease_never_overwrites_newer_state(tmp_path: Path, env
         t1 = ep.mint("hold")
         register(config, {key: t1})
         rows = Rows(config)
-        frozen: dict[str, Any] = {}
-
-        def freeze(exchange: Exchange) -> None:  # on the endpoint's thread, the moment A's request is held
-            if exchange.refresh_token == t1 and "at" not in frozen:
-                os.kill(frozen["pid"], signal.SIGSTOP)
-                frozen["at"] = time.monotonic()
-
-        ep.on_stall = freeze
+        frozen = freeze_on_first_request(ep, t1)
         a: Serve | None = None
         b: Serve | None = None
         try:
@@ -326,14 +333,7 @@ def test_a_freeze_shorter_than_two_thirds_of_the_lease_lets_no_one_in(tmp_path: 
         t1 = ep.mint("hold")
         register(config, {key: t1})
         rows = Rows(config)
-        frozen: dict[str, Any] = {}
-
-        def freeze(exchange: Exchange) -> None:
-            if exchange.refresh_token == t1 and "at" not in frozen:
-                os.kill(frozen["pid"], signal.SIGSTOP)
-                frozen["at"] = time.monotonic()
-
-        ep.on_stall = freeze
+        frozen = freeze_on_first_request(ep, t1)
         a: Serve | None = None
         b: Serve | None = None
         try:
