@@ -135,6 +135,23 @@ class Provider(BaseModel):
     )
     revocation_url: str | None = Field(default=None, description="RFC 7009 endpoint; '{field}' as token_url.")
     timeout: float = Field(default=30.0, gt=0, description="Token request timeout, seconds.")
+    # -- the authorization side (getting the first grant; see :mod:`freshtoken.authorize`) ---------------
+    authorize_url: str = Field(
+        default="",
+        description="Authorization endpoint; '{field}' placeholders from account data, validated as token_url.",
+    )
+    default_scopes: tuple[str, ...] = Field(
+        default=(), description="Scopes requested when connecting, unless the operator names others."
+    )
+    scope_separator: str = Field(default=" ", description="How scopes are joined in the authorize URL.")
+    authorize_params: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra authorize parameters, e.g. Google's access_type=offline and prompt=consent.",
+    )
+    pkce: bool = Field(default=True, description="Send a PKCE S256 code_challenge with the authorize request.")
+    code_params: dict[str, str] = Field(
+        default_factory=dict, description="Extra parameters of the authorization-code token request."
+    )
     discovery_allowed_hosts: tuple[str, ...] = Field(
         default=(),
         description="Hosts ('host' or 'host:port') a discovered token or revocation endpoint may be on besides "
@@ -146,7 +163,7 @@ class Provider(BaseModel):
         """What no deployment may allow (scheme, userinfo, metadata, link-local...) is refused here, class
         defaults included; the deployment's own policy (private networks) is applied where it is known
         (:class:`~freshtoken.host.providers.ClientProviders`), and again before each request."""
-        for field in ("token_url", "revocation_url", "issuer"):
+        for field in ("token_url", "revocation_url", "issuer", "authorize_url"):
             value = getattr(self, field)
             if value:
                 BASELINE_POLICY.check_template(value, what=field)
@@ -183,6 +200,10 @@ class Provider(BaseModel):
             fields |= set(_PLACEHOLDER.findall(self.revocation_url))
         return fields
 
+    def authorize_fields(self) -> set[str]:
+        """Account data the authorization URL needs (known before any token exists, e.g. a shop name)."""
+        return set(_PLACEHOLDER.findall(self.authorize_url))
+
     def _fill(self, template: str, account_data: Mapping[str, str]) -> str:
         def sub(m: re.Match[str]) -> str:
             name = m.group(1)
@@ -206,6 +227,57 @@ class Provider(BaseModel):
 
     def revocation_endpoint(self, account_data: Mapping[str, str]) -> str | None:
         return self._fill(self.revocation_url, account_data) if self.revocation_url else None
+
+    def authorization_endpoint(self, account_data: Mapping[str, str]) -> str:
+        if not self.authorize_url:
+            raise Misconfigured(
+                f"provider {self.name!r} has no authorize_url configured"
+                + (" (issuer discovery has not run)" if self.issuer else "")
+            )
+        return self._fill(self.authorize_url, account_data)
+
+    def build_authorize_params(
+        self,
+        client: OAuthClient,
+        *,
+        redirect_uri: str,
+        state: str,
+        code_challenge: str | None,
+        scopes: tuple[str, ...] | None = None,
+    ) -> dict[str, str]:
+        """Query parameters of the authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3)."""
+        params = {"response_type": "code", "client_id": client.client_id, "redirect_uri": redirect_uri}
+        chosen = self.default_scopes if scopes is None else scopes
+        if chosen:
+            params["scope"] = self.scope_separator.join(chosen)
+        params.update(self.authorize_params)
+        params["state"] = state
+        if self.pkce and code_challenge:
+            params["code_challenge"] = code_challenge
+            params["code_challenge_method"] = "S256"
+        return params
+
+    def build_code_request(
+        self,
+        code: SecretStr,
+        client: OAuthClient,
+        account_data: Mapping[str, str],
+        *,
+        redirect_uri: str,
+        code_verifier: str | None,
+    ) -> TokenRequest:
+        """The authorization-code token request (RFC 6749 §4.1.3), authenticated as a refresh is."""
+        params = {"grant_type": "authorization_code", "code": code.get_secret_value(), "redirect_uri": redirect_uri}
+        if self.pkce and code_verifier:
+            params["code_verifier"] = code_verifier
+        params.update(self.code_params)
+        return TokenRequest(
+            url=self.token_endpoint(account_data),
+            params=params,
+            headers=dict(self.headers),
+            body_format=self.body_format,
+            auth_method=client.auth_method or self.auth_method,
+        )
 
     # -- the request ------------------------------------------------------------------------------
     def build_refresh_request(
