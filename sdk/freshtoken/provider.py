@@ -22,12 +22,14 @@ import math
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from .client import AuthMethod, OAuthClient
 from .egress.endpoint_policy import BASELINE_POLICY
 from .errors import (
+    ConfigError,
     InvalidAccountData,
     MalformedResponse,
     Misconfigured,
@@ -52,6 +54,17 @@ RETRYABLE_ERRORS = frozenset({"temporarily_unavailable", "server_error", "slow_d
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+#: RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+#: Parameters the authorization request sets itself (RFC 6749 §4.1.1, RFC 7636 §4.3): never from authorize_params.
+AUTHORIZE_RESERVED = frozenset(
+    {"response_type", "client_id", "redirect_uri", "state", "scope", "code_challenge", "code_challenge_method"}
+)
+#: Parameters the code exchange sets itself (RFC 6749 §4.1.3, RFC 7636 §4.5) or client authentication adds.
+CODE_RESERVED = frozenset(
+    {"grant_type", "code", "redirect_uri", "code_verifier", "client_id", "client_secret", "client_assertion",
+     "client_assertion_type"}
+)
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -143,14 +156,31 @@ class Provider(BaseModel):
     default_scopes: tuple[str, ...] = Field(
         default=(), description="Scopes requested when connecting, unless the operator names others."
     )
-    scope_separator: str = Field(default=" ", description="How scopes are joined in the authorize URL.")
+    offline_scopes: tuple[str, ...] = Field(
+        default=(),
+        description="Scopes always requested, whatever the operator names: those without which the provider "
+        "issues no refresh token (Microsoft's offline_access, Salesforce's refresh_token, X's offline.access).",
+    )
+    scope_separator: str = Field(
+        default=" ", min_length=1, description="How scopes are joined in the authorize URL (Slack: ',')."
+    )
+    scope_param: str = Field(
+        default="scope", description="The authorize parameter carrying the scopes (Slack user tokens: user_scope)."
+    )
     authorize_params: dict[str, str] = Field(
         default_factory=dict,
-        description="Extra authorize parameters, e.g. Google's access_type=offline and prompt=consent.",
+        description="Extra authorize parameters, e.g. Google's access_type=offline and prompt=consent. The "
+        "request's own parameters (response_type, client_id, redirect_uri, state, PKCE, scope) are refused.",
     )
-    pkce: bool = Field(default=True, description="Send a PKCE S256 code_challenge with the authorize request.")
+    pkce: bool = Field(
+        default=True,
+        description="Send a PKCE S256 code_challenge (and the code_verifier with the code). RFC 6749 §3.1 has "
+        "servers ignore parameters they do not know; False only where the provider refuses them.",
+    )
     code_params: dict[str, str] = Field(
-        default_factory=dict, description="Extra parameters of the authorization-code token request."
+        default_factory=dict,
+        description="Extra parameters of the authorization-code token request (e.g. Shopify's expiring=1). "
+        "grant_type, code, redirect_uri, code_verifier and client credentials are refused.",
     )
     discovery_allowed_hosts: tuple[str, ...] = Field(
         default=(),
@@ -174,6 +204,25 @@ class Provider(BaseModel):
     def _no_secret_extra_fields(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         check_extra_fields(value, cls.secret_fields)
         return value
+
+    @model_validator(mode="after")
+    def _authorize_declarations(self) -> Provider:
+        """Scopes are RFC 6749 §3.3 scope-tokens; extra parameters never replace the request's own; the
+        authorization endpoint has no fragment (RFC 6749 §3.1)."""
+        if "#" in self.authorize_url:
+            raise ValueError("authorize_url may not have a fragment (RFC 6749 §3.1)")
+        for field in ("default_scopes", "offline_scopes"):
+            for scope in getattr(self, field):
+                if not _SCOPE_TOKEN.fullmatch(scope) or self.scope_separator in scope:
+                    raise ValueError(f"{field}: {scope[:80]!r} is not a scope (RFC 6749 §3.3 scope-token)")
+        if self.scope_param in AUTHORIZE_RESERVED - {"scope"}:
+            raise ValueError(f"scope_param {self.scope_param!r} is a parameter of the authorize request itself")
+        for field, reserved in (("authorize_params", AUTHORIZE_RESERVED | {self.scope_param}),
+                                ("code_params", CODE_RESERVED)):
+            clash = sorted(set(getattr(self, field)) & reserved)
+            if clash:
+                raise ValueError(f"{field} may not set {', '.join(clash)} (the request sets it itself)")
+        return self
 
     # -- account data and endpoints -------------------------------------------------------------
     def validate_account_data(self, data: Mapping[str, str]) -> dict[str, str]:
@@ -204,11 +253,11 @@ class Provider(BaseModel):
         """Account data the authorization URL needs (known before any token exists, e.g. a shop name)."""
         return set(_PLACEHOLDER.findall(self.authorize_url))
 
-    def _fill(self, template: str, account_data: Mapping[str, str]) -> str:
+    def _fill(self, template: str, account_data: Mapping[str, str], what: str = "token URL") -> str:
         def sub(m: re.Match[str]) -> str:
             name = m.group(1)
             if name not in account_data:
-                raise InvalidAccountData(f"{self.name}: account data needs {name!r} for the token URL")
+                raise InvalidAccountData(f"{self.name}: account data needs {name!r} for the {what}")
             value = account_data[name]
             pattern = self.account_fields.get(name)
             if pattern is None or not re.fullmatch(pattern, value):
@@ -234,7 +283,15 @@ class Provider(BaseModel):
                 f"provider {self.name!r} has no authorize_url configured"
                 + (" (issuer discovery has not run)" if self.issuer else "")
             )
-        return self._fill(self.authorize_url, account_data)
+        return self._fill(self.authorize_url, account_data, "authorize URL")
+
+    def requested_scopes(self, scopes: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        """``scopes`` (the operator's; None: :attr:`default_scopes`) plus :attr:`offline_scopes`, once each."""
+        chosen = self.default_scopes if scopes is None else tuple(scopes)
+        for scope in chosen:
+            if not isinstance(scope, str) or not _SCOPE_TOKEN.fullmatch(scope) or self.scope_separator in scope:
+                raise ConfigError(f"{self.name}: {str(scope)[:80]!r} is not a scope (RFC 6749 §3.3 scope-token)")
+        return tuple(dict.fromkeys((*chosen, *self.offline_scopes)))
 
     def build_authorize_params(
         self,
@@ -247,15 +304,35 @@ class Provider(BaseModel):
     ) -> dict[str, str]:
         """Query parameters of the authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3)."""
         params = {"response_type": "code", "client_id": client.client_id, "redirect_uri": redirect_uri}
-        chosen = self.default_scopes if scopes is None else scopes
+        chosen = self.requested_scopes(scopes)
         if chosen:
-            params["scope"] = self.scope_separator.join(chosen)
+            params[self.scope_param] = self.scope_separator.join(chosen)
         params.update(self.authorize_params)
         params["state"] = state
         if self.pkce and code_challenge:
             params["code_challenge"] = code_challenge
             params["code_challenge_method"] = "S256"
         return params
+
+    def build_authorize_url(
+        self,
+        client: OAuthClient,
+        account_data: Mapping[str, str],
+        *,
+        redirect_uri: str,
+        state: str,
+        code_challenge: str | None,
+        scopes: tuple[str, ...] | None = None,
+    ) -> str:
+        """The whole authorization URL: :meth:`authorization_endpoint` with :meth:`build_authorize_params`
+        added to the query the endpoint may already have (RFC 6749 §3.1: it MUST be retained)."""
+        endpoint = self.authorization_endpoint(account_data)
+        params = self.build_authorize_params(
+            client, redirect_uri=redirect_uri, state=state, code_challenge=code_challenge, scopes=scopes
+        )
+        parts = urlsplit(endpoint)
+        query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *params.items()], quote_via=quote)
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
     def build_code_request(
         self,

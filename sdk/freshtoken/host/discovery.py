@@ -8,7 +8,10 @@ The issuer is a URL the operator configured; the document it serves is not trust
 * a discovered ``token_endpoint`` / ``revocation_endpoint`` (where the client secret and the refresh
   token go) must share the issuer's origin — scheme, host and port — or be on the client's
   ``discovery_allowed_hosts``, and must pass the endpoint policy; otherwise :class:`UnsafeEndpoint`, before
-  any secret is sent.
+  any secret is sent;
+* the ``authorization_endpoint`` (where a connect flow sends the person's browser) is held to the same rule,
+  so a tampered document cannot send users to another site's login page. It fills ``authorize_url`` only
+  when none is configured; a document without one leaves it empty (a connect flow then says so).
 """
 
 from __future__ import annotations
@@ -170,7 +173,8 @@ async def with_discovered_endpoints(
     policy: EndpointPolicy = DEFAULT_POLICY,
     timeout: float = DISCOVERY_TIMEOUT,
 ) -> P:
-    """``provider`` with ``token_url`` (and ``revocation_url`` if advertised) taken from the issuer."""
+    """``provider`` with ``token_url`` (and ``revocation_url`` and ``authorize_url``, if advertised and not
+    configured) taken from the issuer."""
     meta = await discover(issuer, client, policy=policy, timeout=timeout)
     hosts = provider.discovery_allowed_hosts
     update: dict[str, Any] = {
@@ -180,4 +184,10 @@ async def with_discovered_endpoints(
     if not provider.revocation_url and meta.get("revocation_endpoint") is not None:
         update["revocation_url"] = check_discovered(meta["revocation_endpoint"], "revocation_endpoint", issuer,
                                                     allowed_hosts=hosts, policy=policy)
+    if not provider.authorize_url and meta.get("authorization_endpoint") is not None:
+        authorize = check_discovered(meta["authorization_endpoint"], "authorization_endpoint", issuer,
+                                     allowed_hosts=hosts, policy=policy)
+        if "#" in authorize:
+            raise UnsafeEndpoint(f"discovered authorization_endpoint of issuer {issuer!r} has a fragment")
+        update["authorize_url"] = authorize
     return provider.model_copy(update=update)

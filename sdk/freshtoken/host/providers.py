@@ -30,7 +30,7 @@ class ClientProviders:
         a :class:`ConfigError` naming the client, endpoints the policy refuses an :class:`UnsafeEndpoint`."""
         try:
             provider = self.plugins.provider(client.provider, client.provider_options)
-            for field in ("token_url", "revocation_url", "issuer"):
+            for field in ("token_url", "revocation_url", "issuer", "authorize_url"):
                 value = getattr(provider, field)
                 if value:
                     self.policy.check_template(value, what=field)
