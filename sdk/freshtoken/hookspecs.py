@@ -19,6 +19,10 @@ import pluggy
 
 if TYPE_CHECKING:
     from .events import (
+        AccountRecovered,
+        AccountRegistered,
+        AccountRemoved,
+        BacklogRising,
         ReauthRequiredEvent,
         RefreshFailed,
         RefreshSucceeded,
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
         TokenExpired,
     )
     from .provider import Provider
+    from .strategies import Strategy
 
 PROJECT = "freshtoken"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -36,6 +41,13 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 @hookspec
 def freshtoken_register_providers(register: Callable[[type[Provider]], None]) -> None:
     """Register provider classes: call ``register(MyProvider)`` for each."""
+
+
+@hookspec
+def freshtoken_register_strategies(register: Callable[[type[Strategy]], None]) -> None:
+    """Register strategies (how an account gets its next token, :mod:`freshtoken.strategies`): call
+    ``register(MyStrategy)`` for each. The built-in ones (refresh_token, client_credentials, jwt_bearer,
+    github_app_installation) are always there; a name is registered once."""
 
 
 @hookspec
@@ -64,8 +76,29 @@ def freshtoken_refresh_token_expiring(event: RefreshTokenExpiring) -> Awaitable[
 
 
 @hookspec
+def freshtoken_backlog_rising(event: BacklogRising) -> Awaitable[Any] | None:
+    """The due backlog's projected drain time (due × latency / concurrency) approaches the refresh lead: add
+    concurrency or hosts, or raise the rate limit, before tokens are served expired. Raised once per episode."""
+
+
+@hookspec
 def freshtoken_rotated_token_not_durable(event: RotatedTokenNotDurable) -> Awaitable[Any] | None:
     """The provider answered but the new state could not be saved (disk full, database locked): the tokens are
     held in memory (and ``event.rescued``: in the runtime's encrypted recovery file) while the save is retried.
     Raised once per failed save. Until it succeeds the account is stuck; if the process dies without a rescue,
     a rotating provider's grant is lost."""
+
+
+@hookspec
+def freshtoken_account_recovered(event: AccountRecovered) -> Awaitable[Any] | None:
+    """An account that was failing (or needed re-authorisation) is healthy again."""
+
+
+@hookspec
+def freshtoken_account_registered(event: AccountRegistered) -> Awaitable[Any] | None:
+    """An account was registered or replaced."""
+
+
+@hookspec
+def freshtoken_account_removed(event: AccountRemoved) -> Awaitable[Any] | None:
+    """An account was removed."""
