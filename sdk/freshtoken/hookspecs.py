@@ -22,7 +22,6 @@ if TYPE_CHECKING:
         AccountRecovered,
         AccountRegistered,
         AccountRemoved,
-        BacklogRising,
         ReauthRequiredEvent,
         RefreshFailed,
         RefreshSucceeded,
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
         TokenExpired,
     )
     from .provider import Provider
-    from .strategies import Strategy
 
 PROJECT = "freshtoken"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -41,13 +39,6 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 @hookspec
 def freshtoken_register_providers(register: Callable[[type[Provider]], None]) -> None:
     """Register provider classes: call ``register(MyProvider)`` for each."""
-
-
-@hookspec
-def freshtoken_register_strategies(register: Callable[[type[Strategy]], None]) -> None:
-    """Register strategies (how an account gets its next token, :mod:`freshtoken.strategies`): call
-    ``register(MyStrategy)`` for each. The built-in ones (refresh_token, client_credentials, jwt_bearer,
-    github_app_installation) are always there; a name is registered once."""
 
 
 @hookspec
@@ -73,12 +64,6 @@ def freshtoken_token_expired(event: TokenExpired) -> Awaitable[Any] | None:
 @hookspec
 def freshtoken_refresh_token_expiring(event: RefreshTokenExpiring) -> Awaitable[Any] | None:
     """The refresh token itself will lapse soon: ask the user to re-authorise before it does."""
-
-
-@hookspec
-def freshtoken_backlog_rising(event: BacklogRising) -> Awaitable[Any] | None:
-    """The due backlog's projected drain time (due × latency / concurrency) approaches the refresh lead: add
-    concurrency or hosts, or raise the rate limit, before tokens are served expired. Raised once per episode."""
 
 
 @hookspec

@@ -7,8 +7,7 @@ alarm does, in this order:
 1. load the state;
 2. refresh at the provider;
 3. on success: persist the new state (a rotated refresh token) *first*; then write the KV record
-   (TTL = time to expiry); then set the next alarm (``expiry - lead``, or earlier where an
-   :class:`~freshtoken.alarm_planner.AlarmPlanner` spreads a herd under capacity). A save that fails is retried with
+   (TTL = time to expiry); then set the next alarm (``expiry - lead``). A save that fails is retried with
    backoff, the answer kept in memory (and rescued in the storage's recovery store, when it has one) and
    alerted on, before anything else touches the account (:meth:`Refresher._persist_answer`);
 4. on a retryable failure: back off with jitter (``Retry-After`` honoured), count, alert at the threshold,
@@ -29,7 +28,6 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from .alarm_planner import AlarmPlanner
 from .client import OAuthClient
 from .clock import Clock, SystemClock
 from .errors import (
@@ -72,7 +70,6 @@ from .registration import Registration, registration_of
 from .retry import RetryPolicy
 from .state import AccountState, Status
 from .storage import AccountStorage
-from .strategies import Exchange, Strategy, strategy_from
 from .tokens import TokenSet
 
 log = logging.getLogger("freshtoken.refresher")
@@ -104,7 +101,6 @@ class Refresher:
         rng: random.Random | None = None,
         kv_key: str | None = None,
         kv_margin: float = KV_PROPAGATION_MARGIN,
-        planner: AlarmPlanner | None = None,
     ) -> None:
         self.key = key if isinstance(key, AccountKey) else AccountKey.parse(key)
         self.storage = storage
@@ -118,8 +114,6 @@ class Refresher:
         self.kv_key = kv_key or str(self.key)
         #: How long before expiry a new token must be in KV (Workers KV: 60 s to propagate).
         self.kv_margin = kv_margin
-        #: Where the next alarm goes at or before its deadline (None: at the deadline; see alarm_planner.py).
-        self.planner = planner
 
     # -- operations -------------------------------------------------------------------------------
     async def register(self, registration: Registration | None = None, /, **fields: Any) -> AccountState:
@@ -146,11 +140,7 @@ class Refresher:
         never_expires, replace, expires_at = reg.never_expires, reg.replace, reg.expiry(now)
         self._check_key_provider()
         data = self.provider.validate_account_data(reg.account_data)
-        strategy = self._strategy_for_account(reg.strategy, data)
-        if not strategy.uses_refresh_token and refresh_token is not None:
-            raise ConfigError(f"register: strategy {reg.strategy!r} gets tokens with the client's own credential; "
-                              "an account of it holds no refresh token (leave refresh_token out)")
-        if strategy.uses_refresh_token and refresh_token is None and not (never_expires and access_token):
+        if refresh_token is None and not (never_expires and access_token):
             raise ReauthRequired("register: a refresh token is required (or a never-expiring access token)")
         old = await self.storage.load()
         live = old is not None and old.status is not Status.REAUTH_REQUIRED
@@ -164,7 +154,6 @@ class Refresher:
             key=str(self.key),
             client=self.client.name,
             account_data=data,
-            strategy=reg.strategy,
             refresh_token=SecretStr(refresh_token) if refresh_token else None,
             refresh_token_expires_at=reg.refresh_token_expires_at,
             token_type=reg.token_type,
@@ -188,7 +177,6 @@ class Refresher:
             )
         else:
             state.next_refresh_at = now
-        state.next_refresh_at = self._plan(state.next_refresh_at, now)
         await self.storage.save(state)
         if usable:
             await self._write_kv(state, now)
@@ -203,29 +191,6 @@ class Refresher:
                 str(self.key), self.provider.name, now, state.generation, old.status.value, old.failures,
                 old.alerted_reauth, "reauth"))
         return state
-
-    def _strategy(self, name: str) -> Strategy:
-        """The strategy called ``name`` (built-in, or registered by a plugin); :class:`ConfigError` if unknown."""
-        return strategy_from(name, None if self.plugins is None else self.plugins.strategies())
-
-    def _strategy_for_account(self, name: str, account_data: dict[str, str]) -> Strategy:
-        """The strategy ``name``, when this provider supports it and it can serve this account (else ConfigError)."""
-        strategy = self._strategy(name)
-        supported = self.provider.strategies
-        if name not in supported:
-            raise ConfigError(f"provider {self.provider.name!r} does not support strategy {name!r} (it supports: "
-                              f"{', '.join(supported)})")
-        try:
-            strategy.check(self.provider, self.client, account_data)
-        except RefreshError as exc:  # e.g. a private key that does not parse: a configuration problem here
-            raise ConfigError(str(exc)) from None  # our own message: it names the client, never the key
-        return strategy
-
-    def _uses_refresh_token(self, state: AccountState) -> bool:
-        try:
-            return self._strategy(state.strategy).uses_refresh_token
-        except ConfigError:
-            return False  # _exchange reports the unknown strategy (misconfigured, retried slowly)
 
     def _check_key_provider(self) -> None:
         part, client = self.key.provider, self.client
@@ -306,7 +271,7 @@ class Refresher:
     async def _refresh(self, state: AccountState) -> Outcome:
         """Steps 2-6 of the module docstring, for a loaded state that is due."""
         now = self.clock.now()
-        if state.refresh_token is None and self._uses_refresh_token(state):
+        if state.refresh_token is None:
             return await self._on_reauth(state, ReauthRequired("no refresh token stored"), now)
         if (expired_at := state.begin_attempt(now)) is not None:
             await self._emit(
@@ -329,12 +294,9 @@ class Refresher:
             return await self._on_failure(state, exc, now)  # 4. and 6.
         return await self._on_success(state, tokens, now)  # 3.
 
-    async def _exchange(self, state: AccountState, refresh_token: SecretStr | None) -> TokenSet:
-        """"How to get the next token": the account's strategy builds, sends and reads the exchange."""
+    async def _exchange(self, state: AccountState, refresh_token: SecretStr) -> TokenSet:
         try:
-            strategy = self._strategy(state.strategy)
-            exchange = Exchange(self.provider, self.client, state.account_data, self.clock.now(), refresh_token)
-            request = strategy.build_request(exchange)
+            request = self.provider.build_refresh_request(refresh_token, self.client, state.account_data)
         except RefreshError:
             raise
         except FreshtokenError as exc:  # e.g. account data that no longer validates
@@ -343,15 +305,10 @@ class Refresher:
             raise Misconfigured(
                 f"provider {self.provider.name!r} failed to build the request ({exc.__class__.__name__})"
             ) from None
-        sent = self.clock.now()
-        try:
-            response = await strategy.send(self.http, request, self.client, timeout=self.provider.timeout)
-        finally:
-            if self.planner is not None:
-                self.planner.observe(self.client.name, self.clock.now() - sent)
+        response = await self.http.send(request, self.client, timeout=self.provider.timeout)
         now = self.clock.now()
         try:
-            return strategy.parse_response(exchange, response, now)
+            return self.provider.parse_response(response, now)
         except RefreshError:
             raise
         except FreshtokenError as exc:
@@ -380,7 +337,6 @@ class Refresher:
         now = self.clock.now()
         was = (state.status, state.failures, state.alerted_failures or state.alerted_reauth)
         rotated = state.apply_tokens(tokens, now, lead=self.provider.lead, margin=self.kv_margin)
-        state.next_refresh_at = self._plan(state.next_refresh_at, now)
         # 1. the rotated refresh token is durable before anything else happens
         if not await self._persist_answer(state, rotated):
             return self._stood_down(state, "superseded while saving the answer")
@@ -576,17 +532,8 @@ class Refresher:
         )
         await self.kv.put(self.kv_key, record.dumps(), ttl_until(state.expires_at, now))
 
-    def _plan(self, due_by: float | None, now: float) -> float | None:
-        """The next alarm: ``due_by`` itself, or where the planner puts it (never later)."""
-        if due_by is None or self.planner is None:
-            return due_by
-        at = self.planner.place(str(self.key), self.client.name, due_by, now)
-        return min(due_by, at) if due_by > now else max(now, at)  # an overdue deadline: as soon as there is room
-
     async def _arm(self, state: AccountState) -> None:
         if state.next_refresh_at is None:
-            if self.planner is not None:
-                self.planner.forget(str(self.key))
             await self.storage.delete_alarm()
         else:
             await self.storage.set_alarm(state.next_refresh_at)
