@@ -41,7 +41,7 @@ from ..errors import (
 from ..keys import AccountKey
 from ..registration import SECRET_REGISTRATION_FIELDS, Registration, validation_problems
 from ..state import SECRET_FIELDS, Status
-from .auth import AdminToken, BearerAuth, Scope, request_scope
+from .auth import OPEN_PATHS, AdminToken, BearerAuth, Scope, request_scope
 from .body import MAX_BODY, BodyError, parse_json, read_limited
 from .guard import BrowserGuard, HostPolicy, is_json
 
@@ -95,6 +95,8 @@ def create_app(
     secrets: Iterable[str] = (),
     listen_host: str = "127.0.0.1",
     allowed_hosts: Iterable[str] = (),
+    connect_redirect_uri: str | None = None,
+    connect_state_ttl: float | None = None,
 ) -> Any:
     """The admin ASGI app. No ``token`` and no ``tokens``: no authentication (serve it on loopback only).
 
@@ -273,5 +275,11 @@ def create_app(
         Route("/accounts/{key:path}", show, methods=["GET"]),
         Route("/accounts/{key:path}", remove, methods=["DELETE"]),
     ]
+    from .connect import CALLBACK_PATH, connect_routes  # POST /connect, GET /connect/callback (admin/connect.py)
+
+    routes += connect_routes(runtime, handler=handler, read_json=read_json, scope_of=scope_of,
+                             redirect_uri=connect_redirect_uri, ttl=connect_state_ttl)
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
-    return BrowserGuard(BearerAuth(app, all_tokens), HostPolicy(listen_host, allowed_hosts))
+    # the connect callback is reached by a browser from the provider: its one-time state authenticates it
+    return BrowserGuard(BearerAuth(app, all_tokens, open_paths=OPEN_PATHS | {CALLBACK_PATH}),
+                        HostPolicy(listen_host, allowed_hosts))

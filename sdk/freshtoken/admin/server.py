@@ -127,6 +127,15 @@ def configured_tokens(settings: Settings) -> list[AdminToken]:
         raise ConfigError(f"{settings.source}: [admin]: {exc}") from None
 
 
+def callback_host(settings: Settings) -> list[str]:
+    """The host name of ``[connect] redirect_uri``: the provider sends the browser there, so the API answers it."""
+    from urllib.parse import urlsplit
+
+    uri = settings.connect.redirect_uri
+    name = urlsplit(uri).hostname if uri else None
+    return [name] if name else []
+
+
 async def serve_host(
     host_obj: Host,
     *,
@@ -142,7 +151,8 @@ async def serve_host(
     listen = listen_host if listen_host is not None else settings.admin.host
     check_bind(listen, tokens)  # before anything starts
     app = create_app(host_obj.runtime, tokens=tokens, metrics=host_obj.metrics, secrets=settings.secret_values(),
-                     listen_host=listen, allowed_hosts=settings.admin.allowed_hosts)
+                     listen_host=listen, allowed_hosts=[*settings.admin.allowed_hosts, *callback_host(settings)],
+                     connect_redirect_uri=settings.connect.redirect_uri, connect_state_ttl=settings.connect.state_ttl)
     server = AdminServer(app, host=listen, port=settings.admin.port if port is None else port, token=tokens)
     stop = stop or asyncio.Event()
     signals = (signal.SIGTERM, signal.SIGINT) if install_signals else ()

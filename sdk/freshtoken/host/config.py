@@ -281,6 +281,24 @@ class SecurityConfig(_Section):
     )
 
 
+class ConnectConfig(_Section):
+    """``[connect]``: the admin API's connect flow (``POST /connect``, ``GET /connect/callback``)."""
+
+    redirect_uri: str | None = Field(
+        default=None,
+        description="The callback URL registered at the provider, e.g. https://tokens.example.com/connect/callback "
+        "(default: the admin API's own address, from the request's Host).",
+    )
+    state_ttl: float = Field(default=600.0, gt=0, le=86_400, description="Seconds a started connection may wait.")
+
+    @field_validator("redirect_uri")
+    @classmethod
+    def _redirect_uri(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^/?#@\s]+/[^#\s]*", value):
+            raise ValueError("must be an absolute http(s) URL with a path, e.g. https://host/connect/callback")
+        return value
+
+
 class Settings(BaseSettings):
     """The whole configuration. Build it with :func:`load_settings`."""
 
@@ -297,6 +315,7 @@ class Settings(BaseSettings):
     admin: AdminConfig = Field(default_factory=AdminConfig)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
+    connect: ConnectConfig = Field(default_factory=ConnectConfig)
 
     _source: str = PrivateAttr(default="defaults and environment")
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)

@@ -27,6 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
+from .authorize import AuthorizationEndpoint
+from .machine import MACHINE_GRANTS, MachineGrants
+
 
 @dataclass
 class Fault:
@@ -74,6 +77,7 @@ class SandboxAuthServer:
         latency: float = 0.0,
         clients: dict[str, str] | None = None,
         clock: Any = None,
+        users: dict[str, str] | None = None,
     ) -> None:
         self.lifetime = lifetime
         self.rotate = rotate
@@ -92,6 +96,10 @@ class SandboxAuthServer:
         self.last_request: dict[str, Any] = {}
         self._window: deque[float] = deque()
         self._lock = threading.Lock()
+        #: GET/POST /authorize and the authorization_code grant (users: username -> password; default demo).
+        self.authorization = AuthorizationEndpoint(self.clients, users=users, clock=self.clock)
+        #: client_credentials, jwt-bearer and the GitHub-App-shaped installation tokens (sandbox/machine.py).
+        self.machine = MachineGrants(self)
 
     # -- grants ------------------------------------------------------------------------------------
     def mint(self, client_id: str = "sandbox-client") -> dict[str, Any]:
@@ -133,9 +141,15 @@ class SandboxAuthServer:
             if not msg.get("more_body"):
                 break
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        status, payload, extra = await self.handle(scope["method"], scope["path"], headers, body)
+        if scope["path"] == "/authorize":
+            query = scope.get("query_string", b"").decode("latin-1")
+            status, payload, extra = self.authorization.handle(scope["method"], query, body)
+        else:
+            status, payload, extra = await self.handle(scope["method"], scope["path"], headers, body)
         raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        out = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+        extra = dict(extra)
+        ctype = extra.pop("content-type", "application/json").encode()
+        out = [(b"content-type", ctype), (b"content-length", str(len(raw)).encode())]
         out += [(k.encode(), v.encode()) for k, v in extra.items()]
         await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": raw})
@@ -147,7 +161,8 @@ class SandboxAuthServer:
             return 200, self.stats.__dict__ | {"families": len(self.families)}, {}
         if path in ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"):
             base = f"http://{headers.get('host', '127.0.0.1')}"
-            meta = {"issuer": base, "token_endpoint": f"{base}/token", "revocation_endpoint": f"{base}/revoke"}
+            meta = {"issuer": base, "token_endpoint": f"{base}/token", "revocation_endpoint": f"{base}/revoke",
+                    "authorization_endpoint": f"{base}/authorize"}
             return 200, meta, {}
         if path == "/revoke" and method == "POST":
             params = self._params(headers, body)
@@ -156,6 +171,9 @@ class SandboxAuthServer:
                 if fid:
                     self.families[fid].revoked = True
             return 200, {}, {}
+        if path.startswith("/app/installations/"):
+            self._count()
+            return self.machine.installation_token(method, path, headers)
         if path != "/token" or method != "POST":
             return 404, {"error": "not_found"}, {}
         self._count()
@@ -168,9 +186,13 @@ class SandboxAuthServer:
                 await asyncio.sleep(delay)
             self.stats.errors += 1
             return fault.status, _raw(fault.body), fault.headers
+        if params.get("grant_type") in MACHINE_GRANTS:
+            return self.machine.token(headers, params)
         client_id = self._authenticate(headers, params)
         if client_id is None:
             return 401, {"error": "invalid_client", "error_description": "client authentication failed"}, {}
+        if params.get("grant_type") == "authorization_code":
+            return self._code_grant(client_id, params)
         if params.get("grant_type") != "refresh_token":
             return 400, {"error": "unsupported_grant_type"}, {}
         rt = params.get("refresh_token", "")
@@ -206,6 +228,16 @@ class SandboxAuthServer:
             self.stats.errors += 1
             return fault.status, _raw(fault.body), fault.headers
         return 200, self._token_body(new_rt if self.rotate else None), {"cache-control": "no-store"}
+
+    def _code_grant(self, client_id: str, params: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        """The authorization_code grant: a new refresh-token family for a good code (see :mod:`.authorize`)."""
+        ok, answer = self.authorization.exchange(client_id, params)
+        if not ok:
+            return 400, answer, {}
+        body = self.mint(client_id)
+        if answer.get("scope"):
+            body["scope"] = answer["scope"]
+        return 200, body, {"cache-control": "no-store"}
 
     def _params(self, headers: dict[str, str], body: bytes) -> dict[str, str]:
         if headers.get("content-type", "").startswith("application/json"):
