@@ -1,10 +1,11 @@
-"""``freshtoken keys generate``: a new entry for ``FRESHTOKEN_ENCRYPTION_KEYS``."""
+"""``freshtoken keys generate`` (a new entry for ``FRESHTOKEN_ENCRYPTION_KEYS``) and ``keys rewrap`` (re-encrypt
+the store under the first key)."""
 
 from __future__ import annotations
 
 import click
 
-from ._common import json_option, print_json, stderr
+from ._common import EXIT_CONFIG, CliState, CommandError, json_option, pass_state, print_json, stderr
 
 
 @click.group("keys")
@@ -28,3 +29,35 @@ def generate(kid: str | None, as_json: bool) -> None:
         return
     click.echo(entry)
     stderr("set it as FRESHTOKEN_ENCRYPTION_KEYS (put it first, comma-separated, to rotate); keep it secret")
+
+
+@keys.command("rewrap")
+@json_option
+@pass_state
+def rewrap(state: CliState, as_json: bool) -> None:
+    """Re-encrypt every stored secret under the first key of FRESHTOKEN_ENCRYPTION_KEYS.
+
+    Rotation: put a new key first (keep the old ones after it), run this, then drop the old keys. Rows already
+    under the first key are left alone; each batch is one write transaction, so a running 'serve' is safe.
+    """
+    from ..embedded import AesGcmCodec, SQLiteStore
+
+    settings = state.settings()
+    codec = AesGcmCodec.from_env()
+    db = settings.path(settings.runtime.database)
+    if not db.exists():
+        raise CommandError(f"{settings.source}: runtime.database: {str(db)!r} does not exist (nothing to rewrap)",
+                           EXIT_CONFIG)
+    store = SQLiteStore(db, codec)
+    try:
+        total = store.count()
+        rewritten = store.rewrap(codec)
+    finally:
+        store.close()
+    primary = codec.primary_kid
+    if as_json:
+        print_json({"database": str(db), "accounts": total, "rewrapped": rewritten, "primary_kid": primary})
+        return
+    click.echo(f"rewrapped {rewritten} of {total} accounts under key {primary!r} ({db})")
+    if rewritten == 0:
+        stderr("nothing to do: every account was already under the first key")
