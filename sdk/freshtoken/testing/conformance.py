@@ -18,6 +18,13 @@ and overrides a hook only where the provider's responses differ from RFC 6749:
 * ``client`` — the OAuth client (e.g. ``private_key_jwt``); ``valid_account_data`` /
   ``hostile_account_data`` — more values to accept or refuse.
 
+A provider that declares ``authorize_url`` (the authorization side, for ``freshtoken connect``) is also
+checked there: the authorize request it builds (``response_type=code``, ``client_id``, ``redirect_uri``,
+``state``, the S256 ``code_challenge`` when ``pkce``, its offline scopes whatever the operator names), its
+authorization endpoint (https, the deployment policy, placeholders declared in ``account_fields``, hostile
+values refused) and the code exchange, sent to the local endpoint and parsed (``grant_type=authorization_code``,
+``code``, ``redirect_uri``, ``code_verifier``, the client authenticated as a refresh is).
+
 Each ``test_*`` method drives the provider through the real :class:`~freshtoken.refresher.Refresher`
 (memory storage and KV, virtual clock) against a local HTTP token endpoint playing back one scenario,
 and checks what the SDK relies on. The scenarios are plain sync tests: no asyncio plugin is needed.
@@ -26,15 +33,21 @@ and checks what the SDK relies on. The scenarios are plain sync tests: no asynci
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
+from pydantic import SecretStr
 
 from ..client import OAuthClient
+from ..egress.endpoint_policy import DEFAULT_POLICY
 from ..errors import (
+    ConfigError,
     InvalidAccountData,
     MalformedResponse,
     Misconfigured,
@@ -42,14 +55,15 @@ from ..errors import (
     RefreshError,
     RetryableError,
 )
+from ..http import TokenHTTP
 from ..lead import refresh_at
 from ..plugins import Plugins
 from ..provider import Provider
 from ..refresher import Outcome
 from ..state import AccountState, Status
 from ..tokens import TokenSet
-from .endpoint import Recorded, Reply, TokenEndpoint
-from .harness import KitRun, hostile_values, kit_client, replay, unique
+from .endpoint import Recorded, RedirectTransport, Reply, TokenEndpoint
+from .harness import KIT_NOW, KitRun, hostile_values, kit_client, replay, unique
 
 T = TypeVar("T")
 
@@ -59,6 +73,12 @@ RETRY_AFTER = 240
 RT0 = "kit-refresh-token-0-5b1e"
 RT1 = "kit-refresh-token-1-c9d2"
 AT1 = "kit-access-token-1-e4f7"
+#: The authorization side: a loopback redirect URI (as ``freshtoken connect`` listens on), state, PKCE, code.
+KIT_REDIRECT_URI = "http://127.0.0.1:53682/callback"
+KIT_STATE = "kit-state-3c8e1f0a9b"
+KIT_CODE = "kit-authorization-code-77d1"
+KIT_VERIFIER = "kit-code-verifier-" + "v" * 40  # RFC 7636 §4.1: 43-128 characters
+KIT_CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(KIT_VERIFIER.encode()).digest()).rstrip(b"=").decode()
 
 
 def run_async(factory: Callable[[], Awaitable[T]]) -> T:
@@ -166,7 +186,11 @@ class ProviderConformance:
         params = request.params
         assert params.get("grant_type") == "refresh_token", params.keys()
         assert params.get("refresh_token") == RT0
-        client = run.client
+        self._check_client_auth(request, run.client)
+
+    def _check_client_auth(self, request: Recorded, client: OAuthClient) -> None:
+        """The request authenticates ``client`` as its auth method says, and asks for JSON."""
+        params = request.params
         method = client.auth_method or self.provider.auth_method
         if method == "client_secret_basic":
             assert request.basic_auth == (client.client_id, _client_secret(client))
@@ -369,6 +393,120 @@ class ProviderConformance:
             assert self.endpoint.requests == []
 
         run_async(scenario)
+
+    # -- the authorization side -----------------------------------------------------------------------
+    def _needs_authorize(self) -> None:
+        if not self.provider.authorize_url:
+            pytest.skip("the provider declares no authorize_url (no connect flow)")
+
+    def authorize_query(self, scopes: tuple[str, ...] | None = None) -> dict[str, str]:
+        """The query of the authorization URL the provider builds for the kit's client and account data."""
+        url = self.provider.build_authorize_url(
+            self.kit_client(), self.account_data, redirect_uri=KIT_REDIRECT_URI, state=KIT_STATE,
+            code_challenge=KIT_CHALLENGE, scopes=scopes,
+        )
+        parts = urlsplit(url)
+        endpoint = urlsplit(self.provider.authorization_endpoint(self.account_data))
+        assert (parts.scheme, parts.netloc, parts.path) == (endpoint.scheme, endpoint.netloc, endpoint.path), (
+            "the authorization URL is not on the authorization endpoint"
+        )
+        assert not parts.fragment, "an authorization URL has no fragment (RFC 6749 §3.1)"
+        secret = _client_secret(self.kit_client())
+        assert not secret or secret not in url, "the client secret is in the authorization URL"
+        query = parse_qs(parts.query, keep_blank_values=True)
+        twice = sorted(name for name, values in query.items() if len(values) > 1)
+        assert not twice, f"authorize parameters sent twice: {twice}"
+        return {name: values[0] for name, values in query.items()}
+
+    def test_authorize_request(self) -> None:
+        """response_type=code, client_id, redirect_uri, state, the S256 challenge (pkce), the offline scopes."""
+        self._needs_authorize()
+        provider = self.provider
+        query = self.authorize_query()
+        assert query.get("response_type") == "code"
+        assert query.get("client_id") == self.kit_client().client_id
+        assert query.get("redirect_uri") == KIT_REDIRECT_URI
+        assert query.get("state") == KIT_STATE
+        if provider.pkce:
+            assert query.get("code_challenge") == KIT_CHALLENGE
+            assert query.get("code_challenge_method") == "S256", "PKCE must be S256 (RFC 7636 §4.2)"
+        else:
+            assert "code_challenge" not in query and "code_challenge_method" not in query
+        for name, value in provider.authorize_params.items():
+            assert query.get(name) == value, f"authorize parameter {name!r} missing or changed"
+        requested = provider.requested_scopes()
+        if requested:
+            assert query.get(provider.scope_param, "").split(provider.scope_separator) == list(requested)
+        else:
+            assert provider.scope_param not in query, "an empty scope parameter"
+        # The operator's scopes replace the defaults, never the scopes that bring a refresh token.
+        chosen = self.authorize_query(scopes=("kit.scope",))[provider.scope_param].split(provider.scope_separator)
+        assert chosen[0] == "kit.scope"
+        missing = [scope for scope in provider.offline_scopes if scope not in chosen]
+        assert not missing, f"offline scopes dropped when the operator names scopes: {missing}"
+        with pytest.raises(ConfigError):
+            self.authorize_query(scopes=(f"kit.scope{provider.scope_separator}other",))
+
+    def test_authorize_endpoint(self) -> None:
+        """https, allowed by the default deployment policy, placeholders declared, hostile values refused."""
+        self._needs_authorize()
+        provider = self.provider
+        undeclared = sorted(provider.authorize_fields() - set(provider.account_fields))
+        assert not undeclared, f"authorize_url placeholders not declared in account_fields: {undeclared}"
+        for data in [self.account_data, *self.valid_account_data]:
+            endpoint = provider.authorization_endpoint(data)
+            assert urlsplit(endpoint).scheme == "https", "an authorization endpoint must be https"
+            DEFAULT_POLICY.check(endpoint, "authorize_url")
+        for name in sorted(provider.authorize_fields()):
+            valid = self.account_data.get(name, "x")
+            for value in unique(hostile_values(valid)):
+                with pytest.raises(InvalidAccountData, match=rf"account data '?{name}'?"):
+                    provider.authorization_endpoint({**self.account_data, name: value})
+                    pytest.fail(f"hostile account data accepted in the authorize URL: {name}={value!r}")
+            rest = {k: v for k, v in self.account_data.items() if k != name}
+            with pytest.raises(InvalidAccountData, match="authorize URL"):
+                provider.authorization_endpoint(rest)
+
+    def test_code_exchange(self) -> None:
+        """The code, redirect_uri and verifier go to the token endpoint, the client authenticated as for a
+        refresh; the provider parses the answer (sent to the kit's local endpoint) into tokens."""
+        self._needs_authorize()
+        provider = self.provider
+        client = self.kit_client()
+        request = provider.build_code_request(
+            SecretStr(KIT_CODE), client, self.account_data, redirect_uri=KIT_REDIRECT_URI, code_verifier=KIT_VERIFIER
+        )
+        self.endpoint.reset()
+        self.endpoint.script(self.success(RT1))
+
+        async def exchange() -> tuple[list[str], Any]:
+            transport = RedirectTransport(self.endpoint)
+            async with httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False) as hc:
+                response = await TokenHTTP(hc).send(request, client, timeout=provider.timeout)
+            return transport.targets, response
+
+        targets, response = run_async(exchange)
+        assert targets == [provider.token_endpoint(self.account_data)], "the code went to an unexpected URL"
+        sent: Recorded = self.endpoint.requests[-1]
+        assert sent.method == "POST"
+        params = sent.params
+        assert params.get("grant_type") == "authorization_code", params.keys()
+        assert params.get("code") == KIT_CODE
+        assert params.get("redirect_uri") == KIT_REDIRECT_URI, "redirect_uri must repeat the authorize request's"
+        if provider.pkce:
+            assert params.get("code_verifier") == KIT_VERIFIER
+        else:
+            assert "code_verifier" not in params
+        for name, value in provider.code_params.items():
+            assert params.get(name) == value, f"code exchange parameter {name!r} missing or changed"
+        self._check_client_auth(sent, client)
+        tokens = provider.parse_response(response, KIT_NOW)
+        assert tokens.access_token.get_secret_value() == AT1
+        assert tokens.refresh_token is not None and tokens.refresh_token.get_secret_value() == RT1, (
+            "the refresh token of the code exchange was not read"
+        )
+        lifetime = self.expected_lifetime(self.lifetime)
+        assert tokens.expires_at == (None if lifetime is None else pytest.approx(KIT_NOW + lifetime))
 
     # -- helpers --------------------------------------------------------------------------------------
     def replayed(self, reply: Reply) -> TokenSet | RefreshError:
