@@ -4,7 +4,7 @@ The import is light: the contracts, the refresher and the request-path reader. R
 sub-packages (``freshtoken.embedded``, ``freshtoken.cloudflare``, ``freshtoken.temporal``).
 """
 
-from .client import OAuthClient
+from .client import AuthMethod, OAuthClient
 from .clock import Clock, ManualClock, SystemClock
 from .errors import (
     ConfigError,
@@ -18,6 +18,7 @@ from .errors import (
     RefreshError,
     RetryableError,
     TokenUnavailable,
+    UnexplainedClientError,
     UnknownProvider,
 )
 from .hookspecs import hookimpl
@@ -26,7 +27,7 @@ from .keys import AccountKey
 from .kv import KVReader, KVWriter, MemoryKV
 from .lead import DEFAULT_LEAD, refresh_at
 from .plugins import Plugins, default_plugins
-from .provider import Provider
+from .provider import Provider, ProviderRegistrar
 from .reader import TokenReader
 from .record import KVRecord
 from .refresher import Outcome, Refresher
@@ -42,6 +43,7 @@ __all__ = [
     "AccountKey",
     "AccountState",
     "AccountStorage",
+    "AuthMethod",
     "Clock",
     "ConfigError",
     "FreshtokenError",
@@ -60,6 +62,7 @@ __all__ = [
     "Outcome",
     "Plugins",
     "Provider",
+    "ProviderRegistrar",
     "ReauthRequired",
     "RefreshError",
     "Refresher",
@@ -74,6 +77,7 @@ __all__ = [
     "TokenResponse",
     "TokenSet",
     "TokenUnavailable",
+    "UnexplainedClientError",
     "UnknownProvider",
     "__version__",
     "default_plugins",

@@ -100,6 +100,14 @@ class MalformedResponse(RetryableError):
     kind = "malformed_response"
 
 
+class UnexplainedClientError(MalformedResponse):
+    """An HTTP 4xx (not 408/425/429) whose body names no error code. Retried like a malformed response (a proxy
+    or WAF may say it for a moment); after ``RetryPolicy.client_error_retries`` of them in a row the account is
+    misconfigured: alerted, then retried slowly so that a fixed configuration heals."""
+
+    kind = "unexplained_client_error"
+
+
 class ReauthRequired(RefreshError):
     """The grant is dead (``invalid_grant`` or equivalent): the user must authorise again."""
 

@@ -10,6 +10,16 @@ Subclasses change defaults, and override a method only where a provider really d
 * :meth:`Provider.classify_error` — which errors are retryable, re-auth or misconfiguration;
 * :meth:`Provider.retry_policy` and the ``lead`` field — when to retry and when to refresh.
 
+Errors are classified from tables first: :attr:`Provider.error_code_fields` / ``error_description_fields``
+say where the code and description are, :attr:`Provider.error_aliases` maps a provider's own codes to RFC 6749's
+(``invalid_grant`` → re-auth; ``invalid_client`` and the like → misconfigured; ``temporarily_unavailable``, 5xx,
+408/425/429 → retryable). **The 4xx-without-code rule:** any other HTTP 4xx whose body carries no error code (an
+HTML page from a proxy or WAF, an empty body, a JSON body without one) is
+:class:`~freshtoken.errors.UnexplainedClientError`: retried with backoff like a malformed response, because a
+proxy may say it for a moment; after :attr:`RetryPolicy.client_error_retries <freshtoken.retry.RetryPolicy>`
+such failures in a row the account becomes *misconfigured* (alerted, retried at the slow misconfigured delay so
+a fixed configuration heals). It is never re-auth: without a code nothing says the grant is dead.
+
 Fields may be overridden per OAuth client from configuration (``provider_options``); unknown options
 are refused with a clear error.
 """
@@ -20,8 +30,8 @@ import email.utils
 import json
 import math
 import re
-from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Literal, TypeAlias
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -36,6 +46,7 @@ from .errors import (
     ReauthRequired,
     RefreshError,
     RetryableError,
+    UnexplainedClientError,
 )
 from .http import TokenRequest, TokenResponse
 from .lead import DEFAULT_LEAD
@@ -106,7 +117,13 @@ def as_seconds(value: Any, field: str) -> float:
 
 
 class Provider(BaseModel):
-    """An OAuth 2.0 provider's refresh behaviour. The defaults are RFC 6749's."""
+    """An OAuth 2.0 provider's refresh behaviour. The defaults are RFC 6749's.
+
+    Errors: declare :attr:`error_aliases` (and, where the code or description sits elsewhere,
+    :attr:`error_code_fields` / :attr:`error_description_fields`) rather than overriding :meth:`error_code`.
+    A 4xx without an error code is retried ``retry.client_error_retries`` times in a row, then misconfigured
+    (see the module docstring).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -117,6 +134,13 @@ class Provider(BaseModel):
     #: Response fields holding secrets besides the standard ones (``access_token``, ``refresh_token``,
     #: ``id_token``...: :data:`freshtoken.secret_fields.SECRET_RESPONSE_FIELDS`); ``extra_fields`` refuses them.
     secret_fields: ClassVar[frozenset[str]] = frozenset()
+    #: The provider's own error codes → the RFC 6749 code they mean, e.g. GitHub's ``{"bad_refresh_token":
+    #: "invalid_grant"}``; the classification (:meth:`classify_error`) then sees the RFC code.
+    error_aliases: ClassVar[Mapping[str, str]] = {}
+    #: Body fields that may hold the error code, in order; the first string wins (RFC 6749: ``error``).
+    error_code_fields: ClassVar[tuple[str, ...]] = ("error",)
+    #: Body fields that may hold the error description, in order; the first non-empty string wins.
+    error_description_fields: ClassVar[tuple[str, ...]] = ("error_description", "message")
 
     token_url: str = Field(default="", description="Token endpoint; '{field}' placeholders come from account data.")
     issuer: str | None = Field(
@@ -453,17 +477,22 @@ class Provider(BaseModel):
 
     # -- errors -----------------------------------------------------------------------------------
     def error_code(self, payload: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
-        """(error code, description) from an error body."""
+        """(error code, description) from an error body: the first string of :attr:`error_code_fields`, mapped
+        through :attr:`error_aliases`, and the first non-empty string of :attr:`error_description_fields`.
+        Override only for what a table cannot say (e.g. a code that depends on the description)."""
         if not payload:
             return None, None
-        code = payload.get("error")
-        desc = payload.get("error_description") or payload.get("message")
-        return (code if isinstance(code, str) else None, desc if isinstance(desc, str) else None)
+        code = _first_string(payload, self.error_code_fields)
+        desc = _first_string(payload, self.error_description_fields)
+        if code is not None:
+            code = self.error_aliases.get(code, code)
+        return code, desc
 
     def classify_error(
         self, response: TokenResponse, payload: Mapping[str, Any] | None, now: float
     ) -> RefreshError:
-        """Map an unsuccessful response to retryable / re-auth / misconfigured / malformed."""
+        """Map an unsuccessful response to retryable / re-auth / misconfigured / malformed; a 4xx without an
+        error code is :class:`~freshtoken.errors.UnexplainedClientError` (the module docstring's rule)."""
         status = response.status
         code, desc = self.error_code(payload)
         # Kept whole (the body is bounded): the refresher redacts code and description TOGETHER, with every
@@ -478,10 +507,14 @@ class Provider(BaseModel):
             return RetryableError(
                 f"{self.name}: token endpoint unavailable (HTTP {status})", retry_after=retry_after, **kw
             )
-        if code in MISCONFIG_ERRORS or status in (401, 403):
+        if code in MISCONFIG_ERRORS:
             return Misconfigured(f"{self.name}: the client was refused ({label or f'HTTP {status}'})", **kw)
         if code:
             return Misconfigured(f"{self.name}: token endpoint error {label or '(not an error code)'}", **kw)
+        if 400 <= status < 500:  # the 4xx-without-code rule (module docstring): retried a few times, then misconfigured
+            return UnexplainedClientError(
+                f"{self.name}: HTTP {status} from the token endpoint without an error code", **kw
+            )
         if status == 200:
             return MalformedResponse(f"{self.name}: token response is not a JSON object", **kw)
         return MalformedResponse(f"{self.name}: unexpected HTTP {status} from the token endpoint", **kw)
@@ -489,6 +522,18 @@ class Provider(BaseModel):
     # -- policy -----------------------------------------------------------------------------------
     def retry_policy(self) -> RetryPolicy:
         return self.retry
+
+
+#: What a plugin's ``freshtoken_register_providers`` hook is given: call it with each provider class.
+ProviderRegistrar: TypeAlias = Callable[[type[Provider]], None]
+
+
+def _first_string(payload: Mapping[str, Any], fields: tuple[str, ...]) -> str | None:
+    for name in fields:
+        value = payload.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def _code_label(code: str | None) -> str | None:

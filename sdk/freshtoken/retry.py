@@ -26,6 +26,11 @@ class RetryPolicy(BaseModel):
     misconfigured_delay: float = Field(
         default=900.0, gt=0, description="Wait after invalid_client and the like, so a fixed config heals."
     )
+    client_error_retries: int = Field(
+        default=3, ge=0,
+        description="A 4xx without an error code is retried this many times in a row; the next one makes the "
+        "account misconfigured (alerted, then retried after misconfigured_delay).",
+    )
 
     def ceiling(self, attempt: int) -> float:
         exp = min(max(attempt, 1) - 1, 62)

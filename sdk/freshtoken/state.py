@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
-from .errors import Misconfigured, RefreshError, RetryableError
+from .errors import Misconfigured, RefreshError, RetryableError, UnexplainedClientError
 from .lead import refresh_at
 
 if TYPE_CHECKING:
@@ -67,6 +67,8 @@ class AccountState(BaseModel):
     kv_generation: int = 0
     refresh_count: int = 0
     failures: int = 0
+    #: Consecutive failures that were a 4xx without an error code (the provider's 4xx-without-code rule).
+    unexplained_failures: int = 0
     last_error: str | None = None
     last_error_kind: str | None = None
     last_success_at: float | None = None
@@ -169,6 +171,7 @@ class AccountState(BaseModel):
         self.generation += 1
         self.refresh_count += 1
         self.failures = 0
+        self.unexplained_failures = 0
         self.last_error = None
         self.last_error_kind = None
         self.last_success_at = now
@@ -192,17 +195,21 @@ class AccountState(BaseModel):
         """A refresh started at ``now`` failed with ``exc`` (``error``: its redacted text).
 
         :class:`~freshtoken.errors.Misconfigured` → ``misconfigured``, retried after the policy's slow delay and
-        alerted at once; anything else → ``retrying``, backed off with jitter (``Retry-After`` honoured) and
-        alerted at the policy's threshold. Returns the retry time (also ``next_refresh_at``) and whether this
-        failure raises the alert (once per run of failures).
+        alerted at once; so is an :class:`~freshtoken.errors.UnexplainedClientError` (a 4xx without an error code)
+        once more than ``policy.client_error_retries`` of them came in a row (alerted on entering
+        ``misconfigured``, even after the repeated-failure alert); anything else → ``retrying``, backed off
+        with jitter (``Retry-After`` honoured) and alerted at the policy's threshold. Returns the retry time
+        (also ``next_refresh_at``) and whether this failure raises the alert (once per run of failures).
         """
         self.failures += 1
         self.in_flight_since = None
         self.last_error = error
         self.last_error_kind = exc.kind
-        if isinstance(exc, Misconfigured):
+        self.unexplained_failures = self.unexplained_failures + 1 if isinstance(exc, UnexplainedClientError) else 0
+        escalated = self.unexplained_failures > policy.client_error_retries
+        if isinstance(exc, Misconfigured) or escalated:
+            alert = not self.alerted_failures or (escalated and self.status is not Status.MISCONFIGURED)
             self.status = Status.MISCONFIGURED
-            alert = not self.alerted_failures
             retry_at = now + policy.misconfigured_delay
         else:
             self.status = Status.RETRYING

@@ -9,18 +9,18 @@ token. Device-flow tokens refresh without a secret (client ``auth_method = "none
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import ClassVar
 from urllib.parse import parse_qsl
 
-from freshtoken import Provider, TokenResponse, TokenSet, hookimpl
-from freshtoken.client import AuthMethod
+from freshtoken import AuthMethod, Provider, ProviderRegistrar, TokenResponse, TokenSet, hookimpl
 
 ERRORS = {"bad_refresh_token": "invalid_grant", "incorrect_client_credentials": "invalid_client"}
 
 
 class GitHubProvider(Provider):
     name = "github"
+    error_aliases: ClassVar[Mapping[str, str]] = ERRORS
 
     token_url: str = "https://github.com/login/oauth/access_token"
     auth_method: AuthMethod = "client_secret_post"
@@ -33,11 +33,7 @@ class GitHubProvider(Provider):
             response = TokenResponse(response.status, response.headers, json.dumps(form).encode())
         return super().parse_response(response, now)
 
-    def error_code(self, payload: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
-        code, desc = super().error_code(payload)
-        return ERRORS.get(code or "", code), desc
-
 
 @hookimpl
-def freshtoken_register_providers(register: Callable[[type[Provider]], None]) -> None:
+def freshtoken_register_providers(register: ProviderRegistrar) -> None:
     register(GitHubProvider)

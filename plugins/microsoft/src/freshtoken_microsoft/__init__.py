@@ -10,11 +10,10 @@ If your tenant wants ``scope`` on refresh (AADSTS90014), set ``refresh_params = 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from freshtoken import Provider, hookimpl
-from freshtoken.client import AuthMethod
+from freshtoken import AuthMethod, Provider, ProviderRegistrar, hookimpl
 
 #: ``common``/``organizations``/``consumers``, a tenant id (GUID) or the ``*.onmicrosoft.com`` domain. Custom
 #: domains (``contoso.com``) are refused: a pattern cannot tell them from any other host; use the tenant id.
@@ -23,13 +22,15 @@ TENANT = (
     r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"|[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.onmicrosoft\.com"
 )
-#: Errors that need the user back (MFA, consent, sign-in), not a fixed client.
-REAUTH = {"interaction_required", "consent_required", "login_required"}
+#: Errors that need the user back (MFA, consent, sign-in), not a fixed client (AADSTS codes sit in
+#: error_description).
+REAUTH = {code: "invalid_grant" for code in ("interaction_required", "consent_required", "login_required")}
 
 
 class MicrosoftProvider(Provider):
     name = "microsoft"
     account_fields: ClassVar[Mapping[str, str]] = {"tenant": TENANT}
+    error_aliases: ClassVar[Mapping[str, str]] = REAUTH
 
     token_url: str = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
     auth_method: AuthMethod = "client_secret_post"
@@ -40,11 +41,7 @@ class MicrosoftProvider(Provider):
             return now + float(value)
         return None
 
-    def error_code(self, payload: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
-        code, desc = super().error_code(payload)  # AADSTS codes sit in error_description
-        return ("invalid_grant" if code in REAUTH else code), desc
-
 
 @hookimpl
-def freshtoken_register_providers(register: Callable[[type[Provider]], None]) -> None:
+def freshtoken_register_providers(register: ProviderRegistrar) -> None:
     register(MicrosoftProvider)

@@ -5,14 +5,16 @@ use, and are refreshed on ``expires_in`` or, when Notion sends none, hourly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
 
-from freshtoken import Provider, hookimpl
+from freshtoken import Provider, ProviderRegistrar, hookimpl
 
 
 class NotionProvider(Provider):
     name = "notion"
+    #: OAuth's ``error``, else Notion's API error shape ``{"object": "error", "code": ...}``.
+    error_code_fields: ClassVar[tuple[str, ...]] = ("error", "code")
 
     token_url: str = "https://api.notion.com/v1/oauth/token"
     body_format: Literal["form", "json"] = "json"
@@ -23,12 +25,7 @@ class NotionProvider(Provider):
             return None  # no expiry and nothing to refresh with: a token that does not expire
         return super().parse_expiry(payload, now)
 
-    def error_code(self, payload: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
-        code, desc = super().error_code(payload)  # also Notion's API shape {"object": "error", "code": ...}
-        other = payload.get("code") if payload else None
-        return code or (other if isinstance(other, str) else None), desc
-
 
 @hookimpl
-def freshtoken_register_providers(register: Callable[[type[Provider]], None]) -> None:
+def freshtoken_register_providers(register: ProviderRegistrar) -> None:
     register(NotionProvider)

@@ -8,11 +8,10 @@ My Domain host (``acme.my.salesforce.com``, ``acme--uat.sandbox.my.salesforce.co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import ClassVar
 
-from freshtoken import Provider, hookimpl
-from freshtoken.client import AuthMethod
+from freshtoken import AuthMethod, Provider, ProviderRegistrar, hookimpl
 
 MY_DOMAIN = (
     r"(?:login|test)\.salesforce\.com"
@@ -25,6 +24,7 @@ ERRORS = {"inactive_user": "invalid_grant", "inactive_org": "invalid_grant"}
 class SalesforceProvider(Provider):
     name = "salesforce"
     account_fields: ClassVar[Mapping[str, str]] = {"my_domain": MY_DOMAIN}
+    error_aliases: ClassVar[Mapping[str, str]] = ERRORS
 
     token_url: str = "https://{my_domain}/services/oauth2/token"
     revocation_url: str | None = "https://{my_domain}/services/oauth2/revoke"
@@ -32,11 +32,7 @@ class SalesforceProvider(Provider):
     default_lifetime: float | None = 7200.0
     extra_fields: tuple[str, ...] = ("instance_url",)
 
-    def error_code(self, payload: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
-        code, desc = super().error_code(payload)
-        return ERRORS.get(code or "", code), desc
-
 
 @hookimpl
-def freshtoken_register_providers(register: Callable[[type[Provider]], None]) -> None:
+def freshtoken_register_providers(register: ProviderRegistrar) -> None:
     register(SalesforceProvider)

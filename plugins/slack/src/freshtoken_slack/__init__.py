@@ -5,11 +5,10 @@ nested under ``authed_user``; ``token_type`` is ``bot``/``user`` but the token i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from freshtoken import Provider, hookimpl
-from freshtoken.client import AuthMethod
+from freshtoken import AuthMethod, Provider, ProviderRegistrar, hookimpl
 
 ERRORS = {
     "invalid_refresh_token": "invalid_grant", "token_revoked": "invalid_grant", "token_expired": "invalid_grant",
@@ -22,6 +21,7 @@ ERRORS = {
 
 class SlackProvider(Provider):
     name = "slack"
+    error_aliases: ClassVar[Mapping[str, str]] = ERRORS
 
     token_url: str = "https://slack.com/api/oauth.v2.access"
     auth_method: AuthMethod = "client_secret_post"
@@ -36,11 +36,7 @@ class SlackProvider(Provider):
             payload = nested
         return {**payload, "token_type": "Bearer"}
 
-    def error_code(self, payload: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
-        code, desc = super().error_code(payload)
-        return ERRORS.get(code or "", code), desc or code
-
 
 @hookimpl
-def freshtoken_register_providers(register: Callable[[type[Provider]], None]) -> None:
+def freshtoken_register_providers(register: ProviderRegistrar) -> None:
     register(SlackProvider)

@@ -5,14 +5,15 @@ refresh token is ``invalid_request`` with reason "Invalid Token!", which is a de
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from freshtoken import Provider, hookimpl
+from freshtoken import Provider, ProviderRegistrar, hookimpl
 
 
 class ZoomProvider(Provider):
     name = "zoom"
+    error_description_fields: ClassVar[tuple[str, ...]] = ("error_description", "message", "reason")
 
     token_url: str = "https://zoom.us/oauth/token"
     revocation_url: str | None = "https://zoom.us/oauth/revoke"
@@ -20,13 +21,11 @@ class ZoomProvider(Provider):
 
     def error_code(self, payload: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
         code, desc = super().error_code(payload)
-        reason = payload.get("reason") if payload else None
-        desc = desc or (reason if isinstance(reason, str) else None)
         if code == "invalid_request" and desc and "token" in desc.lower() and "invalid" in desc.lower():
             code = "invalid_grant"
         return code, desc
 
 
 @hookimpl
-def freshtoken_register_providers(register: Callable[[type[Provider]], None]) -> None:
+def freshtoken_register_providers(register: ProviderRegistrar) -> None:
     register(ZoomProvider)
