@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         TokenExpired,
     )
     from .provider import Provider
+    from .strategies import Strategy
 
 PROJECT = "freshtoken"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -39,6 +40,13 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 @hookspec
 def freshtoken_register_providers(register: Callable[[type[Provider]], None]) -> None:
     """Register provider classes: call ``register(MyProvider)`` for each."""
+
+
+@hookspec
+def freshtoken_register_strategies(register: Callable[[type[Strategy]], None]) -> None:
+    """Register strategies (how an account gets its next token, :mod:`freshtoken.strategies`): call
+    ``register(MyStrategy)`` for each. The built-in ones (refresh_token, client_credentials, jwt_bearer,
+    github_app_installation) are always there; a name is registered once."""
 
 
 @hookspec

@@ -19,6 +19,7 @@ from . import hookspecs
 from .errors import ConfigError, UnknownProvider
 from .events import Event
 from .provider import Provider
+from .strategies import Strategy, builtin_strategies
 
 log = logging.getLogger("freshtoken.plugins")
 
@@ -50,6 +51,7 @@ class Plugins:
         self.broken: list[BrokenPlugin] = []
         self._dists: dict[str, tuple[str | None, str | None]] = {}
         self._providers: dict[str, ProviderInfo] | None = None
+        self._strategies: dict[str, Strategy] | None = None
         if entry_points:
             self.load_entry_points()
 
@@ -70,11 +72,13 @@ class Plugins:
                 continue
             self._dists[ep.name] = (dist_name, dist_version)
         self._providers = None
+        self._strategies = None
 
     def register(self, plugin: Any, name: str | None = None) -> None:
         """Register a plugin object or module by hand (tests, embedded hosts, Workers)."""
         self._pm.register(plugin, name=name)
         self._providers = None
+        self._strategies = None
 
     def has_plugin(self, name: str) -> bool:
         """Whether a plugin is registered under ``name`` (by an entry point or :meth:`register`)."""
@@ -131,6 +135,38 @@ class Plugins:
                 f"{'.'.join(map(str, e['loc'])) or '(options)'}: {e['msg']}" for e in exc.errors()
             )
             raise ConfigError(f"provider {name!r}: invalid options: {problems}") from None
+
+    # -- strategies -------------------------------------------------------------------------------
+    def strategies(self) -> dict[str, Strategy]:
+        """The built-in strategies and those plugins register (``freshtoken_register_strategies``), by name."""
+        if self._strategies is None:
+            self._strategies = self._collect_strategies()
+        return dict(self._strategies)
+
+    def _collect_strategies(self) -> dict[str, Strategy]:
+        found = builtin_strategies()
+        owners = dict.fromkeys(found, "freshtoken")
+        for impl in self._pm.hook.freshtoken_register_strategies.get_hookimpls():
+            plugin_name = impl.plugin_name
+
+            def register(cls: type[Strategy], _p: str = plugin_name) -> None:
+                if not (inspect.isclass(cls) and issubclass(cls, Strategy) and cls.name):
+                    raise TypeError(f"plugin {_p!r} registered {cls!r}, which is not a named Strategy subclass")
+                if cls.name in found and type(found[cls.name]) is not cls:
+                    raise ConfigError(
+                        f"strategy {cls.name!r} is registered twice: by {owners[cls.name]!r} and {_p!r}"
+                    )
+                found[cls.name], owners[cls.name] = cls(), _p
+
+            try:
+                impl.function(register=register)
+            except ConfigError:
+                raise
+            except Exception as exc:
+                log.error("plugin %r failed to register strategies: %s", plugin_name, exc)
+                dist, _ = self._dists.get(plugin_name, (None, None))
+                self.broken.append(BrokenPlugin(plugin_name, dist, f"{exc.__class__.__name__}: {exc}"[:300]))
+        return found
 
     # -- events -----------------------------------------------------------------------------------
     async def emit(self, hook_name: str, event: Event) -> None:

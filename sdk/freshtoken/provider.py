@@ -134,6 +134,8 @@ class Provider(BaseModel):
     #: Response fields holding secrets besides the standard ones (``access_token``, ``refresh_token``,
     #: ``id_token``...: :data:`freshtoken.secret_fields.SECRET_RESPONSE_FIELDS`); ``extra_fields`` refuses them.
     secret_fields: ClassVar[frozenset[str]] = frozenset()
+    #: How this provider's accounts may get their next token (:mod:`freshtoken.strategies`): strategy names.
+    strategies: ClassVar[tuple[str, ...]] = ("refresh_token",)
     #: The provider's own error codes → the RFC 6749 code they mean, e.g. GitHub's ``{"bad_refresh_token":
     #: "invalid_grant"}``; the classification (:meth:`classify_error`) then sees the RFC code.
     error_aliases: ClassVar[Mapping[str, str]] = {}
@@ -172,6 +174,11 @@ class Provider(BaseModel):
     )
     revocation_url: str | None = Field(default=None, description="RFC 7009 endpoint; '{field}' as token_url.")
     timeout: float = Field(default=30.0, gt=0, description="Token request timeout, seconds.")
+    strategy_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Options per strategy, e.g. {client_credentials = {scope = '...'}} (freshtoken.strategies); "
+        "never a secret: credentials live in the client's client_secret / private_key.",
+    )
     # -- the authorization side (getting the first grant; see :mod:`freshtoken.authorize`) ---------------
     authorize_url: str = Field(
         default="",
@@ -379,6 +386,13 @@ class Provider(BaseModel):
             body_format=self.body_format,
             auth_method=client.auth_method or self.auth_method,
         )
+
+    def options_for(
+        self, strategy: str, client: OAuthClient, account_data: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """The options of ``strategy`` for this client and account: ``strategy_options[strategy]``. A plugin
+        overrides it to derive options from the client (e.g. a service-account key's issuer and audience)."""
+        return dict(self.strategy_options.get(strategy, {}))
 
     # -- the request ------------------------------------------------------------------------------
     def build_refresh_request(

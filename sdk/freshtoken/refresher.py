@@ -70,6 +70,7 @@ from .registration import Registration, registration_of
 from .retry import RetryPolicy
 from .state import AccountState, Status
 from .storage import AccountStorage
+from .strategies import Exchange, Strategy, strategy_from
 from .tokens import TokenSet
 
 log = logging.getLogger("freshtoken.refresher")
@@ -140,7 +141,11 @@ class Refresher:
         never_expires, replace, expires_at = reg.never_expires, reg.replace, reg.expiry(now)
         self._check_key_provider()
         data = self.provider.validate_account_data(reg.account_data)
-        if refresh_token is None and not (never_expires and access_token):
+        strategy = self._strategy_for_account(reg.strategy, data)
+        if not strategy.uses_refresh_token and refresh_token is not None:
+            raise ConfigError(f"register: strategy {reg.strategy!r} gets tokens with the client's own credential; "
+                              "an account of it holds no refresh token (leave refresh_token out)")
+        if strategy.uses_refresh_token and refresh_token is None and not (never_expires and access_token):
             raise ReauthRequired("register: a refresh token is required (or a never-expiring access token)")
         old = await self.storage.load()
         live = old is not None and old.status is not Status.REAUTH_REQUIRED
@@ -154,6 +159,7 @@ class Refresher:
             key=str(self.key),
             client=self.client.name,
             account_data=data,
+            strategy=reg.strategy,
             refresh_token=SecretStr(refresh_token) if refresh_token else None,
             refresh_token_expires_at=reg.refresh_token_expires_at,
             token_type=reg.token_type,
@@ -191,6 +197,29 @@ class Refresher:
                 str(self.key), self.provider.name, now, state.generation, old.status.value, old.failures,
                 old.alerted_reauth, "reauth"))
         return state
+
+    def _strategy(self, name: str) -> Strategy:
+        """The strategy called ``name`` (built-in, or registered by a plugin); :class:`ConfigError` if unknown."""
+        return strategy_from(name, None if self.plugins is None else self.plugins.strategies())
+
+    def _strategy_for_account(self, name: str, account_data: dict[str, str]) -> Strategy:
+        """The strategy ``name``, when this provider supports it and it can serve this account (else ConfigError)."""
+        strategy = self._strategy(name)
+        supported = self.provider.strategies
+        if name not in supported:
+            raise ConfigError(f"provider {self.provider.name!r} does not support strategy {name!r} (it supports: "
+                              f"{', '.join(supported)})")
+        try:
+            strategy.check(self.provider, self.client, account_data)
+        except RefreshError as exc:  # e.g. a private key that does not parse: a configuration problem here
+            raise ConfigError(str(exc)) from None  # our own message: it names the client, never the key
+        return strategy
+
+    def _uses_refresh_token(self, state: AccountState) -> bool:
+        try:
+            return self._strategy(state.strategy).uses_refresh_token
+        except ConfigError:
+            return False  # _exchange reports the unknown strategy (misconfigured, retried slowly)
 
     def _check_key_provider(self) -> None:
         part, client = self.key.provider, self.client
@@ -271,7 +300,7 @@ class Refresher:
     async def _refresh(self, state: AccountState) -> Outcome:
         """Steps 2-6 of the module docstring, for a loaded state that is due."""
         now = self.clock.now()
-        if state.refresh_token is None:
+        if state.refresh_token is None and self._uses_refresh_token(state):
             return await self._on_reauth(state, ReauthRequired("no refresh token stored"), now)
         if (expired_at := state.begin_attempt(now)) is not None:
             await self._emit(
@@ -294,9 +323,12 @@ class Refresher:
             return await self._on_failure(state, exc, now)  # 4. and 6.
         return await self._on_success(state, tokens, now)  # 3.
 
-    async def _exchange(self, state: AccountState, refresh_token: SecretStr) -> TokenSet:
+    async def _exchange(self, state: AccountState, refresh_token: SecretStr | None) -> TokenSet:
+        """"How to get the next token": the account's strategy builds, sends and reads the exchange."""
         try:
-            request = self.provider.build_refresh_request(refresh_token, self.client, state.account_data)
+            strategy = self._strategy(state.strategy)
+            exchange = Exchange(self.provider, self.client, state.account_data, self.clock.now(), refresh_token)
+            request = strategy.build_request(exchange)
         except RefreshError:
             raise
         except FreshtokenError as exc:  # e.g. account data that no longer validates
@@ -305,10 +337,10 @@ class Refresher:
             raise Misconfigured(
                 f"provider {self.provider.name!r} failed to build the request ({exc.__class__.__name__})"
             ) from None
-        response = await self.http.send(request, self.client, timeout=self.provider.timeout)
+        response = await strategy.send(self.http, request, self.client, timeout=self.provider.timeout)
         now = self.clock.now()
         try:
-            return self.provider.parse_response(response, now)
+            return strategy.parse_response(exchange, response, now)
         except RefreshError:
             raise
         except FreshtokenError as exc:

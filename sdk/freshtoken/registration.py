@@ -49,6 +49,11 @@ class Registration(BaseModel):
 
     client: str = Field(min_length=1, description="Name of the configured OAuth client.")
     refresh_token: SecretStr | None = None
+    strategy: str = Field(
+        default="refresh_token", pattern=r"^[a-z][a-z0-9_]{0,63}$",
+        description="How the next token is obtained (freshtoken.strategies): refresh_token (a user grant), or a "
+        "machine strategy (client_credentials, jwt_bearer, github_app_installation) that needs no refresh token.",
+    )
     account_data: dict[str, str] = Field(default_factory=dict)
     access_token: SecretStr | None = None
     expires_at: float | None = Field(default=None, description="When the access token expires (epoch seconds).")

@@ -49,6 +49,8 @@ class AccountState(BaseModel):
     key: str
     client: str = Field(description="Name of the configured OAuth client this account refreshes with.")
     account_data: dict[str, str] = Field(default_factory=dict)
+    #: How the next token is obtained (:mod:`freshtoken.strategies`); machine strategies hold no refresh token.
+    strategy: str = "refresh_token"
     status: Status = Status.PENDING
 
     refresh_token: SecretStr | None = None

@@ -13,11 +13,21 @@ per OAuth client::
     body_format = "form"
     refresh_params = { audience = "api" }
     expires_in_field = "expires_in"
+
+Machine accounts (``strategy`` ``client_credentials`` or ``jwt_bearer``, :mod:`freshtoken.strategies`) take
+their options from ``strategy_options``; the credential is the client's ``client_secret`` or ``private_key``::
+
+    [clients.acme.provider_options.strategy_options.client_credentials]
+    scope = "orders:read"
+    params = { audience = "https://api.acme.example" }
+    [clients.acme.provider_options.strategy_options.jwt_bearer]
+    issuer = "svc@acme.example"        # default: client_id; aud defaults to the (discovered) token endpoint
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 from ..hookspecs import hookimpl
 from ..provider import Provider
@@ -27,6 +37,7 @@ class GenericProvider(Provider):
     """RFC 6749 refresh with every behaviour set from configuration."""
 
     name = "generic"
+    strategies: ClassVar[tuple[str, ...]] = ("refresh_token", "client_credentials", "jwt_bearer")
 
 
 @hookimpl

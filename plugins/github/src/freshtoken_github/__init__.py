@@ -4,6 +4,11 @@ GitHub answers errors with **HTTP 200** (``{"error": "bad_refresh_token"}``) and
 unless asked for JSON. When token expiration is disabled (and for OAuth-app tokens) ``expires_in`` is
 omitted and the token never expires: register such a token with ``never_expires=True`` and no refresh
 token. Device-flow tokens refresh without a secret (client ``auth_method = "none"``).
+
+GitHub App **installation** tokens are the ``github_app_installation`` strategy (:mod:`freshtoken.strategies`):
+the client's ``client_id`` is the app's client ID (or app ID), its ``private_key`` the app's PEM key, and each
+account names its ``installation_id``; ``strategy_options.github_app_installation.api_url`` points at GitHub
+Enterprise Server (``https://HOST/api/v3``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ ERRORS = {"bad_refresh_token": "invalid_grant", "incorrect_client_credentials": 
 
 class GitHubProvider(Provider):
     name = "github"
+    strategies = ("refresh_token", "github_app_installation")  # ClassVar (declared on Provider)
     error_aliases: ClassVar[Mapping[str, str]] = ERRORS
 
     token_url: str = "https://github.com/login/oauth/access_token"

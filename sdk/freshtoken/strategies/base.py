@@ -1,0 +1,102 @@
+"""The strategy contract: build the token request, send it, read the answer; and what a machine strategy
+changes (no refresh token kept, a refused credential is ``misconfigured``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from ..client import OAuthClient
+from ..errors import ConfigError, Misconfigured, ReauthRequired
+from ..http import TokenHTTP, TokenRequest, TokenResponse
+from ..provider import Provider
+from ..tokens import TokenSet
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One exchange: who asks (client, provider), for which account, with which grant, at which time."""
+
+    provider: Provider
+    client: OAuthClient
+    account_data: Mapping[str, str]
+    now: float
+    #: The grant, for strategies that use one (``refresh_token``); None for machine strategies.
+    refresh_token: SecretStr | None = None
+
+
+class Strategy:
+    """How an account gets its next token. Stateless: one instance serves every account."""
+
+    #: Registry name (``Registration.strategy``, ``Provider.strategies``).
+    name: ClassVar[str] = ""
+    #: The account holds a refresh token (a user grant); False: the credential is the client's.
+    uses_refresh_token: ClassVar[bool] = False
+    #: Account data this strategy needs (name → description), checked at registration.
+    account_fields: ClassVar[Mapping[str, str]] = {}
+
+    def check(self, provider: Provider, client: OAuthClient, account_data: Mapping[str, str]) -> None:
+        """Refuse (:class:`ConfigError`, naming the problem) an account this strategy cannot serve."""
+        missing = [f for f in self.account_fields if not account_data.get(f)]
+        if missing:
+            wanted = "; ".join(f"{f}: {self.account_fields[f]}" for f in missing)
+            raise ConfigError(f"strategy {self.name!r} needs account data {wanted}")
+
+    def build_request(self, exchange: Exchange) -> TokenRequest:
+        raise NotImplementedError
+
+    async def send(
+        self, http: TokenHTTP, request: TokenRequest, client: OAuthClient, *, timeout: float
+    ) -> TokenResponse:
+        """Send the request (the endpoint policy, client authentication and limits of :class:`TokenHTTP`)."""
+        return await http.send(request, client, timeout=timeout)
+
+    def parse_response(self, exchange: Exchange, response: TokenResponse, now: float) -> TokenSet:
+        return exchange.provider.parse_response(response, now)
+
+
+class MachineStrategy(Strategy):
+    """A strategy whose credential is the client's own: nothing per-account is secret.
+
+    The answer's refresh token (if a server sends one anyway) is dropped; ``invalid_grant`` — a refused
+    assertion or credential — is the client's configuration, not a user's grant: ``misconfigured``.
+    """
+
+    uses_refresh_token = False
+    #: The options model (``Provider.options_for(name, ...)`` validated against it).
+    options_model: ClassVar[type[BaseModel]]
+
+    def options(self, provider: Provider, client: OAuthClient, account_data: Mapping[str, str]) -> Any:
+        return self._validate(self.options_model, provider.options_for(self.name, client, account_data), client)
+
+    def _validate(self, model: type[M], data: Mapping[str, Any], client: OAuthClient) -> M:
+        try:
+            return model.model_validate(dict(data))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or '(options)'}: {e['msg']}"
+                for e in exc.errors(include_input=False, include_url=False)
+            )
+            raise ConfigError(
+                f"client {client.name!r}: strategy_options.{self.name}: {problems}"
+            ) from None
+
+    def check(self, provider: Provider, client: OAuthClient, account_data: Mapping[str, str]) -> None:
+        super().check(provider, client, account_data)
+        self.options(provider, client, account_data)
+
+    def parse_response(self, exchange: Exchange, response: TokenResponse, now: float) -> TokenSet:
+        try:
+            tokens = super().parse_response(exchange, response, now)
+        except ReauthRequired as exc:
+            raise Misconfigured(
+                f"{exchange.provider.name}: the {self.name} credential was refused (the grant is the client's own: "
+                "fix the client's configuration; there is no user to re-authorise)",
+                error=exc.error, description=exc.description, status=exc.status,
+            ) from None
+        return tokens.model_copy(update={"refresh_token": None, "refresh_token_expires_at": None})
