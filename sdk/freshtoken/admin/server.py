@@ -36,7 +36,7 @@ def _uvicorn_server(app: Any, host: str, port: int) -> Any:
             yield
 
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
+        app, host=host, port=port, log_level="warning", access_log=False, lifespan="off", log_config=None,
         server_header=False, date_header=False,
     )
     return _Server(config)

@@ -17,11 +17,13 @@ import click
 
 from .. import __version__
 from ._common import CliState, FreshtokenGroup
+from .log_format import log_format_option
 
 
 @click.group(cls=FreshtokenGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "-c", "config", envvar="FRESHTOKEN_CONFIG", type=click.Path(dir_okay=False),
               default=None, help="Config file (default: $FRESHTOKEN_CONFIG, else ./freshtoken.toml if present).")
+@log_format_option
 @click.version_option(__version__, prog_name="freshtoken")
 @click.pass_context
 def main(ctx: click.Context, config: str | None) -> None:

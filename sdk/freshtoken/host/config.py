@@ -49,6 +49,20 @@ is resolved when the runtime is built, and every error names the file and the fi
     [security]
     allow_private_networks = false  # the endpoint policy's one switch (README: "Endpoint policy")
 
+    [logging]
+    format = "text"                 # text | json (one JSON object per line); serve --log-format overrides
+    level = "info"
+
+    [metrics]
+    listen = "127.0.0.1:9464"       # /metrics without the admin token on its own address (default: off)
+
+    [history]
+    per_account = 100               # events kept per account (accounts events KEY, GET /accounts/{key}/events)
+
+    [[alerting.webhook]]            # a generic webhook (README: "Operating"), as many as needed
+    url = "https://hooks.example.com/freshtoken"
+    secret = { env = "FRESHTOKEN_WEBHOOK_SECRET" }   # HMAC-SHA256 key of the freshtoken-signature header
+
 Environment names are case-insensitive, so client names overridden from the environment are lower-case.
 """
 
@@ -261,6 +275,56 @@ class AdminConfig(_Section):
         return out
 
 
+WebhookEventName = AlertEventName | Literal["recovered"]
+
+
+class WebhookConfig(_Section):
+    """``[[alerting.webhook]]``: a generic webhook (JSON body, HMAC-SHA256 signature, retries)."""
+
+    url: SecretRef = Field(description="Where events are POSTed (http(s); it goes through the endpoint policy).")
+    secret: SecretRef = Field(description="The HMAC-SHA256 key of the signature header.")
+    on: list[WebhookEventName] = Field(default_factory=lambda: [*ALERT_EVENTS, "recovered"])
+    timeout: float = Field(default=5.0, gt=0, le=60)
+    max_attempts: int = Field(default=5, ge=1, le=20, description="Deliveries tried per event.")
+    queue_size: int = Field(default=1000, ge=1, le=1_000_000,
+                            description="Events waiting for delivery; the oldest is dropped (and counted) past it.")
+
+
+class LoggingConfig(_Section):
+    """``[logging]``: the format of the process's log (``serve --log-format`` / ``--log-level`` override it)."""
+
+    format: Literal["text", "json"] = "text"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class MetricsConfig(_Section):
+    """``[metrics]``: Prometheus ``/metrics`` on its own address, without the admin token (also on the admin API)."""
+
+    listen: str | None = Field(default=None, description='"host:port", e.g. "127.0.0.1:9464"; none: not served apart.')
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_listen(value)
+        return value
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:9464`` for IPv6) → (host, port); ValueError naming what is wrong."""
+    host, sep, port = value.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65_535:
+        raise ValueError(f"{value[:80]!r} is not host:port (e.g. 127.0.0.1:9464)")
+    return host, int(port)
+
+
+class HistoryConfig(_Section):
+    """``[history]``: the per-account event history in the state database."""
+
+    per_account: int = Field(default=100, ge=0, le=100_000, description="Events kept per account (0: none).")
+
+
 class AlertingConfig(_Section):
     """``[alerting]``: where alerts go and on which events."""
 
@@ -269,6 +333,7 @@ class AlertingConfig(_Section):
     slack_timeout: float = Field(default=5.0, gt=0, le=60)
     slack_max_per_minute: int = Field(default=20, ge=1, le=600)
     on: list[AlertEventName] = Field(default_factory=lambda: list(ALERT_EVENTS))
+    webhook: list[WebhookConfig] = Field(default_factory=list, description="Generic webhooks ([[alerting.webhook]]).")
 
 
 class SecurityConfig(_Section):
@@ -315,6 +380,9 @@ class Settings(BaseSettings):
     admin: AdminConfig = Field(default_factory=AdminConfig)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    history: HistoryConfig = Field(default_factory=HistoryConfig)
     connect: ConnectConfig = Field(default_factory=ConnectConfig)
 
     _source: str = PrivateAttr(default="defaults and environment")
@@ -396,6 +464,7 @@ class Settings(BaseSettings):
         refs: list[SecretStr | EnvRef | None] = [self.admin.token, self.alerting.slack_webhook,
                                                  self.kv.url, self.kv.api_token]
         refs += [t.token for t in self.admin.tokens]
+        refs += [ref for hook in self.alerting.webhook for ref in (hook.url, hook.secret)]
         for c in self.clients.values():
             refs += [c.client_secret, c.private_key]
         out = []

@@ -141,11 +141,35 @@ def build_plugins(
         alerters.append(SlackAlerter(webhook, on=alerting.on, timeout=alerting.slack_timeout,
                                      secrets=settings.secret_values(environ),
                                      max_per_minute=alerting.slack_max_per_minute))
+    for i, hook in enumerate(alerting.webhook):
+        alerters.append(_webhook_alerter(settings, i, hook, environ))
     for n, alerter in enumerate(alerters):
         pm.register(alerter, name=f"freshtoken.observability.alerts.{type(alerter).__name__}.{n}")
+    if not pm.has_plugin("freshtoken.observability.logs"):
+        from ..observability.logs import RefreshLog
+
+        pm.register(RefreshLog(), name="freshtoken.observability.logs")
     if metrics is not None:
         pm.register(metrics, name="freshtoken.observability.metrics")
     return pm, alerters
+
+
+def _webhook_alerter(settings: Settings, i: int, hook: Any, environ: Mapping[str, str] | None) -> Any:
+    """``[[alerting.webhook]]`` number ``i``: its URL through the endpoint policy, its secrets resolved."""
+    from ..observability.alerts.webhook import WebhookAlerter
+
+    field = f"alerting.webhook[{i}]"
+    url = settings.secret(hook.url, f"{field}.url", environ)
+    secret = settings.secret(hook.secret, f"{field}.secret", environ)
+    assert url is not None and secret is not None
+    if not url.get_secret_value().startswith(("https://", "http://")):
+        raise ConfigError(f"{settings.source}: {field}.url: must be an http(s) URL")
+    try:  # the URL may hold a token: the policy's message names only its scheme and host
+        return WebhookAlerter(url, secret, on=hook.on, timeout=hook.timeout, max_attempts=hook.max_attempts,
+                              queue_size=hook.queue_size, secrets=settings.secret_values(environ),
+                              policy=settings.endpoint_policy())
+    except UnsafeEndpoint as exc:
+        raise UnsafeEndpoint(f"{settings.source}: {field}.url: {exc}") from None
 
 
 def build_host(
