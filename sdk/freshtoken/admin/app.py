@@ -8,7 +8,11 @@
     POST   /accounts/{key}/refresh    refresh now -> outcome
     DELETE /accounts/{key}            remove (?revoke=false to skip RFC 7009 revocation)
     GET    /health                    liveness (no token needed)
+    GET    /ready                     readiness: database, keys, scheduler lag, oldest overdue alarm (no token)
+    GET    /openapi.json              this API as OpenAPI 3.1, from the same models (no token; see .openapi)
     GET    /metrics                   Prometheus exposition (a full-scope token)
+
+Timestamps are epoch seconds with an RFC 3339 twin beside each (``expires_at_rfc3339``).
 
 Layers, outermost first: :class:`~.guard.BrowserGuard` (Host, Origin), :class:`~.auth.BearerAuth` (token and its
 scope), then per route: ``Content-Type: application/json`` on state-changing requests (415), the body read with a
@@ -44,6 +48,9 @@ from ..state import SECRET_FIELDS, Status
 from .auth import OPEN_PATHS, AdminToken, BearerAuth, Scope, request_scope
 from .body import MAX_BODY, BodyError, parse_json, read_limited
 from .guard import BrowserGuard, HostPolicy, is_json
+from .openapi import document
+from .readiness import ReadyLimits, readiness
+from .schemas import with_rfc3339
 
 if TYPE_CHECKING:
     from ..embedded import EmbeddedRuntime
@@ -71,8 +78,8 @@ class ApiError(Exception):
 
 
 def public(view: dict[str, Any]) -> dict[str, Any]:
-    """Defence in depth: drop any secret field a view might carry."""
-    return {k: v for k, v in view.items() if k not in SECRET_FIELDS}
+    """Defence in depth: drop any secret field a view might carry; RFC 3339 twins of its timestamps."""
+    return with_rfc3339({k: v for k, v in view.items() if k not in SECRET_FIELDS})
 
 
 def _flag(value: str | None, name: str) -> bool:
@@ -97,6 +104,7 @@ def create_app(
     allowed_hosts: Iterable[str] = (),
     connect_redirect_uri: str | None = None,
     connect_state_ttl: float | None = None,
+    ready_limits: ReadyLimits | None = None,
 ) -> Any:
     """The admin ASGI app. No ``token`` and no ``tokens``: no authentication (serve it on loopback only).
 
@@ -234,7 +242,7 @@ def create_app(
         data = outcome.to_dict()
         data["key"] = key
         data["ok"] = not outcome.failed
-        return JSONResponse(data)
+        return JSONResponse(with_rfc3339(data))
 
     @handler
     async def remove(request: Request) -> Response:
@@ -250,6 +258,17 @@ def create_app(
         except Exception:
             return JSONResponse({"status": "error"}, status_code=503)
         return JSONResponse({"status": "ok", "scheduler": "running" if running else "stopped", "version": __version__})
+
+    async def ready(request: Request) -> Response:
+        try:
+            report = await readiness(runtime, ready_limits or ReadyLimits())
+        except Exception as exc:
+            log.error("admin: /ready failed: %s", exc.__class__.__name__)
+            return JSONResponse({"status": "not_ready", "checks": {}}, status_code=503)
+        return JSONResponse(report.model_dump(mode="json"), status_code=200 if report.status == "ready" else 503)
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(document())
 
     @handler
     async def metrics_endpoint(request: Request) -> Response:
@@ -268,6 +287,8 @@ def create_app(
 
     routes = [
         Route("/health", health, methods=["GET"]),
+        Route("/ready", ready, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/accounts", register, methods=["POST"]),
         Route("/accounts", list_accounts, methods=["GET"]),

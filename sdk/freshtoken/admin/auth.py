@@ -12,8 +12,8 @@ from typing import Any
 
 from ..errors import ConfigError
 
-#: Paths served without a token (liveness probes).
-OPEN_PATHS = frozenset({"/health"})
+#: Paths served without a token: the probes and the API's description (neither shows an account).
+OPEN_PATHS = frozenset({"/health", "/ready", "/openapi.json"})
 #: Where :class:`BearerAuth` puts the request's :class:`Scope` in the ASGI scope.
 SCOPE_KEY = "freshtoken.admin_scope"
 

@@ -19,6 +19,7 @@ from ..embedded.runtime import drain_on_signals
 from ..errors import ConfigError
 from .app import create_app
 from .auth import AdminToken, Scope, admin_tokens, check_bind
+from .readiness import ReadyLimits
 
 if TYPE_CHECKING:
     from ..host.config import Settings
@@ -152,7 +153,9 @@ async def serve_host(
     check_bind(listen, tokens)  # before anything starts
     app = create_app(host_obj.runtime, tokens=tokens, metrics=host_obj.metrics, secrets=settings.secret_values(),
                      listen_host=listen, allowed_hosts=[*settings.admin.allowed_hosts, *callback_host(settings)],
-                     connect_redirect_uri=settings.connect.redirect_uri, connect_state_ttl=settings.connect.state_ttl)
+                     connect_redirect_uri=settings.connect.redirect_uri, connect_state_ttl=settings.connect.state_ttl,
+                     ready_limits=ReadyLimits(max_loop_lag=settings.admin.ready_max_loop_lag,
+                                              max_overdue=settings.admin.ready_max_overdue))
     server = AdminServer(app, host=listen, port=settings.admin.port if port is None else port, token=tokens)
     stop = stop or asyncio.Event()
     signals = (signal.SIGTERM, signal.SIGINT) if install_signals else ()
