@@ -46,6 +46,8 @@ class RefreshSucceeded(Event):
     rotated: bool
     duration: float
     endpoint: str = ""
+    #: How long after its due time (the alarm) this refresh started; negative: early (a manual refresh).
+    lateness: float | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class RefreshFailed(Event):
     generation: int = 0
     duration: float = -1.0
     endpoint: str = ""
+    lateness: float | None = None
 
 
 @dataclass(frozen=True)

@@ -368,6 +368,7 @@ class Refresher:
     async def _on_success(self, state: AccountState, tokens: TokenSet, started: float) -> Outcome:
         now = self.clock.now()
         was = (state.status, state.failures, state.alerted_failures or state.alerted_reauth)
+        lateness = None if state.next_refresh_at is None else started - state.next_refresh_at
         rotated = state.apply_tokens(tokens, now, lead=self.provider.lead, margin=self.kv_margin)
         # 1. the rotated refresh token is durable before anything else happens
         if not await self._persist_answer(state, rotated):
@@ -388,7 +389,7 @@ class Refresher:
             "freshtoken_refresh_succeeded",
             RefreshSucceeded(
                 str(self.key), self.provider.name, now, state.generation, state.expires_at,
-                state.next_refresh_at, rotated, now - started, self._endpoint(state),
+                state.next_refresh_at, rotated, now - started, self._endpoint(state), lateness,
             ),
         )
         if was[1] > 0:  # a failing account is healthy again
@@ -520,6 +521,7 @@ class Refresher:
 
     async def _on_failure(self, state: AccountState, exc: RefreshError, now: float) -> Outcome:
         error = self._error_text(exc, state)
+        lateness = None if state.next_refresh_at is None else now - state.next_refresh_at
         retry_at, alert = state.record_failure(exc, now, error=error, policy=self._policy(), rng=self.rng)
         if superseded := await self._save_or_stand_down(state, "after a failed refresh"):
             return superseded  # someone else took the account over meanwhile (another host racing us)
@@ -528,7 +530,7 @@ class Refresher:
             "freshtoken_refresh_failed",
             RefreshFailed(
                 str(self.key), self.provider.name, now, exc.kind, error, state.failures, retry_at, alert,
-                state.generation, self.clock.now() - now, self._endpoint(state),
+                state.generation, self.clock.now() - now, self._endpoint(state), lateness,
             ),
         )
         kind = OutcomeKind.MISCONFIGURED if state.status is Status.MISCONFIGURED else OutcomeKind.RETRY_SCHEDULED

@@ -4,6 +4,7 @@ kept encrypted in the state database."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ async def test_connect_through_the_admin_api(served: tuple[Any, str], sandbox: A
         location = sandbox_authorize(started["authorization_url"])
         assert location.startswith(started["redirect_uri"] + "?")
         # the pending connection is in the state database, encrypted: neither the state nor the verifier in clear
-        raw = b"".join(p.read_bytes() for p in Path(".").glob("state.db*"))
+        raw = await asyncio.to_thread(lambda: b"".join(p.read_bytes() for p in Path(".").glob("state.db*")))
         assert query_of(location)["state"].encode() not in raw and b"acme:sandbox:alice" not in raw
         assert SQLiteStateStore(host.runtime.store).count() == 1
         page = await http.get(location, headers=JSON)  # no admin token: the browser has none
@@ -107,7 +108,7 @@ async def test_callback_refusals_register_nothing(served: tuple[Any, str], sandb
 
 
 async def test_start_needs_a_token_allowing_the_key(served: tuple[Any, str]) -> None:
-    host, url = served
+    _host, url = served
     async with httpx.AsyncClient(trust_env=False, timeout=30) as http:
         assert (await start(http, url, {"key": KEY, "client": "sandbox"}, headers={})).status_code == 401
         other = {"authorization": f"Bearer {TENANT_TOKEN}"}

@@ -94,7 +94,7 @@ def test_connect_denied_exits_1_and_registers_nothing(env: Path, sandbox: Any) -
         location = sandbox_authorize(authorization_url(proc), action="deny")
         page = httpx.get(location, trust_env=False, timeout=30)
         assert page.status_code == 400 and "refused" in page.text
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert "access_denied" in err and "Traceback" not in err
     assert stored(env) == (None, None)
@@ -118,7 +118,7 @@ def test_connect_times_out_when_no_redirect_comes(env: Path, sandbox: Any) -> No
     config = write_config(env, sandbox.url)
     with connect_process(config, KEY, "--client", "sandbox", "--timeout", "1") as proc:
         authorization_url(proc)
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1 and "no redirect came back" in err
     assert stored(env) == (None, None)
 

@@ -208,7 +208,7 @@ async def test_an_active_account_needs_replace(host: Any, sandbox: Any, recorder
 
 async def test_start_refuses_what_would_fail_later(host: Any) -> None:
     flow = flow_of(host)
-    with pytest.raises(Exception, match="unknown client|nope"):
+    with pytest.raises(Exception, match=r"unknown client|nope"):
         await flow.start(KEY, "nope", redirect_uri=REDIRECT)
     with pytest.raises(Exception, match="provider part"):
         await flow.start("acme:google:alice", "sandbox", redirect_uri=REDIRECT)
