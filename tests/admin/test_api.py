@@ -128,7 +128,7 @@ async def test_metrics(api: httpx.AsyncClient, sandbox) -> None:
     r = await api.get("/metrics", headers=AUTH)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     text = r.text
-    assert 'freshtoken_refreshes_total{provider="generic"} 1.0' in text
+    assert 'freshtoken_refreshes_total{outcome="refreshed",provider="generic"} 1.0' in text
     assert 'freshtoken_accounts{status="active"}' in text
     assert "freshtoken_refresh_duration_seconds_bucket" in text
     assert "t1:generic:m" not in text  # no per-account labels

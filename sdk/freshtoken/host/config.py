@@ -276,6 +276,7 @@ class AdminConfig(_Section):
 
 
 WebhookEventName = AlertEventName | Literal["recovered"]
+_RECOVERED: Literal["recovered"] = "recovered"
 
 
 class WebhookConfig(_Section):
@@ -283,7 +284,7 @@ class WebhookConfig(_Section):
 
     url: SecretRef = Field(description="Where events are POSTed (http(s); it goes through the endpoint policy).")
     secret: SecretRef = Field(description="The HMAC-SHA256 key of the signature header.")
-    on: list[WebhookEventName] = Field(default_factory=lambda: [*ALERT_EVENTS, "recovered"])
+    on: list[WebhookEventName] = Field(default_factory=lambda: [*ALERT_EVENTS, _RECOVERED])
     timeout: float = Field(default=5.0, gt=0, le=60)
     max_attempts: int = Field(default=5, ge=1, le=20, description="Deliveries tried per event.")
     queue_size: int = Field(default=1000, ge=1, le=1_000_000,

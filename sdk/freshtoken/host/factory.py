@@ -224,7 +224,12 @@ def build_host(
         store.close()
         raise type(exc)(f"{settings.source}: clients: {exc}") from None
     if metrics is not None:
-        metrics.bind(runtime.stats)
+        from ..embedded.fleet_gauges import FleetGauges
+
+        fleet = FleetGauges(db, runtime.clock.now)
+        alerters.append(fleet)  # closed with the host
+        metrics.bind(runtime.stats, fleet)
+        metrics.watch_webhooks(a for a in alerters if type(a).__name__ == "WebhookAlerter")
     return Host(settings=settings, runtime=runtime, kv=kv_backend, plugins=pm, metrics=metrics, closers=alerters)
 
 
