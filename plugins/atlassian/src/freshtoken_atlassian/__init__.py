@@ -17,6 +17,11 @@ class AtlassianProvider(Provider):
     name = "atlassian"
 
     token_url: str = "https://auth.atlassian.com/oauth/token"
+    # Connecting: Atlassian's authorization URL carries audience=api.atlassian.com and prompt=consent;
+    # offline_access is the scope that brings a (rotating) refresh token.
+    authorize_url: str = "https://auth.atlassian.com/authorize"
+    offline_scopes: tuple[str, ...] = ("offline_access",)
+    authorize_params: dict[str, str] = {"audience": "api.atlassian.com", "prompt": "consent"}
     auth_method: AuthMethod = "client_secret_post"
     body_format: Literal["form", "json"] = "json"
     rotation_grace: float | None = 600.0

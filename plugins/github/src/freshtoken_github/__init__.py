@@ -29,6 +29,8 @@ class GitHubProvider(Provider):
     error_aliases: ClassVar[Mapping[str, str]] = ERRORS
 
     token_url: str = "https://github.com/login/oauth/access_token"
+    # Connecting: GitHub App user tokens use the app's permissions, not scopes; PKCE (S256) is supported.
+    authorize_url: str = "https://github.com/login/oauth/authorize"
     auth_method: AuthMethod = "client_secret_post"
     headers: dict[str, str] = {"Accept": "application/json"}
     default_lifetime: float | None = None  # documented: expires_in omitted <=> the token does not expire

@@ -12,6 +12,10 @@ class GoogleProvider(Provider):
     name = "google"
 
     token_url: str = "https://oauth2.googleapis.com/token"
+    # Connecting: access_type=offline asks for a refresh token; prompt=consent makes Google issue one again
+    # when the user has already consented. Scopes depend on the API: the operator names them.
+    authorize_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    authorize_params: dict[str, str] = {"access_type": "offline", "prompt": "consent"}
     revocation_url: str | None = "https://oauth2.googleapis.com/revoke"
     auth_method: AuthMethod = "client_secret_post"
 

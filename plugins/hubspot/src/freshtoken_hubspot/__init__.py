@@ -25,6 +25,9 @@ class HubSpotProvider(Provider):
     name = "hubspot"
 
     token_url: str = "https://api.hubapi.com/oauth/v1/token"
+    # Connecting: HubSpot's install URL; scopes are space-separated (optional ones go in authorize_params,
+    # e.g. {optional_scope = "..."}).
+    authorize_url: str = "https://app.hubspot.com/oauth/authorize"
     auth_method: AuthMethod = "client_secret_post"
     default_lifetime: float | None = 1800.0
 

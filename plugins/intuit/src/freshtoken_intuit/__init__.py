@@ -12,6 +12,9 @@ class IntuitProvider(Provider):
     name = "intuit"
 
     token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+    # Connecting: Intuit's authorization endpoint; QuickBooks Online Accounting is the scope this plugin is for.
+    authorize_url: str = "https://appcenter.intuit.com/connect/oauth2"
+    default_scopes: tuple[str, ...] = ("com.intuit.quickbooks.accounting",)
 
 
 @hookimpl

@@ -12,6 +12,8 @@ class LinkedInProvider(Provider):
     name = "linkedin"
 
     token_url: str = "https://www.linkedin.com/oauth/v2/accessToken"
+    # Connecting: LinkedIn's authorization page; scopes are the products the app was granted.
+    authorize_url: str = "https://www.linkedin.com/oauth/v2/authorization"
     auth_method: AuthMethod = "client_secret_post"
     default_lifetime: float | None = 60 * 86400.0
 

@@ -33,6 +33,9 @@ class MicrosoftProvider(Provider):
     error_aliases: ClassVar[Mapping[str, str]] = REAUTH
 
     token_url: str = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
+    # Connecting: the tenant's authorize endpoint; offline_access is the scope that brings a refresh token.
+    authorize_url: str = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize"
+    offline_scopes: tuple[str, ...] = ("offline_access",)
     auth_method: AuthMethod = "client_secret_post"
 
     def parse_refresh_hint(self, payload: Mapping[str, Any], now: float) -> float | None:

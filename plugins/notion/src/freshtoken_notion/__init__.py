@@ -17,6 +17,9 @@ class NotionProvider(Provider):
     error_code_fields: ClassVar[tuple[str, ...]] = ("error", "code")
 
     token_url: str = "https://api.notion.com/v1/oauth/token"
+    # Connecting: Notion's authorization URL carries owner=user; pages are chosen by the user, not by scope.
+    authorize_url: str = "https://api.notion.com/v1/oauth/authorize"
+    authorize_params: dict[str, str] = {"owner": "user"}
     body_format: Literal["form", "json"] = "json"
     extra_fields: tuple[str, ...] = ("workspace_id", "bot_id")
 

@@ -27,6 +27,11 @@ class SalesforceProvider(Provider):
     error_aliases: ClassVar[Mapping[str, str]] = ERRORS
 
     token_url: str = "https://{my_domain}/services/oauth2/token"
+    # Connecting: the web server flow at the account's My Domain (or login/test); refresh_token is the scope
+    # that brings a refresh token, api the one that lets the token call the REST API.
+    authorize_url: str = "https://{my_domain}/services/oauth2/authorize"
+    default_scopes: tuple[str, ...] = ("api",)
+    offline_scopes: tuple[str, ...] = ("refresh_token",)
     revocation_url: str | None = "https://{my_domain}/services/oauth2/revoke"
     auth_method: AuthMethod = "client_secret_post"
     default_lifetime: float | None = 7200.0

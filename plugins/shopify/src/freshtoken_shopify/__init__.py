@@ -20,6 +20,11 @@ class ShopifyProvider(Provider):
     account_fields: ClassVar[Mapping[str, str]] = {"shop": SHOP}
 
     token_url: str = "https://{shop}/admin/oauth/access_token"
+    # Connecting: the shop's own authorize page; scopes are comma-separated; expiring=1 on the code exchange
+    # asks for an expiring offline token with a refresh token (what this plugin refreshes).
+    authorize_url: str = "https://{shop}/admin/oauth/authorize"
+    scope_separator: str = ","
+    code_params: dict[str, str] = {"expiring": "1"}
     auth_method: AuthMethod = "client_secret_post"
     body_format: Literal["form", "json"] = "json"
 

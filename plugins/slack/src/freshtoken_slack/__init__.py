@@ -24,6 +24,10 @@ class SlackProvider(Provider):
     error_aliases: ClassVar[Mapping[str, str]] = ERRORS
 
     token_url: str = "https://slack.com/api/oauth.v2.access"
+    # Connecting: Slack's v2 install URL; scopes are comma-separated (user-token scopes go in user_scope:
+    # set scope_param = "user_scope"). Refresh tokens exist only with token rotation turned on for the app.
+    authorize_url: str = "https://slack.com/oauth/v2/authorize"
+    scope_separator: str = ","
     auth_method: AuthMethod = "client_secret_post"
     default_lifetime: float | None = 43200.0
 

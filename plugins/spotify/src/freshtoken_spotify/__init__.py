@@ -11,6 +11,8 @@ class SpotifyProvider(Provider):
     name = "spotify"
 
     token_url: str = "https://accounts.spotify.com/api/token"
+    # Connecting: Spotify's /authorize; scopes are space-separated; PKCE is supported.
+    authorize_url: str = "https://accounts.spotify.com/authorize"
 
 
 @hookimpl

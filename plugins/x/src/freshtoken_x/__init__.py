@@ -16,6 +16,9 @@ class XProvider(Provider):
     name = "x"
 
     token_url: str = "https://api.x.com/2/oauth2/token"
+    # Connecting: X's authorize page with PKCE; offline.access is the scope that brings a refresh token.
+    authorize_url: str = "https://x.com/i/oauth2/authorize"
+    offline_scopes: tuple[str, ...] = ("offline.access",)
     revocation_url: str | None = "https://api.x.com/2/oauth2/revoke"
     default_lifetime: float | None = 7200.0
 

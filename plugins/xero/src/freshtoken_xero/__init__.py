@@ -12,6 +12,9 @@ class XeroProvider(Provider):
     name = "xero"
 
     token_url: str = "https://identity.xero.com/connect/token"
+    # Connecting: Xero's identity server; offline_access is the scope that brings a refresh token.
+    authorize_url: str = "https://login.xero.com/identity/connect/authorize"
+    offline_scopes: tuple[str, ...] = ("offline_access",)
     revocation_url: str | None = "https://identity.xero.com/connect/revocation"
     default_lifetime: float | None = 1800.0
     rotation_grace: float | None = 1800.0

@@ -22,6 +22,8 @@ class ZendeskProvider(Provider):
     account_fields: ClassVar[Mapping[str, str]] = {"subdomain": SUBDOMAIN}
 
     token_url: str = "https://{subdomain}.zendesk.com/oauth/tokens"
+    # Connecting: the account's own authorization page (global OAuth clients), PKCE supported.
+    authorize_url: str = "https://{subdomain}.zendesk.com/oauth/authorizations/new"
     auth_method: AuthMethod = "client_secret_post"
     body_format: Literal["form", "json"] = "json"
     default_lifetime: float = Field(default=1800.0, gt=0)  # never None: a missing expiry still refreshes

@@ -16,6 +16,8 @@ class ZoomProvider(Provider):
     error_description_fields: ClassVar[tuple[str, ...]] = ("error_description", "message", "reason")
 
     token_url: str = "https://zoom.us/oauth/token"
+    # Connecting: Zoom's authorize page (user-level apps); scopes come from the app's configuration; PKCE.
+    authorize_url: str = "https://zoom.us/oauth/authorize"
     revocation_url: str | None = "https://zoom.us/oauth/revoke"
     extra_fields: tuple[str, ...] = ("api_url",)  # the account's regional API base
 
