@@ -88,6 +88,20 @@ class RefreshTokenExpiring(Event):
 
 
 @dataclass(frozen=True)
+class BacklogRising(Event):
+    """The runtime's due backlog drains in ``drain_seconds`` (``due × latency / concurrency``), ``ratio`` of
+    ``lead``: tokens will be served expired if it grows further, and none has yet. Fleet-wide: ``key`` is
+    ``"*"`` and ``provider`` ``"*"``. Raised once when the ratio reaches the threshold (docs/capacity.md)."""
+
+    due: int
+    latency: float
+    concurrency: int
+    lead: float
+    drain_seconds: float
+    ratio: float
+
+
+@dataclass(frozen=True)
 class RotatedTokenNotDurable(Event):
     """The provider answered (with a rotated refresh token when ``rotated``) but the state could not be saved.
 

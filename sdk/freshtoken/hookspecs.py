@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         AccountRecovered,
         AccountRegistered,
         AccountRemoved,
+        BacklogRising,
         ReauthRequiredEvent,
         RefreshFailed,
         RefreshSucceeded,
@@ -72,6 +73,12 @@ def freshtoken_token_expired(event: TokenExpired) -> Awaitable[Any] | None:
 @hookspec
 def freshtoken_refresh_token_expiring(event: RefreshTokenExpiring) -> Awaitable[Any] | None:
     """The refresh token itself will lapse soon: ask the user to re-authorise before it does."""
+
+
+@hookspec
+def freshtoken_backlog_rising(event: BacklogRising) -> Awaitable[Any] | None:
+    """The due backlog's projected drain time (due × latency / concurrency) approaches the refresh lead: add
+    concurrency or hosts, or raise the rate limit, before tokens are served expired. Raised once per episode."""
 
 
 @hookspec

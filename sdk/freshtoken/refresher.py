@@ -7,7 +7,8 @@ alarm does, in this order:
 1. load the state;
 2. refresh at the provider;
 3. on success: persist the new state (a rotated refresh token) *first*; then write the KV record
-   (TTL = time to expiry); then set the next alarm (``expiry - lead``). A save that fails is retried with
+   (TTL = time to expiry); then set the next alarm (``expiry - lead``, or earlier where an
+   :class:`~freshtoken.alarm_planner.AlarmPlanner` spreads a herd under capacity). A save that fails is retried with
    backoff, the answer kept in memory (and rescued in the storage's recovery store, when it has one) and
    alerted on, before anything else touches the account (:meth:`Refresher._persist_answer`);
 4. on a retryable failure: back off with jitter (``Retry-After`` honoured), count, alert at the threshold,
@@ -28,6 +29,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from .alarm_planner import AlarmPlanner
 from .client import OAuthClient
 from .clock import Clock, SystemClock
 from .errors import (
@@ -102,6 +104,7 @@ class Refresher:
         rng: random.Random | None = None,
         kv_key: str | None = None,
         kv_margin: float = KV_PROPAGATION_MARGIN,
+        planner: AlarmPlanner | None = None,
     ) -> None:
         self.key = key if isinstance(key, AccountKey) else AccountKey.parse(key)
         self.storage = storage
@@ -115,6 +118,8 @@ class Refresher:
         self.kv_key = kv_key or str(self.key)
         #: How long before expiry a new token must be in KV (Workers KV: 60 s to propagate).
         self.kv_margin = kv_margin
+        #: Where the next alarm goes at or before its deadline (None: at the deadline; see alarm_planner.py).
+        self.planner = planner
 
     # -- operations -------------------------------------------------------------------------------
     async def register(self, registration: Registration | None = None, /, **fields: Any) -> AccountState:
@@ -183,6 +188,7 @@ class Refresher:
             )
         else:
             state.next_refresh_at = now
+        state.next_refresh_at = self._plan(state.next_refresh_at, now)
         await self.storage.save(state)
         if usable:
             await self._write_kv(state, now)
@@ -337,7 +343,12 @@ class Refresher:
             raise Misconfigured(
                 f"provider {self.provider.name!r} failed to build the request ({exc.__class__.__name__})"
             ) from None
-        response = await strategy.send(self.http, request, self.client, timeout=self.provider.timeout)
+        sent = self.clock.now()
+        try:
+            response = await strategy.send(self.http, request, self.client, timeout=self.provider.timeout)
+        finally:
+            if self.planner is not None:
+                self.planner.observe(self.client.name, self.clock.now() - sent)
         now = self.clock.now()
         try:
             return strategy.parse_response(exchange, response, now)
@@ -370,6 +381,7 @@ class Refresher:
         was = (state.status, state.failures, state.alerted_failures or state.alerted_reauth)
         lateness = None if state.next_refresh_at is None else started - state.next_refresh_at
         rotated = state.apply_tokens(tokens, now, lead=self.provider.lead, margin=self.kv_margin)
+        state.next_refresh_at = self._plan(state.next_refresh_at, now)
         # 1. the rotated refresh token is durable before anything else happens
         if not await self._persist_answer(state, rotated):
             return self._stood_down(state, "superseded while saving the answer")
@@ -566,8 +578,17 @@ class Refresher:
         )
         await self.kv.put(self.kv_key, record.dumps(), ttl_until(state.expires_at, now))
 
+    def _plan(self, due_by: float | None, now: float) -> float | None:
+        """The next alarm: ``due_by`` itself, or where the planner puts it (never later)."""
+        if due_by is None or self.planner is None:
+            return due_by
+        at = self.planner.place(str(self.key), self.client.name, due_by, now)
+        return min(due_by, at) if due_by > now else max(now, at)  # an overdue deadline: as soon as there is room
+
     async def _arm(self, state: AccountState) -> None:
         if state.next_refresh_at is None:
+            if self.planner is not None:
+                self.planner.forget(str(self.key))
             await self.storage.delete_alarm()
         else:
             await self.storage.set_alarm(state.next_refresh_at)

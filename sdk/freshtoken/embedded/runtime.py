@@ -10,6 +10,10 @@
   than that at once, so memory is bounded by the limit, not by the number of accounts).
 * The scheduler reads due alarms from the SQLite index in batches, sleeps with ``clock.sleep_until`` until
   the next alarm (at most ``max_idle``), and is woken early by ``register`` and ``refresh_now``.
+* Where each next alarm goes is the capacity planner's choice (:class:`~freshtoken.schedule.CapacityPlanner`,
+  docs/capacity.md): spread before its deadline so that the planned refreshes per second stay under
+  ``concurrency / measured latency`` and each client's ``rate_limit``; its ledger is rebuilt from the stored alarms
+  at start-up. Once a second the due backlog's drain time is compared with the lead (``freshtoken_backlog_rising``).
 * Alarms survive restarts; at start-up overdue alarms are spread with jitter over at most ``startup_spread``
   seconds (less when only a few are overdue), and leases left by a dead process on this machine are dropped.
 * A failure in one account, even an unexpected exception, is logged, rescheduled with backoff and never
@@ -32,10 +36,12 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
 from typing import Any
 
+from ..alarm_planner import AlarmPlanner
 from ..client import OAuthClient
 from ..clock import Clock, SystemClock
 from ..egress.endpoint_policy import EndpointPolicy
 from ..errors import ConfigError, FreshtokenError, NotRegistered, StateConflict
+from ..events import BacklogRising
 from ..host.shell import DEFAULT_ERROR_BACKOFF, HostShell, public_view
 from ..http import TokenHTTP
 from ..keys import AccountKey
@@ -45,6 +51,7 @@ from ..plugins import Plugins, default_plugins
 from ..provider import Provider
 from ..refresher import Refresher
 from ..registration import Registration, registration_of
+from ..schedule import BacklogMonitor, CapacityPlanner
 from .sqlite_store import SQLiteStore
 
 log = logging.getLogger("freshtoken.embedded")
@@ -106,6 +113,9 @@ class EmbeddedRuntime:
         drain_timeout: float | None = 30.0,
         endpoint_policy: EndpointPolicy | None = None,
         kv_margin: float = KV_PROPAGATION_MARGIN,
+        rate_limits: Mapping[str, float] | None = None,
+        planner: AlarmPlanner | None = None,
+        plan_capacity: bool = True,
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"runtime concurrency must be at least 1, not {concurrency}")
@@ -155,6 +165,18 @@ class EmbeddedRuntime:
         )
         self.clients = self.shell.clients
         self.kv_margin = self.shell.kv_margin
+        #: Where next alarms go (docs/capacity.md): ``planner`` if given, else the capacity planner, else (with
+        #: ``plan_capacity=False``) none: every alarm at its deadline, as before issue 17.
+        try:
+            self.planner: AlarmPlanner | None = planner if planner is not None else (
+                CapacityPlanner(concurrency=self.concurrency, rate_limits=rate_limits) if plan_capacity else None
+            )
+        except ValueError as exc:
+            raise ConfigError(f"runtime: {exc}") from None
+        self._planner_loaded = False
+        #: The backlog early warning (read once a second by the scheduler; see :meth:`_check_backlog`).
+        self.backlog = BacklogMonitor()
+        self._backlog_at = -1e18
         self._busy: dict[str, asyncio.Future[None]] = {}
         self._alarm_tasks: set[asyncio.Task[None]] = set()
         self._op_tasks: set[asyncio.Task[Any]] = set()
@@ -189,8 +211,57 @@ class EmbeddedRuntime:
         ttl = self._lease_for(provider)
         # every write is a compare-and-swap on (generation, this lease owner); each one extends the lease
         storage = self.store.storage(key, owner=self.owner, lease_until=lambda: self.clock.now() + ttl)
-        return self.shell.refresher(key, client=client, provider=provider, storage=storage, clock=self.clock,
-                                    rng=self.rng)
+        self._load_planner()
+        refresher = self.shell.refresher(key, client=client, provider=provider, storage=storage, clock=self.clock,
+                                         rng=self.rng)
+        refresher.planner = self.planner
+        return refresher
+
+    def _load_planner(self) -> None:
+        """Once: count the stored future alarms in the capacity planner's ledger (a registration or import in
+        another process, a restart)."""
+        if self._planner_loaded or not isinstance(self.planner, CapacityPlanner):
+            return
+        self._planner_loaded = True
+        try:
+            n = self.planner.load(self.store.alarm_rows(self.clock.now()))
+        except Exception as exc:  # the ledger starts empty: alarms may bunch, never move later
+            log.error("capacity planner: could not read the stored alarms (%s)", exc.__class__.__name__)
+            return
+        log.debug("capacity planner: %d stored alarm(s) counted", n)
+
+    async def _check_backlog(self, now: float) -> None:
+        """At most once a second: the due backlog's projected drain time against the shortest lead; raise
+        ``freshtoken_backlog_rising`` when it crosses the threshold."""
+        if not isinstance(self.planner, CapacityPlanner) or now - self._backlog_at < 1.0:
+            return
+        self._backlog_at = now
+        leads = []
+        for c in self.clients.values():
+            with contextlib.suppress(Exception):
+                leads.append(self.shell.static_provider(c).lead)
+        reading = self.backlog.read(at=now, due=self.store.count_due(now), latency=self.planner.latency.value,
+                                    concurrency=self.concurrency, lead=min(leads, default=600.0))
+        if reading.alert:
+            await self.plugins.emit("freshtoken_backlog_rising", BacklogRising(
+                "*", "*", now, reading.due, reading.latency, reading.concurrency, reading.lead,
+                reading.drain_seconds, reading.ratio,
+            ))
+
+    def _capacity_stats(self) -> dict[str, Any]:
+        if not isinstance(self.planner, CapacityPlanner):
+            return {}
+        reading = self.backlog.last
+        return {
+            "capacity_per_second": self.planner.capacity,
+            "latency_estimate": self.planner.latency.value,
+            "planned_alarms": len(self.planner),
+            "planner_overflow": self.planner.overflow,
+            "backlog_due": None if reading is None else reading.due,
+            "backlog_drain_seconds": None if reading is None else reading.drain_seconds,
+            "backlog_ratio": None if reading is None else reading.ratio,
+            "backlog_alerts": self.backlog.alerts,
+        }
 
     def _lease_for(self, provider: Provider | None) -> float:
         """The lease of one operation: ``lease_ttl``, and never less than :data:`LEASE_PER_DEADLINE` times the
@@ -501,6 +572,7 @@ class EmbeddedRuntime:
                 window = min(self.startup_spread, overdue / (STARTUP_RATE_PER_SLOT * self.concurrency))
                 moved = self.store.spread_overdue(now, window, self.rng)
                 log.info("%d overdue alarm(s) spread over %.1fs", moved, window)
+        self._load_planner()
         self._started = True
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -521,6 +593,7 @@ class EmbeddedRuntime:
                 now = self.clock.now()
                 try:
                     _, saturated = self._dispatch(now)
+                    await self._check_backlog(now)
                     next_at = None if saturated else self.store.next_alarm_at(now)
                 except Exception as exc:  # a database hiccup: log, try again soon
                     log.error("scheduler: %s; retrying in 1s", exc.__class__.__name__)
@@ -595,6 +668,7 @@ class EmbeddedRuntime:
             "running": self._running,
             "interrupted_at_startup": self._interrupted_at_startup,
             "owner": self.owner,
+            **self._capacity_stats(),
         }
 
     async def aclose(self) -> None:

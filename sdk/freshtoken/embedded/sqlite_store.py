@@ -360,6 +360,22 @@ class SQLiteStore:
             (now,),
         ).fetchone()[0])
 
+    def alarm_rows(self, since: float, *, batch: int = 5000) -> Iterator[tuple[str, float, str]]:
+        """(key, alarm_at, client) of every alarm at or after ``since``, in time order, read in batches (the
+        capacity planner's ledger is rebuilt from them at start-up)."""
+        after, last = since, ""
+        while True:
+            rows = self._exec(
+                "SELECT key, alarm_at, client FROM accounts INDEXED BY accounts_alarm WHERE alarm_at IS NOT NULL "
+                "AND (alarm_at > ? OR (alarm_at = ? AND key > ?)) ORDER BY alarm_at, key LIMIT ?",
+                (after, after, last, int(batch)),
+            ).fetchall()
+            for k, a, c in rows:
+                yield str(k), float(a), str(c)
+            if len(rows) < batch:
+                return
+            after, last = float(rows[-1][1]), str(rows[-1][0])
+
     def next_alarm_at(self, now: float | None = None) -> float | None:
         """The earliest alarm (not leased at ``now``, when given)."""
         if now is None:

@@ -134,9 +134,11 @@ SecretRef = Annotated[SecretStr | EnvRef, BeforeValidator(_secret_ref)]
 
 AlertEventName = Literal[
     "refresh_failed", "reauth_required", "token_expired", "refresh_token_expiring", "rotated_token_not_durable",
+    "backlog_rising",
 ]
 ALERT_EVENTS: tuple[AlertEventName, ...] = (
     "refresh_failed", "reauth_required", "token_expired", "refresh_token_expiring", "rotated_token_not_durable",
+    "backlog_rising",
 )
 
 
@@ -158,6 +160,11 @@ class ClientConfig(_Section):
     provider_mismatch_ok: bool = Field(
         default=False,
         description="Accept account keys whose provider part names neither this client's provider nor the client.",
+    )
+    rate_limit: float | None = Field(
+        default=None, gt=0, le=1_000_000,
+        description="Token requests per second this client may send (set it from the provider's quota): the "
+        "scheduler plans this client's refreshes under it (docs/capacity.md).",
     )
 
     @field_validator("provider_options")

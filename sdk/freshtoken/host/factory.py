@@ -219,6 +219,7 @@ def build_host(
             kv_prefix=settings.kv.prefix, rng=rng, max_idle=settings.runtime.max_idle,
             lease_ttl=settings.runtime.lease_ttl, drain_timeout=settings.runtime.drain_timeout,
             endpoint_policy=settings.endpoint_policy(),
+            rate_limits={n: c.rate_limit for n, c in settings.clients.items() if c.rate_limit is not None},
         )
     except ConfigError as exc:
         store.close()

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable
 
 from ...events import (
+    BacklogRising,
     ReauthRequiredEvent,
     RefreshFailed,
     RefreshTokenExpiring,
@@ -54,6 +55,15 @@ class LoggingAlerter:
             days = max(0.0, (event.refresh_token_expires_at - event.at) / 86400.0)
             self.log.warning(
                 "ALERT %s: the refresh token lapses in %.1f day(s); ask the user to re-authorise", event.key, days
+            )
+
+    @hookimpl
+    def freshtoken_backlog_rising(self, event: BacklogRising) -> None:
+        if "backlog_rising" in self.on:
+            self.log.error(
+                "ALERT backlog: %d refresh(es) due drain in ~%.0fs (latency %.3fs, concurrency %d), %.0f%% of the "
+                "%.0fs lead: tokens will be served expired unless capacity grows (docs/capacity.md)",
+                event.due, event.drain_seconds, event.latency, event.concurrency, 100 * event.ratio, event.lead,
             )
 
     @hookimpl
