@@ -22,6 +22,8 @@ LAYERS: list[tuple[str, str, str]] = [
     ("providers", "Built-in providers", "Registered through the entry point like any plugin."),
     ("host", "Host shell and configuration", "What a runtime needs around the refresher, built from configuration."),
     ("embedded", "Runtime: embedded", "asyncio + SQLite, the default."),
+    ("connect", "Connecting accounts", "Getting the first grant: authorization code with PKCE, a one-time expiring "
+     "state, the loopback redirect listener; registers through a runtime (docs/connect.md)."),
     ("cloudflare", "Runtime: Cloudflare", "A Durable Object per account, Workers KV; Pyodide-light imports."),
     ("temporal", "Runtime: Temporal", "A workflow per account, durable timers, an encrypting payload codec."),
     ("observability", "Observability", "Metrics and alerts."),

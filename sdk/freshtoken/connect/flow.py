@@ -1,4 +1,6 @@
-"""The connect flow: :meth:`ConnectFlow.start` builds the authorization URL (PKCE S256, a one-time ``state``)
+"""The connect flow: ``start`` gives the authorization URL, ``finish`` exchanges the code and registers the account.
+
+:meth:`ConnectFlow.start` builds the authorization URL (PKCE S256, a one-time ``state``)
 and remembers the connection; :meth:`ConnectFlow.finish` takes the provider's redirect (``code`` and ``state``,
 or ``error``), exchanges the code at the token endpoint through the same :class:`~freshtoken.http.TokenHTTP` and
 client authentication as a refresh, parses the answer with the provider's ``parse_response``, and registers the

@@ -49,6 +49,10 @@ is resolved when the runtime is built, and every error names the file and the fi
     [security]
     allow_private_networks = false  # the endpoint policy's one switch (README: "Endpoint policy")
 
+    [connect]                       # the admin API's POST /connect and GET /connect/callback (docs/connect.md)
+    redirect_uri = "https://tokens.example.com/connect/callback"   # default: the admin API's own address
+    state_ttl = 600.0               # seconds a started connection may wait for its callback
+
     [logging]
     format = "text"                 # text | json (one JSON object per line); serve --log-format overrides
     level = "info"
