@@ -95,6 +95,9 @@ async def test_jwt_bearer_claims_are_verified_by_the_server_and_refresh_ahead(
     assert machine_sandbox.app.machine.stats.jwt_bearer == 4
     assert len(machine_sandbox.app.machine.seen_jti) == 4  # a fresh jti each time
     assert machine_sandbox.app.last_request["params"]["scope"] == "reports"
+    # RFC 7523 §2.1: the assertion is the credential; no client secret, no client_id beside it
+    assert set(machine_sandbox.app.last_request["params"]) == {"grant_type", "assertion", "scope"}
+    assert "authorization" not in machine_sandbox.app.last_request["headers"]
 
 
 async def test_jwt_bearer_a_subject_the_issuer_may_not_act_for_is_refused(

@@ -3,15 +3,17 @@ changes (no refresh token kept, a refused credential is ``misconfigured``)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from ..client import OAuthClient
-from ..errors import ConfigError, Misconfigured, ReauthRequired
-from ..http import TokenHTTP, TokenRequest, TokenResponse
+from ..errors import ConfigError, Misconfigured, ReauthRequired, UnsafeEndpoint
+from ..http import USER_AGENT, TokenHTTP, TokenRequest, TokenResponse
 from ..provider import Provider
 from ..tokens import TokenSet
 
@@ -28,6 +30,30 @@ class Exchange:
     now: float
     #: The grant, for strategies that use one (``refresh_token``); None for machine strategies.
     refresh_token: SecretStr | None = None
+
+
+#: ``TokenRequest.auth_method`` of a request that carries its own credential: no client authentication added.
+NO_CLIENT_AUTH = "no_client_auth"
+
+
+async def send_without_client_auth(http: TokenHTTP, request: TokenRequest, *, timeout: float) -> TokenResponse:
+    """POST ``request`` as it is (form or JSON body), through the endpoint policy, the deadline and the size limit
+    of :class:`TokenHTTP`, without adding client authentication."""
+    try:
+        http.policy.check(request.url)
+    except UnsafeEndpoint as exc:
+        raise Misconfigured(f"endpoint refused by the endpoint policy: {exc}", error="unsafe_endpoint") from None
+    headers = {"Accept": "application/json", "User-Agent": USER_AGENT, **request.headers}
+    if request.body_format == "json":
+        body = json.dumps(request.params).encode()
+        headers["Content-Type"] = "application/json"
+    else:
+        body = urlencode(request.params).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    try:
+        return await http.post(request.url, headers, body, timeout=timeout)
+    except UnsafeEndpoint as exc:  # the address the host name resolved to
+        raise Misconfigured(f"endpoint refused by the endpoint policy: {exc}", error="unsafe_endpoint") from None
 
 
 class Strategy:
@@ -53,7 +79,10 @@ class Strategy:
     async def send(
         self, http: TokenHTTP, request: TokenRequest, client: OAuthClient, *, timeout: float
     ) -> TokenResponse:
-        """Send the request (the endpoint policy, client authentication and limits of :class:`TokenHTTP`)."""
+        """Send the request (the endpoint policy, client authentication and limits of :class:`TokenHTTP`);
+        ``auth_method`` :data:`NO_CLIENT_AUTH`: the request's own credential only (an assertion, a Bearer JWT)."""
+        if request.auth_method == NO_CLIENT_AUTH:
+            return await send_without_client_auth(http, request, timeout=timeout)
         return await http.send(request, client, timeout=timeout)
 
     def parse_response(self, exchange: Exchange, response: TokenResponse, now: float) -> TokenSet:

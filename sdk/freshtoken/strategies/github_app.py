@@ -23,13 +23,12 @@ from ..errors import (
     Misconfigured,
     RefreshError,
     RetryableError,
-    UnsafeEndpoint,
 )
-from ..http import USER_AGENT, TokenHTTP, TokenRequest, TokenResponse
+from ..http import TokenRequest, TokenResponse
 from ..provider import MAX_LIFETIME, RETRYABLE_STATUS, parse_retry_after
 from ..tokens import TokenSet
 from .assertion import sign, signing_key
-from .base import Exchange, MachineStrategy
+from .base import NO_CLIENT_AUTH, Exchange, MachineStrategy
 
 INSTALLATION_ID = re.compile(r"[1-9][0-9]{0,19}")
 API_VERSION = "2022-11-28"
@@ -65,11 +64,11 @@ class GitHubAppInstallation(MachineStrategy):
         now = int(exchange.now)
         claims = {"iat": now - 60, "exp": now + int(options.lifetime), "iss": options.issuer or client.client_id}
         app_jwt = sign(claims, signing_key(client), alg="RS256")
-        body: dict[str, str] = {}
+        body: dict[str, Any] = {}
         if options.repositories:
-            body["repositories"] = json.dumps(options.repositories)
+            body["repositories"] = options.repositories
         if options.permissions:
-            body["permissions"] = json.dumps(options.permissions)
+            body["permissions"] = options.permissions
         return TokenRequest(
             url=f"{options.api_url.rstrip('/')}/app/installations/{installation}/access_tokens",
             params=body,
@@ -79,23 +78,8 @@ class GitHubAppInstallation(MachineStrategy):
                 "Authorization": f"Bearer {app_jwt}",
             },
             body_format="json",
-            auth_method="none",
+            auth_method=NO_CLIENT_AUTH,  # the app JWT is the credential
         )
-
-    async def send(
-        self, http: TokenHTTP, request: TokenRequest, client: OAuthClient, *, timeout: float
-    ) -> TokenResponse:
-        """POST with the app JWT only (no client authentication in the body), through the endpoint policy."""
-        try:
-            http.policy.check(request.url)
-        except UnsafeEndpoint as exc:
-            raise Misconfigured(f"endpoint refused by the endpoint policy: {exc}", error="unsafe_endpoint") from None
-        payload: dict[str, Any] = {k: json.loads(v) for k, v in request.params.items()}
-        headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json", **request.headers}
-        try:
-            return await http.post(request.url, headers, json.dumps(payload).encode(), timeout=timeout)
-        except UnsafeEndpoint as exc:
-            raise Misconfigured(f"endpoint refused by the endpoint policy: {exc}", error="unsafe_endpoint") from None
 
     def parse_response(self, exchange: Exchange, response: TokenResponse, now: float) -> TokenSet:
         payload: Any = None

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import ConfigError
 from ..http import TokenRequest
 from .assertion import new_jti, sign, signing_key
-from .base import Exchange, MachineStrategy
+from .base import NO_CLIENT_AUTH, Exchange, MachineStrategy
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -41,7 +41,8 @@ class JWTBearerOptions(BaseModel):
     params: dict[str, str] = Field(default_factory=dict, description="More request parameters.")
     client_auth: bool = Field(
         default=False,
-        description="Authenticate the client as well (its auth_method); off: only client_id is sent.",
+        description="Authenticate the client as well (its auth_method); off: the assertion is the only credential "
+        "(RFC 7523 §2.1: client authentication is optional), nothing else is sent.",
     )
 
 
@@ -88,5 +89,5 @@ class JWTBearer(MachineStrategy):
             params=params,
             headers=dict(provider.headers),
             body_format=provider.body_format,
-            auth_method=(client.auth_method or provider.auth_method) if options.client_auth else "none",
+            auth_method=(client.auth_method or provider.auth_method) if options.client_auth else NO_CLIENT_AUTH,
         )

@@ -1,4 +1,8 @@
-"""Google (``oauth2.googleapis.com``): refresh tokens do not rotate; the old one is kept."""
+"""Google (``oauth2.googleapis.com``): refresh tokens do not rotate; the old one is kept.
+
+Service accounts are the ``jwt_bearer`` strategy: the client's ``private_key`` is the service account's JSON
+key, ``strategy_options.jwt_bearer.scope`` the scopes, account data ``subject`` the user for domain-wide
+delegation (see service_account.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +11,12 @@ from collections.abc import Callable
 from freshtoken import Provider, hookimpl
 from freshtoken.client import AuthMethod
 
+from .service_account import ServiceAccountOptions
 
-class GoogleProvider(Provider):
+
+class GoogleProvider(ServiceAccountOptions, Provider):
     name = "google"
+    strategies = ("refresh_token", "jwt_bearer")  # jwt_bearer: service accounts (service_account.py)
 
     token_url: str = "https://oauth2.googleapis.com/token"
     # Connecting: access_type=offline asks for a refresh token; prompt=consent makes Google issue one again

@@ -6,6 +6,11 @@ Expiry comes from ``expires_in`` (60-90 min, randomised); ``ext_expires_in`` (th
 deliberately not used. ``refresh_in`` (MSAL's hint, half the lifetime for long-lived CAE tokens) is a
 refresh hint: the refresher takes it when it is earlier than ``lead`` seconds before expiry.
 If your tenant wants ``scope`` on refresh (AADSTS90014), set ``refresh_params = {scope = "offline_access ..."}``.
+
+App-only tokens are the ``client_credentials`` strategy (learn.microsoft.com/entra/identity-platform/
+v2-oauth2-client-creds-grant-flow): the client's secret, or a certificate (``auth_method = "private_key_jwt"``,
+``private_key``, ``jwt_headers = {x5t = ...}``); ``scope`` is ``{resource}/.default`` (Graph by default, set
+``strategy_options.client_credentials.scope`` for another API); no refresh token is issued or kept.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ REAUTH = {code: "invalid_grant" for code in ("interaction_required", "consent_re
 
 class MicrosoftProvider(Provider):
     name = "microsoft"
+    strategies = ("refresh_token", "client_credentials")  # ClassVar (declared on Provider)
     account_fields: ClassVar[Mapping[str, str]] = {"tenant": TENANT}
     error_aliases: ClassVar[Mapping[str, str]] = REAUTH
 
@@ -37,6 +43,8 @@ class MicrosoftProvider(Provider):
     authorize_url: str = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize"
     offline_scopes: tuple[str, ...] = ("offline_access",)
     auth_method: AuthMethod = "client_secret_post"
+    #: App-only tokens (client_credentials): scope is '{resource}/.default' (Microsoft Graph by default).
+    strategy_options: dict[str, dict[str, Any]] = {"client_credentials": {"scope": "https://graph.microsoft.com/.default"}}
 
     def parse_refresh_hint(self, payload: Mapping[str, Any], now: float) -> float | None:
         value = payload.get("refresh_in")

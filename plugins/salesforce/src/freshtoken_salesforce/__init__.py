@@ -4,6 +4,9 @@ Salesforce's default timeout is 2 hours). ``instance_url`` is copied to the KV r
 
 The token host comes from the account: ``login.salesforce.com``, ``test.salesforce.com`` or a
 My Domain host (``acme.my.salesforce.com``, ``acme--uat.sandbox.my.salesforce.com``, ...).
+
+The JWT bearer flow (server-to-server) is the ``jwt_bearer`` strategy: the client's ``private_key`` is the key of
+the connected app's certificate, each account names its ``username`` (see jwt_bearer.py).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from typing import ClassVar
 
 from freshtoken import AuthMethod, Provider, ProviderRegistrar, hookimpl
 
+from .jwt_bearer import JWTBearerOptions
+
 MY_DOMAIN = (
     r"(?:login|test)\.salesforce\.com"
     r"|[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,78}[a-zA-Z0-9])?(?:--[a-zA-Z0-9]{1,40})?"
@@ -21,8 +26,9 @@ MY_DOMAIN = (
 ERRORS = {"inactive_user": "invalid_grant", "inactive_org": "invalid_grant"}
 
 
-class SalesforceProvider(Provider):
+class SalesforceProvider(JWTBearerOptions, Provider):
     name = "salesforce"
+    strategies = ("refresh_token", "jwt_bearer")  # jwt_bearer: the server-to-server flow (jwt_bearer.py)
     account_fields: ClassVar[Mapping[str, str]] = {"my_domain": MY_DOMAIN}
     error_aliases: ClassVar[Mapping[str, str]] = ERRORS
 
