@@ -14,6 +14,17 @@ per OAuth client::
     refresh_params = { audience = "api" }
     expires_in_field = "expires_in"
 
+Connecting accounts (``freshtoken connect``) needs the authorization side: ``authorize_url`` from the same
+options, or, with ``issuer``, the metadata's ``authorization_endpoint`` (held to the same origin rule as the
+token endpoint, :mod:`freshtoken.host.discovery`)::
+
+    authorize_url = "https://auth.acme.example/oauth/authorize"   # omit with issuer: discovered
+    default_scopes = ["orders:read"]           # when the operator names none
+    offline_scopes = ["offline_access"]        # always added: what makes the server issue a refresh token
+    authorize_params = { prompt = "consent" }  # response_type, client_id, redirect_uri, state, PKCE: refused
+    code_params = { audience = "api" }         # extra code-exchange parameters
+    pkce = true                                # S256; the default
+
 Machine accounts (``strategy`` ``client_credentials`` or ``jwt_bearer``, :mod:`freshtoken.strategies`) take
 their options from ``strategy_options``; the credential is the client's ``client_secret`` or ``private_key``::
 
