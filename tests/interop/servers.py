@@ -482,6 +482,7 @@ def start_oidc(workdir: Path, *, access_token_ttl: int = 600, refresh_token_ttl:
         "public": Client("public", "ft-public", "none"),
         "short_rt": Client("short_rt", "ft-short-rt", "client_secret_post", "short-secret-0123456789"),
         "short_at": Client("short_at", "ft-short-at", "client_secret_post", "short-at-secret-0123456789"),
+        "machine": Client("machine", "ft-machine", "client_secret_basic", "machine-secret-0123456789"),
     }
     meta: list[dict[str, Any]] = []
     for c in clients.values():
@@ -495,6 +496,8 @@ def start_oidc(workdir: Path, *, access_token_ttl: int = 600, refresh_token_ttl:
             m["x_refresh_token_ttl"] = 2
         if c.label == "short_at":
             m["x_access_token_ttl"] = SHORT_AT_TTL
+        if c.label == "machine":  # client_credentials only (tests/strategies)
+            m.update(grant_types=["client_credentials"], response_types=[], redirect_uris=[], scope="api")
         meta.append(m)
     last_err = ""
     for _attempt in range(3):
@@ -544,6 +547,7 @@ DOT_CLIENTS = {
     "basic": Client("basic", "ft-dot-basic", "client_secret_basic", TRICKY_SECRET),
     "post": Client("post", "ft-dot-post", "client_secret_post", "dot-post-secret-0123456789"),
     "public": Client("public", "ft-dot-public", "none"),
+    "machine": Client("machine", "ft-dot-machine", "client_secret_basic", "dot-machine-secret-0123456789"),
 }
 
 
@@ -568,6 +572,8 @@ def prepare_dot_db(workdir: Path) -> Path:
                         "client_secret": c.secret or "",
                         "client_type": "public" if c.auth_method == "none" else "confidential",
                         "redirect_uris": REDIRECT_URI,
+                        "authorization_grant_type": "client-credentials" if c.label == "machine"
+                        else "authorization-code",
                     }
                     for c in DOT_CLIENTS.values()
                 ],

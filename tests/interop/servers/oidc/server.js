@@ -61,6 +61,7 @@ const configuration = {
     devInteractions: { enabled: true },
     revocation: { enabled: true },
     introspection: { enabled: true },
+    clientCredentials: { enabled: true }, // the client_credentials grant (tests/strategies)
   },
   scopes: ['openid', 'offline_access', 'api'],
   cookies: { keys: ['freshtoken-interop-cookie-key-not-secret'] },

@@ -39,7 +39,7 @@ class Command(BaseCommand):  # type: ignore[misc]
                 client_id=a["client_id"],
                 client_secret=a.get("client_secret", ""),
                 client_type=a.get("client_type", Application.CLIENT_CONFIDENTIAL),
-                authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+                authorization_grant_type=a.get("authorization_grant_type", Application.GRANT_AUTHORIZATION_CODE),
                 redirect_uris=a.get("redirect_uris", "http://127.0.0.1/cb"),
                 skip_authorization=bool(a.get("skip_authorization", False)),
                 algorithm=a.get("algorithm", ""),
