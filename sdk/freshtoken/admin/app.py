@@ -6,6 +6,7 @@
     GET    /accounts                  list (?limit=100&after=KEY&status=active) -> {accounts, next_after}
     GET    /accounts/{key}            state (no secret)
     POST   /accounts/{key}/refresh    refresh now -> outcome
+    GET    /accounts/{key}/events     the account's event history, newest first (?limit=100&before=ID)
     DELETE /accounts/{key}            remove (?revoke=false to skip RFC 7009 revocation)
     GET    /health                    liveness (no token needed)
     GET    /ready                     readiness: database, keys, scheduler lag, oldest overdue alarm (no token)
@@ -105,6 +106,7 @@ def create_app(
     connect_redirect_uri: str | None = None,
     connect_state_ttl: float | None = None,
     ready_limits: ReadyLimits | None = None,
+    history: Any = None,
 ) -> Any:
     """The admin ASGI app. No ``token`` and no ``tokens``: no authentication (serve it on loopback only).
 
@@ -245,6 +247,12 @@ def create_app(
         return JSONResponse(with_rfc3339(data))
 
     @handler
+    async def account_events(request: Request) -> Response:
+        from .account_events import events_answer
+
+        return JSONResponse(events_answer(history, runtime, account_key(request), request.query_params))
+
+    @handler
     async def remove(request: Request) -> Response:
         key = account_key(request)
         revoke = request.query_params.get("revoke", "true").lower() not in ("false", "0", "no")
@@ -293,6 +301,7 @@ def create_app(
         Route("/accounts", register, methods=["POST"]),
         Route("/accounts", list_accounts, methods=["GET"]),
         Route("/accounts/{key:path}/refresh", refresh, methods=["POST"]),
+        Route("/accounts/{key:path}/events", account_events, methods=["GET"]),
         Route("/accounts/{key:path}", show, methods=["GET"]),
         Route("/accounts/{key:path}", remove, methods=["DELETE"]),
     ]

@@ -102,7 +102,9 @@ def connect_operations() -> list[Operation]:
 
 
 def all_operations(extra: Iterable[Operation] = ()) -> list[Operation]:
-    return [*core_operations(), *connect_operations(), *extra]
+    from .account_events import events_operation  # GET /accounts/{key}/events (admin/account_events.py)
+
+    return [*core_operations(), events_operation(), *connect_operations(), *extra]
 
 
 def _schema_ref(model: type[BaseModel]) -> dict[str, str]:

@@ -152,6 +152,7 @@ async def serve_host(
     listen = listen_host if listen_host is not None else settings.admin.host
     check_bind(listen, tokens)  # before anything starts
     app = create_app(host_obj.runtime, tokens=tokens, metrics=host_obj.metrics, secrets=settings.secret_values(),
+                     history=getattr(host_obj, "history", None),
                      listen_host=listen, allowed_hosts=[*settings.admin.allowed_hosts, *callback_host(settings)],
                      connect_redirect_uri=settings.connect.redirect_uri, connect_state_ttl=settings.connect.state_ttl,
                      ready_limits=ReadyLimits(max_loop_lag=settings.admin.ready_max_loop_lag,

@@ -46,6 +46,8 @@ class Host:
     plugins: Plugins
     metrics: Metrics | None
     closers: list[Any] = field(default_factory=list)
+    #: The per-account event history (:class:`~freshtoken.embedded.history.AccountHistory`), or None.
+    history: Any = None
 
     async def aclose(self) -> None:
         await self.runtime.aclose()
@@ -231,7 +233,15 @@ def build_host(
         alerters.append(fleet)  # closed with the host
         metrics.bind(runtime.stats, fleet)
         metrics.watch_webhooks(a for a in alerters if type(a).__name__ == "WebhookAlerter")
-    return Host(settings=settings, runtime=runtime, kv=kv_backend, plugins=pm, metrics=metrics, closers=alerters)
+    history = None
+    if settings.history.per_account > 0:
+        from ..embedded.history import AccountHistory
+
+        history = AccountHistory(db, per_account=settings.history.per_account, secrets=settings.secret_values(env))
+        pm.register(history, name=f"freshtoken.embedded.history.{id(history)}")
+        alerters.append(history)  # closed (its last events written) with the host
+    return Host(settings=settings, runtime=runtime, kv=kv_backend, plugins=pm, metrics=metrics, closers=alerters,
+                history=history)
 
 
 def build_runtime(settings: Settings, **kwargs: Any) -> EmbeddedRuntime:
