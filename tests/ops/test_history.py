@@ -100,6 +100,11 @@ async def test_history_records_every_kind_of_event_serves_them_and_holds_no_secr
     finally:
         await host.aclose()
     assert [t for t, _ in rows(db, KEY)][-1] == "removed"  # closing the host wrote the last batch
+    check_cli_and_files(env, types, tokens)
+
+
+def check_cli_and_files(env: Path, types: list[str], tokens: list[str]) -> None:
+    """After the host is closed: the CLI reads the history from the file, and no secret is in the files."""
     # the CLI reads it from the file, without the encryption keys
     env_vars = {k: v for k, v in os.environ.items() if k not in ("FRESHTOKEN_ENCRYPTION_KEYS", "FRESHTOKEN_CONFIG")}
     proc = subprocess.run([str(BIN), "-c", str(env / "freshtoken.toml"), "accounts", "events", KEY, "--json"],
