@@ -15,7 +15,9 @@ async def test_demo_human_output_and_summary() -> None:
     assert "ephemeral AES-256-GCM key" in text and "FRESHTOKEN_ENCRYPTION_KEYS" in text
     assert "ACCOUNT" in text and "EXPIRES IN" in text and "demo:sandbox:alice" in text
     assert "summary after" in text and "expired tokens served:   0" in text
-    assert summary["expired_tokens_served"] == 0 and summary["accounts"] == 5
+    # six accounts: the sixth, demo:sandbox:frank, is connected from nothing (sign-in, consent, PKCE code exchange)
+    assert summary["expired_tokens_served"] == 0 and summary["accounts"] == 6
+    assert "demo:sandbox:frank" in text and "connected from nothing" in text
 
 
 async def test_demo_stops_on_the_stop_event() -> None:

@@ -26,7 +26,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..client import OAuthClient
 from ..errors import TokenUnavailable
@@ -35,6 +35,11 @@ from ..hookspecs import hookimpl
 from ..plugins import Plugins
 from ..reader import TokenReader
 from .server import Fault, SandboxAuthServer, SandboxServer
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..embedded import EmbeddedRuntime
 
 #: The demo's refresh lead. Tokens this short (less than twice the lead) are refreshed half-way through
 #: their life: a token living 40 s is refreshed 20 s after it was issued, 20 s before it expires.
@@ -76,6 +81,8 @@ class DemoAccount:
     #: seconds the registered access token still lives (None: register without one: refresh at once)
     token_left: float | None = None
     revoked: bool = False
+    #: connected from nothing: the sandbox's sign-in and consent, PKCE, the code exchanged (freshtoken.connect)
+    connected: bool = False
 
 
 def demo_accounts() -> list[DemoAccount]:
@@ -85,7 +92,29 @@ def demo_accounts() -> list[DemoAccount]:
         DemoAccount("demo:sandbox:carol", "sandbox", "has a token expiring in 85s", token_left=85),
         DemoAccount("demo:flaky:dave", "flaky", "provider fails every other request (503)"),
         DemoAccount("demo:sandbox:erin", "sandbox", "grant revoked: re-auth required", revoked=True),
+        DemoAccount("demo:sandbox:frank", "sandbox", "connected from nothing: sign-in, consent, PKCE",
+                    connected=True),
     ]
+
+
+async def connect_from_nothing(runtime: EmbeddedRuntime, key: str, client: str, sandbox: SandboxServer,
+                               http: httpx.AsyncClient) -> None:
+    """What ``freshtoken connect`` does, with the demo playing the user: open the authorization URL (the sandbox's
+    sign-in and consent form), approve as the sandbox's ``demo`` user, hand the redirect's code and state back."""
+    import httpx
+
+    from ..connect import ConnectFlow, MemoryStateStore
+
+    flow = ConnectFlow.for_runtime(runtime, MemoryStateStore())
+    redirect = "http://127.0.0.1/callback"  # read from the sandbox's answer, never followed
+    started = await flow.start(key, client, redirect_uri=redirect)
+    page = await http.get(started.authorization_url)
+    page.raise_for_status()
+    params = dict(httpx.URL(started.authorization_url).params)
+    answer = await http.post(f"{sandbox.url}/authorize", data={
+        **params, "username": "demo", "password": "demo-password", "action": "approve"})
+    back = httpx.URL(answer.headers["location"]).params
+    await flow.finish(back.get("state"), code=back.get("code"), redirect_uri=redirect)
 
 
 class EventTally:
@@ -262,6 +291,7 @@ async def demo_main(
                 name=name, provider="generic", client_id=SANDBOX_CLIENT_ID, client_secret=SANDBOX_CLIENT_SECRET,
                 provider_options={
                     "token_url": sandbox.token_url, "revocation_url": f"{sandbox.url}/revoke",
+                    "authorize_url": f"{sandbox.url}/authorize",
                     "lead": DEMO_LEAD, "timeout": 5.0, "retry": {"base": 2.0, "min_delay": 0.5},
                 },
             )
@@ -282,6 +312,9 @@ async def demo_main(
         async with httpx.AsyncClient(trust_env=False) as hc:
             for acct in accounts:
                 server = flaky if acct.client == "flaky" else stable
+                if acct.connected:
+                    await connect_from_nothing(runtime, acct.key, acct.client, server, hc)
+                    continue
                 grant = server.mint(SANDBOX_CLIENT_ID)
                 if acct.revoked:
                     await hc.post(f"{server.url}/revoke", data={"token": grant["refresh_token"]})
