@@ -82,6 +82,9 @@ VALID_ACCOUNT_DATA = {
     "my_domain": "acme.my.salesforce.com",
     "shop": "acme.myshopify.com",
     "subdomain": "acme",
+    "b2c_tenant": "contoso",  # microsoft cloud = b2c
+    "policy": "B2C_1_signupsignin",
+    "ciam_tenant": "contoso",  # microsoft cloud = ciam
 }
 PROVIDER_NAMES = sorted(default_plugins().providers())
 

@@ -5,7 +5,7 @@ from typing import Any
 from freshtoken_notion import NotionProvider
 
 from freshtoken import Misconfigured, ReauthRequired, TokenSet
-from freshtoken.testing import KIT_NOW, ProviderConformance, replay
+from freshtoken.testing import ProviderConformance, replay
 
 P = NotionProvider()
 WORKSPACE = {"bot_id": "3c90c3cc-0d44-4b50-8888-8dd25736052a", "workspace_id": "a1b2c3d4-0d44-4b50-8888-8dd25736052a",
@@ -23,7 +23,7 @@ class TestNotionConformance(ProviderConformance):
         return body
 
     def expected_lifetime(self, expires_in: int | None) -> float | None:
-        return float(expires_in) if expires_in is not None else 3600.0  # the kit's bodies carry a refresh token
+        return float(expires_in) if expires_in is not None else None  # documented: no expires_in, no expiry
 
 
 def test_historical_token_without_refresh_token_never_expires() -> None:
@@ -33,10 +33,12 @@ def test_historical_token_without_refresh_token_never_expires() -> None:
 
 
 def test_documented_refresh_response_rotates() -> None:
+    # developers.notion.com/reference/refresh-a-token: a new refresh token, and no expires_in (the earlier
+    # replay here carried an invented "expires_in": 3600)
     tokens = replay(P, 200, {"access_token": "ntn_new", "token_type": "bearer", "refresh_token": "nrt_new",
-                             "expires_in": 3600, **WORKSPACE})
+                             **WORKSPACE})
     assert isinstance(tokens, TokenSet) and tokens.refresh_token is not None
-    assert tokens.expires_at == KIT_NOW + 3600
+    assert tokens.expires_at is None
 
 
 def test_errors_in_both_shapes() -> None:

@@ -48,10 +48,10 @@ class TestSalesforceConformance(ProviderConformance):
 def test_documented_response_lifetime_from_configuration() -> None:
     tokens = replay(P, 200, DOCUMENTED)
     assert isinstance(tokens, TokenSet)
-    assert tokens.expires_at == KIT_NOW + 7200  # Salesforce's default session timeout
+    assert tokens.expires_at == KIT_NOW + 900  # the safe short default (issue 15), not the org's 2-hour default
     assert tokens.refresh_token is None
-    short = replay(SalesforceProvider(default_lifetime=900), 200, DOCUMENTED)
-    assert isinstance(short, TokenSet) and short.expires_at == KIT_NOW + 900
+    org = replay(SalesforceProvider(default_lifetime=3600), 200, DOCUMENTED)  # the operator sets the org's timeout
+    assert isinstance(org, TokenSet) and org.expires_at == KIT_NOW + 3600
 
 
 def test_documented_errors() -> None:

@@ -1,12 +1,13 @@
-"""Notion public connections: Basic auth, JSON body. Expiry is optional: tokens issued without a refresh
-token never expire (the historical behaviour); newer connections get a refresh token, rotated on every
-use, and are refreshed on ``expires_in`` or, when Notion sends none, hourly.
+"""Notion public connections: Basic auth, JSON body. Notion's documented token and refresh responses carry
+**no** ``expires_in`` (developers.notion.com/reference/refresh-a-token): the access token does not expire,
+and each refresh burns the single-use refresh token for a new one. So a token without ``expires_in`` is
+never refreshed on a schedule (``default_lifetime = None``: no rotation for nothing, no chance to lose the
+grant); the refresh token is kept for a refresh on demand. Should Notion send ``expires_in``, it is honoured.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from freshtoken import Provider, ProviderRegistrar, hookimpl
 
@@ -22,11 +23,7 @@ class NotionProvider(Provider):
     authorize_params: dict[str, str] = {"owner": "user"}
     body_format: Literal["form", "json"] = "json"
     extra_fields: tuple[str, ...] = ("workspace_id", "bot_id")
-
-    def parse_expiry(self, payload: Mapping[str, Any], now: float) -> float | None:
-        if payload.get(self.expires_in_field) is None and not payload.get("refresh_token"):
-            return None  # no expiry and nothing to refresh with: a token that does not expire
-        return super().parse_expiry(payload, now)
+    default_lifetime: float | None = None  # documented: no expires_in, the token does not expire
 
 
 @hookimpl

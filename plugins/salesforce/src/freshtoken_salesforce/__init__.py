@@ -1,6 +1,12 @@
-"""Salesforce: the token response has **no** ``expires_in``; the access token lives as long as the
-connected app's session timeout, so the lifetime is configuration (``default_lifetime``, seconds;
-Salesforce's default timeout is 2 hours). ``instance_url`` is copied to the KV record.
+"""Salesforce: the token response has **no** ``expires_in``; the access token lives as long as the org's (or
+the connected app's) session timeout, which the response does not say. The lifetime is therefore operator
+configuration: ``default_lifetime`` (seconds; set it to your org's session timeout). Its default is a safe
+short 15 minutes, the shortest timeout an org can pick, rather than Salesforce's 2-hour default: a too-long
+guess serves dead tokens (``INVALID_SESSION_ID``) for most of each cycle, a short one only refreshes more
+often (a refresh every 7.5 minutes is 8 of the 3,600 token requests per user per hour Salesforce allows).
+Token introspection (``/services/oauth2/introspect``, ``exp``) is not used: it needs a second request per
+refresh. ``rate_limit_exceeded`` is retried (backoff), never a configuration error. ``instance_url`` is
+copied to the KV record.
 
 The token host comes from the account: ``login.salesforce.com``, ``test.salesforce.com`` or a
 My Domain host (``acme.my.salesforce.com``, ``acme--uat.sandbox.my.salesforce.com``, ...).
@@ -14,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
+from pydantic import Field
+
 from freshtoken import AuthMethod, Provider, ProviderRegistrar, hookimpl
 
 from .jwt_bearer import JWTBearerOptions
@@ -23,7 +31,9 @@ MY_DOMAIN = (
     r"|[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,78}[a-zA-Z0-9])?(?:--[a-zA-Z0-9]{1,40})?"
     r"\.(?:(?:sandbox|develop|scratch|demo|patch|trailblaze)\.)?my\.salesforce\.com"
 )
-ERRORS = {"inactive_user": "invalid_grant", "inactive_org": "invalid_grant"}
+ERRORS = {"inactive_user": "invalid_grant", "inactive_org": "invalid_grant", "rate_limit_exceeded": "slow_down"}
+#: The shortest session timeout an org can set (Setup > Session Settings), seconds.
+SAFE_LIFETIME = 900.0
 
 
 class SalesforceProvider(JWTBearerOptions, Provider):
@@ -40,7 +50,9 @@ class SalesforceProvider(JWTBearerOptions, Provider):
     offline_scopes: tuple[str, ...] = ("refresh_token",)
     revocation_url: str | None = "https://{my_domain}/services/oauth2/revoke"
     auth_method: AuthMethod = "client_secret_post"
-    default_lifetime: float | None = 7200.0
+    default_lifetime: float = Field(  # never None: the token does expire
+        default=SAFE_LIFETIME, gt=0, description="The org's session timeout, seconds (no expires_in is sent)."
+    )
     extra_fields: tuple[str, ...] = ("instance_url",)
 
 
