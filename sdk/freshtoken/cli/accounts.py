@@ -68,6 +68,7 @@ def _human_view(view: dict[str, Any]) -> list[str]:
     lines = [
         f"key:             {view.get('key')}",
         f"client:          {view.get('client')}",
+        f"strategy:        {view.get('strategy', 'refresh_token')}",
         f"status:          {view.get('status')}",
         f"expires:         {relative(view.get('expires_at'), now)}",
         f"next refresh:    {relative(view.get('next_refresh_at'), now)}",
@@ -90,6 +91,10 @@ def _human_view(view: dict[str, Any]) -> list[str]:
 @accounts.command("add")
 @click.argument("key")
 @click.option("--client", required=True, help="Name of a [clients.<name>] section.")
+@click.option("--strategy", default="refresh_token", show_default=True,
+              help="How the account gets its next token: refresh_token (a user grant), or a machine strategy "
+                   "(client_credentials, jwt_bearer, github_app_installation) that takes no refresh token: the "
+                   "credential is the client's.")
 @click.option("--refresh-token", default=None, help="The refresh token, or '-' to read it from standard input.")
 @click.option("--refresh-token-env", default=None, metavar="VAR", help="Read the refresh token from $VAR.")
 @click.option("--access-token-env", default=None, metavar="VAR", help="A current access token, from $VAR.")
@@ -105,18 +110,20 @@ def _human_view(view: dict[str, Any]) -> list[str]:
                    "provider can). Not needed for an account that needs re-authorisation.")
 @json_option
 @pass_state
-def add(state: CliState, key: str, client: str, refresh_token: str | None, refresh_token_env: str | None,
+def add(state: CliState, key: str, client: str, strategy: str, refresh_token: str | None, refresh_token_env: str | None,
         access_token_env: str | None, expires_in: float | None, never_expires: bool, token_type: str,
         scope: str | None, refresh_token_expires_in: float | None, data: tuple[str, ...], replace: bool,
         as_json: bool) -> None:
-    """Register KEY ({tenant}:{provider}:{account_id}) with a refresh token; it is refreshed at once unless a
-    current access token is given. An account already registered (and not waiting for re-authorisation) is only
-    overwritten with --replace."""
+    """Register KEY ({tenant}:{provider}:{account_id}) with a refresh token (or, with a machine --strategy, with
+    none: the client's credential gets each token); it is refreshed at once unless a current access token is
+    given. An account already registered (and not waiting for re-authorisation) is only overwritten with
+    --replace."""
     rt = _secret_input(refresh_token, refresh_token_env, "refresh-token")
     at = _secret_input(None, access_token_env, "access-token") if access_token_env else None
     try:
         registration = Registration.from_payload({
-            "client": client, "refresh_token": rt, "account_data": _parse_data(data), "access_token": at,
+            "client": client, "strategy": strategy, "refresh_token": rt, "account_data": _parse_data(data),
+            "access_token": at,
             "expires_in": expires_in, "token_type": token_type, "scope": scope, "never_expires": never_expires,
             "replace": replace, "refresh_token_expires_at": (
                 time.time() + refresh_token_expires_in if refresh_token_expires_in is not None else None
