@@ -71,6 +71,12 @@ _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 AUTHORIZE_RESERVED = frozenset(
     {"response_type", "client_id", "redirect_uri", "state", "scope", "code_challenge", "code_challenge_method"}
 )
+def reserved_in_query(url: str) -> list[str]:
+    """The request's own parameters (:data:`AUTHORIZE_RESERVED`) an authorization endpoint's query already sets:
+    the request would carry them twice, and which one a server reads is anyone's guess."""
+    return sorted({name for name, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)} & AUTHORIZE_RESERVED)
+
+
 #: Parameters the code exchange sets itself (RFC 6749 §4.1.3, RFC 7636 §4.5) or client authentication adds.
 CODE_RESERVED = frozenset(
     {"grant_type", "code", "redirect_uri", "code_verifier", "client_id", "client_secret", "client_assertion",
@@ -242,6 +248,9 @@ class Provider(BaseModel):
         authorization endpoint has no fragment (RFC 6749 §3.1)."""
         if "#" in self.authorize_url:
             raise ValueError("authorize_url may not have a fragment (RFC 6749 §3.1)")
+        preset = reserved_in_query(self.authorize_url)
+        if preset:
+            raise ValueError(f"authorize_url's query may not set {', '.join(preset)} (the request sets it itself)")
         for field in ("default_scopes", "offline_scopes"):
             for scope in getattr(self, field):
                 if not _SCOPE_TOKEN.fullmatch(scope) or self.scope_separator in scope:

@@ -74,6 +74,8 @@ async def test_an_allowlisted_authorization_host_is_accepted() -> None:
     "https://user:pw@auth.example.com/authorize",  # userinfo
     "https://{tenant}.example.com/authorize",      # a template: the document may not make account data the host
     "https://auth.example.com/authorize#frag",     # RFC 6749 §3.1: no fragment
+    "https://auth.example.com/authorize?redirect_uri=https%3A%2F%2Fevil.example%2Fcb",  # a preset request parameter
+    "https://auth.example.com/authorize?client_id=other&x=1",
     "javascript:alert(1)",
     42,
 ])
@@ -131,6 +133,8 @@ def test_the_generic_provider_takes_the_authorization_side_from_configuration() 
     ({"authorize_url": "https://10.0.0.1/authorize"}, "private"),                    # the deployment's policy
     ({"authorize_url": "http://auth.acme.example/authorize"}, "plain http"),
     ({"authorize_params": {"redirect_uri": "https://evil.example/cb"}}, "may not set redirect_uri"),
+    ({"authorize_url": "https://auth.acme.example/authorize?state=fixed"}, "query may not set state"),
+    ({"authorize_url": "https://auth.acme.example/authorize?scope=admin"}, "query may not set scope"),
     ({"authorize_params": {"response_type": "token"}}, "may not set response_type"),
     ({"code_params": {"grant_type": "password"}}, "may not set grant_type"),
     ({"code_params": {"client_secret": "x"}}, "may not set client_secret"),

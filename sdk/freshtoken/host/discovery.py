@@ -27,7 +27,7 @@ import httpx
 
 from ..egress.endpoint_policy import DEFAULT_POLICY, EndpointPolicy, Target
 from ..errors import ConfigError, UnsafeEndpoint
-from ..provider import Provider
+from ..provider import Provider, reserved_in_query
 
 P = TypeVar("P", bound=Provider)
 
@@ -189,5 +189,8 @@ async def with_discovered_endpoints(
                                      allowed_hosts=hosts, policy=policy)
         if "#" in authorize:
             raise UnsafeEndpoint(f"discovered authorization_endpoint of issuer {issuer!r} has a fragment")
+        preset = reserved_in_query(authorize)
+        if preset:
+            raise UnsafeEndpoint(f"discovered authorization_endpoint of issuer {issuer!r} presets {', '.join(preset)}")
         update["authorize_url"] = authorize
     return provider.model_copy(update=update)
