@@ -137,14 +137,21 @@ def store_breakdown(tmp: Path, n: int = 2000) -> dict[str, float]:
                       refreshed_at=int(time.time())).dumps()
     rng = random.Random(3)
     keys = [account_key(rng.randrange(n)) for _ in range(n)]
+    from freshtoken import AccountState
+
+    text = state.dump(store.codec_for(account_key(0)))
+
+    def due_then_lease(k: str) -> None:
+        store.set_alarm(k, 1.0)
+        store.lease_due(2.0, "bench", time.time() + 100, 1)
+
     steps: dict[str, Any] = {
-        "try_lease (UPDATE)": lambda k: store.try_lease(k, "bench", time.time() + 100),
-        "client_of (SELECT)": store.client_of,
-        "load_state (SELECT + decrypt + validate)": store.load_state,
+        "set_alarm (UPDATE; makes the row due for the next step)": lambda k: store.set_alarm(k, 1.0),
+        "lease_due (UPDATE … RETURNING, 1 row) + set_alarm": due_then_lease,
+        "decode the returned state (decrypt + validate)": lambda k: AccountState.load(text, store.codec_for(k)),
         "save_state (encrypt + dump + UPSERT)": lambda k: store.save_state(k, state),
         "KV put (UPSERT, KV file)": lambda k: kv.put_sync(k, record, 3600),
-        "set_alarm (UPDATE)": lambda k: store.set_alarm(k, time.time() + 3000),
-        "release (UPDATE)": lambda k: store.release(k, "bench"),
+        "finish: alarm + release (UPDATE)": lambda k: store.finish(k, "bench", time.time() + 3000),
         "state.dump alone (encrypt + JSON)": lambda k: state.dump(store.codec_for(k)),
     }
     out = {}
@@ -206,12 +213,15 @@ def store_breakdown(tmp: Path, n: int = 2000) -> dict[str, float]:
         return (time.perf_counter() - t0) / n * 1e6
 
     out["plugins.emit(refresh_succeeded), default plugins"] = asyncio.run(emits())
-    # what one alarm does: lease, client, load, save (in flight), save (refreshed), KV, alarm, release
+    # what one alarm does: lease + state (one statement per batch; here one per row, the worst case), decode,
+    # save (in flight), save (refreshed), KV, alarm + release (one statement)
     per = out
-    out["sum per refresh (lease, client, load, 2 saves, KV, alarm, release)"] = (
-        per["try_lease (UPDATE)"] + per["client_of (SELECT)"] + per["load_state (SELECT + decrypt + validate)"]
+    out["sum per refresh (lease_due, decode, 2 saves, KV, finish)"] = (
+        per["lease_due (UPDATE … RETURNING, 1 row) + set_alarm"]
+        - per["set_alarm (UPDATE; makes the row due for the next step)"]
+        + per["decode the returned state (decrypt + validate)"]
         + 2 * per["save_state (encrypt + dump + UPSERT)"] + per["KV put (UPSERT, KV file)"]
-        + per["set_alarm (UPDATE)"] + per["release (UPDATE)"])
+        + per["finish: alarm + release (UPDATE)"])
     store.close()
     kv.close()
     return out
@@ -240,8 +250,10 @@ async def bench(a: argparse.Namespace, tmp: Path, token_url: str) -> dict[str, A
             else:
                 r = await run_httpx(token_url, f"hx{rnd}x", a.accounts, a.concurrency)
             r["round"] = rnd
+            r["loadavg"] = c.loadavg()
             runs[name].append(r)
-            print(f"  round {rnd}: {name}: {r['rate']:.0f}/s", flush=True)
+            print(f"  round {rnd}: {name}: {r['rate']:.0f}/s, {r['cpu_ms_per_refresh']:.3f} CPU ms/refresh "
+                  f"(load {r['loadavg'][0]:.2f})", flush=True)
     return runs
 
 
@@ -299,6 +311,7 @@ def render(out: dict[str, Any]) -> str:
         f"# throughput — {out['date']} — `{out['command']}`", "",
         f"{p['accounts']} refreshes per variant per round, concurrency {p['concurrency']}, {p['rounds']} rounds "
         "(median)", "",
+        f"load average (1, 5, 15 min) at start {out.get('loadavg_start')}, at end {out.get('loadavg_end')}", "",
         c.table(["variant", "refreshes/s", "client CPU ms/refresh", "failed", "÷ authlib loop"], rows), "",
         f"token endpoint alone: {cap['rate']:,.0f} req/s measured with {cap['endpoint_cpu_share']:.2f} of a core busy "
         f"(≈ {cap['capacity_per_core']:,.0f} req/s per core); target ≥ 0.8× → "

@@ -11,17 +11,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import select
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlencode
 
+import httpcore
 import httpx
 from authlib.oauth2.auth import ClientAuth
 
 from .client import OAuthClient
 from .egress.endpoint_policy import DEFAULT_POLICY, EndpointPolicy
-from .egress.guarded_transport import GuardedTransport
+from .egress.guarded_transport import GuardedNetworkBackend, GuardedTransport
 from .egress.http_logs import quiet_provider_echoes
 from .errors import MalformedResponse, Misconfigured, RetryableError, UnsafeEndpoint
 
@@ -123,6 +126,64 @@ def prepare(request: TokenRequest, client: OAuthClient) -> tuple[str, dict[str, 
     return url, headers, body
 
 
+def _readable(sock: socket.socket | None) -> bool:
+    """Whether ``sock`` has data (or an EOF) to read now; a closed socket counts as readable (httpcore's rule)."""
+    fd = -1 if sock is None else sock.fileno()
+    if fd < 0:
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class _PooledStream(httpcore.AsyncNetworkStream):
+    """An httpcore stream that answers the pool's "is this idle connection readable?" check from the socket it
+    keeps. httpcore asks it of every idle pooled connection at each request (twice), and the anyio stream
+    rebuilds a dict of socket attributes, with a ``getpeername`` call, for every ask: most of the pool's cost."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._sock: socket.socket | None = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:
+        return _PooledStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            return _readable(self._sock)
+        return self._inner.get_extra_info(info)
+
+
+class _PooledBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's anyio backend, its streams wrapped in :class:`_PooledStream`."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None, socket_options: Any = None,
+                          ) -> httpcore.AsyncNetworkStream:
+        return _PooledStream(await self._inner.connect_tcp(host, port, timeout=timeout, local_address=local_address,
+                                                           socket_options=socket_options))
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not an endpoint")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
 def _unsafe(exc: UnsafeEndpoint) -> Misconfigured:
     return Misconfigured(f"endpoint refused by the endpoint policy: {exc}", error="unsafe_endpoint")
 
@@ -169,7 +230,9 @@ class TokenHTTP:
                 max_connections=self._max_connections, max_keepalive_connections=self._max_connections
             )
             self._client = httpx.AsyncClient(
-                transport=self._transport or GuardedTransport(self.policy, limits=limits),
+                transport=self._transport or GuardedTransport(
+                    self.policy, limits=limits, backend=GuardedNetworkBackend(self.policy, inner=_PooledBackend())
+                ),
                 follow_redirects=False,
                 trust_env=False,
             )

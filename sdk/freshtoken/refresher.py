@@ -61,8 +61,8 @@ from .events import (
 )
 from .http import TokenHTTP
 from .keys import AccountKey
-from .kv import KVWriter, ttl_until
-from .lead import KV_PROPAGATION_MARGIN, refresh_at
+from .kv import KVWriter, propagation_margin, ttl_until
+from .lead import refresh_at
 from .outcome import Outcome as Outcome  # re-exported: its home is freshtoken.outcome
 from .outcome import OutcomeKind as OutcomeKind
 from .plugins import Plugins
@@ -103,7 +103,7 @@ class Refresher:
         plugins: Plugins | None = None,
         rng: random.Random | None = None,
         kv_key: str | None = None,
-        kv_margin: float = KV_PROPAGATION_MARGIN,
+        kv_margin: float | None = None,
         planner: AlarmPlanner | None = None,
     ) -> None:
         self.key = key if isinstance(key, AccountKey) else AccountKey.parse(key)
@@ -116,8 +116,9 @@ class Refresher:
         self.plugins = plugins
         self.rng = rng or random.Random()
         self.kv_key = kv_key or str(self.key)
-        #: How long before expiry a new token must be in KV (Workers KV: 60 s to propagate).
-        self.kv_margin = kv_margin
+        #: How long before expiry a new token must be in KV (Workers KV: 60 s to propagate); by default the KV's
+        #: own ``propagation_margin`` (:func:`freshtoken.kv.propagation_margin`).
+        self.kv_margin = propagation_margin(kv) if kv_margin is None else kv_margin
         #: Where the next alarm goes at or before its deadline (None: at the deadline; see alarm_planner.py).
         self.planner = planner
 

@@ -500,14 +500,14 @@ async def test_the_scheduler_holds_at_most_concurrency_accounts(host_factory: Ca
     await h.add(60)
     limits: list[int] = []
     busy: list[int] = []
-    real = h.store.due_rows
+    real = h.store.lease_due  # the dispatch: one UPDATE … RETURNING per batch
 
-    def spy(now: float, limit: int = 100, **kw: Any) -> list[tuple[str, float, str]]:
+    def spy(now: float, owner: str, until: float, limit: int = 100, **kw: Any) -> list[Any]:
         limits.append(limit)
         busy.append(len(h.rt._busy))
-        return real(now, limit, **kw)
+        return real(now, owner, until, limit, **kw)
 
-    h.store.due_rows = spy  # type: ignore[method-assign]
+    h.store.lease_due = spy  # type: ignore[method-assign]
     assert await h.rt.run_due() == 60
     assert max(limits) <= 5 and max(busy) <= 5
 

@@ -31,9 +31,10 @@ import os
 import random
 import signal
 import socket
+import sqlite3
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 from ..alarm_planner import AlarmPlanner
@@ -45,14 +46,13 @@ from ..events import BacklogRising
 from ..host.shell import DEFAULT_ERROR_BACKOFF, HostShell, public_view
 from ..http import TokenHTTP
 from ..keys import AccountKey
-from ..lead import KV_PROPAGATION_MARGIN
 from ..outcome import Outcome, OutcomeKind
 from ..plugins import Plugins, default_plugins
 from ..provider import Provider
 from ..refresher import Refresher
 from ..registration import Registration, registration_of
 from ..schedule import BacklogMonitor, CapacityPlanner
-from .sqlite_store import SQLiteStore
+from .sqlite_store import UNSET, DueRow, SQLiteAccountStorage, SQLiteStore, Unset
 
 log = logging.getLogger("freshtoken.embedded")
 
@@ -112,7 +112,7 @@ class EmbeddedRuntime:
         per_client_concurrency: int | None = None,
         drain_timeout: float | None = 30.0,
         endpoint_policy: EndpointPolicy | None = None,
-        kv_margin: float = KV_PROPAGATION_MARGIN,
+        kv_margin: float | None = None,
         rate_limits: Mapping[str, float] | None = None,
         planner: AlarmPlanner | None = None,
         plan_capacity: bool = True,
@@ -136,7 +136,9 @@ class EmbeddedRuntime:
         self._own_http = http is None
         if http is not None and endpoint_policy is not None and http.policy != endpoint_policy:
             raise ConfigError("the endpoint policy given differs from the policy of the TokenHTTP given")
-        self.http = http or TokenHTTP(max_connections=max(concurrency, 10), policy=endpoint_policy)
+        # the pool holds as many connections as refreshes can be in flight: httpcore scans every pooled
+        # connection on each request, and a surplus only idles
+        self.http = http or TokenHTTP(max_connections=concurrency, policy=endpoint_policy)
         self.concurrency = int(concurrency)
         #: Alarms of one client in flight at once. A provider that hangs then holds at most this many slots
         #: (each for its timeout), and the other clients' accounts keep refreshing. Default: every slot for a
@@ -178,6 +180,9 @@ class EmbeddedRuntime:
         self.backlog = BacklogMonitor()
         self._backlog_at = -1e18
         self._busy: dict[str, asyncio.Future[None]] = {}
+        #: Refreshers of recent alarms, per key (bounded; see :meth:`_alarm_refresher`).
+        self._refreshers: OrderedDict[str, Refresher] = OrderedDict()
+        self._refresher_cache_size = max(1024, 4 * self.concurrency)
         self._alarm_tasks: set[asyncio.Task[None]] = set()
         self._op_tasks: set[asyncio.Task[Any]] = set()
         self._client_in_flight: Counter[str] = Counter()
@@ -300,10 +305,11 @@ class EmbeddedRuntime:
     def _mark_busy(self, key: str) -> None:
         self._busy[key] = asyncio.get_running_loop().create_future()
 
-    def _release(self, key: str) -> None:
+    def _release(self, key: str, alarm: float | Unset | None = UNSET) -> None:
+        """Release the lease on ``key`` and, unless :data:`UNSET`, write ``alarm`` with it (one statement)."""
         try:
-            self.store.release(key, self.owner)
-        except Exception as exc:  # the lease expires on its own
+            self.store.finish(key, self.owner, alarm)
+        except Exception as exc:  # the lease expires on its own (and a due alarm fires again)
             log.error("%s: could not release the lease (%s)", key, exc.__class__.__name__)
         fut = self._busy.pop(key, None)
         if fut is not None and not fut.done():
@@ -330,6 +336,7 @@ class EmbeddedRuntime:
                 raise AccountBusy(f"{key}: another process ({owner}) is refreshing this account; try again")
             await asyncio.sleep(0.05)
         self._mark_busy(key)
+        self._forget(key)  # registered, replaced, refreshed or removed here: the next alarm builds afresh
         task = asyncio.current_task()
         if task is not None:
             self._op_tasks.add(task)
@@ -446,18 +453,26 @@ class EmbeddedRuntime:
             if free <= 0:
                 return started, True
             capped = {c for c, n in self._client_in_flight.items() if n >= self.per_client_concurrency}
-            rows = self.store.due_rows(cutoff, limit=free, exclude_clients=capped)
+            now = self.clock.now()
+            # one statement: the due rows, leased to this process, with their client and state
+            try:
+                rows = self.store.lease_due(cutoff, self.owner, now + self.lease_ttl, limit=free,
+                                            exclude_clients=capped)
+            except sqlite3.OperationalError as exc:  # "database is locked": another writer; look again soon
+                log.warning("scheduler: could not lease due alarms (%s); retrying", exc)
+                return started, False
             if not rows:
                 return started, False
             progressed = False
-            now = self.clock.now()
-            for key, at, client in rows:
+            for row in rows:
+                key, at, client = row.key, row.alarm_at, row.client
                 if key in self._busy or self._client_in_flight[client] >= self.per_client_concurrency:
-                    continue
-                if not self.store.try_lease(key, self.owner, now + self.lease_ttl, now=now):
+                    # several rows of one client beyond its cap (or held here meanwhile): give the lease back
+                    if key not in self._busy:
+                        self.store.release(key, self.owner)
                     continue
                 self._busy[key] = loop.create_future()
-                task = loop.create_task(self._fire(key), name=f"freshtoken-alarm:{key}")
+                task = loop.create_task(self._fire(key, row), name=f"freshtoken-alarm:{key}")
                 self._alarm_tasks.add(task)
                 self._client_in_flight[client] += 1
                 self._task_client[task] = client
@@ -481,13 +496,23 @@ class EmbeddedRuntime:
         # blind to leased rows, may be sleeping far past it: look again
         self._wake.set()
 
-    async def _fire(self, key: str) -> None:
-        """Run one account's alarm. Never raises: one account's failure stays with that account."""
+    async def _fire(self, key: str, row: DueRow) -> None:
+        """Run one account's alarm. Never raises: one account's failure stays with that account.
+
+        The alarm the refresher sets is written with the lease release, in one statement (the storage defers
+        it: :meth:`SQLiteStore.finish`); after an unexpected error the re-arm policy's alarm is written instead.
+        """
+        storage: SQLiteAccountStorage | None = None
         try:
             async with self._sem:
                 self._enter()
                 try:
-                    outcome = await self._alarm(key)
+                    storage, refresher = await self._alarm_refresher(key, row)
+                    ttl = self._lease_for(refresher.provider)
+                    if ttl > self.lease_ttl:
+                        self.store.renew_lease(key, self.owner, self.clock.now() + ttl)
+                    async with self._renewing(key, ttl):
+                        outcome = await refresher.alarm()
                 finally:
                     self._leave()
             self._count(outcome)
@@ -499,21 +524,43 @@ class EmbeddedRuntime:
         except Exception as exc:  # isolate the account
             self._counts["errors"] += 1
             self._counts["refreshes_failed"] += 1
+            if storage is not None:
+                storage.take_pending_alarm()  # the re-arm policy decides the alarm now
+            self._refreshers.pop(key, None)
             await self._after_error(key, exc)
         finally:
-            self._release(key)
+            self._release(key, UNSET if storage is None else storage.take_pending_alarm())
 
-    async def _alarm(self, key: str) -> Outcome:
-        client_name = self.store.client_of(key)
-        if client_name is None:
-            return Outcome(OutcomeKind.ABSENT)
-        oauth_client = self._client(client_name)
+    async def _alarm_refresher(self, key: str, row: DueRow) -> tuple[SQLiteAccountStorage, Refresher]:
+        """The account's refresher for an alarm, from the per-key cache when its client and provider are the
+        ones configured now (a configuration change, register, refresh_now and remove drop the entry), its
+        storage primed with the state read by the dispatch and deferring the alarm to the lease release."""
+        oauth_client = self._client(row.client)
         provider = await self._provider(oauth_client)
+        cached = self._refreshers.get(key)
+        if cached is not None and cached.client is oauth_client and cached.provider is provider:
+            self._refreshers.move_to_end(key)
+            storage = cached.storage
+            assert isinstance(storage, SQLiteAccountStorage)
+            storage.preload(row.state)
+            return storage, cached
+        storage = self.store.storage(key, owner=self.owner, lease_until=self._lease_clock(provider),
+                                     defer_alarm=True)
+        storage.preload(row.state)
+        refresher = self.shell.refresher(key, client=oauth_client, provider=provider, storage=storage,
+                                         clock=self.clock, rng=self.rng)
+        self._refreshers[key] = refresher
+        while len(self._refreshers) > self._refresher_cache_size:
+            self._refreshers.popitem(last=False)
+        return storage, refresher
+
+    def _lease_clock(self, provider: Provider) -> Callable[[], float]:
         ttl = self._lease_for(provider)
-        if ttl > self.lease_ttl:
-            self.store.renew_lease(key, self.owner, self.clock.now() + ttl)
-        async with self._renewing(key, ttl):
-            return await self._refresher(key, oauth_client, provider).alarm()
+        return lambda: self.clock.now() + ttl
+
+    def _forget(self, key: str) -> None:
+        """Drop the cached refresher of ``key`` (registered, replaced, refreshed or removed outside an alarm)."""
+        self._refreshers.pop(key, None)
 
     async def _after_error(self, key: str, exc: Exception) -> None:
         """An unexpected failure outside the refresher's own handling: the host shell's one re-arm policy

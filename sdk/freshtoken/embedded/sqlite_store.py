@@ -29,7 +29,7 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import ConfigError, StateConflict
 from ..state import SECRET_FIELDS, AccountState
@@ -85,6 +85,25 @@ def connect(path: str | os.PathLike[str], *, readonly: bool = False) -> sqlite3.
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=5000")
     return conn
+
+
+class Unset(Enum):
+    """The type of :data:`UNSET`: no alarm was set (keep the stored one)."""
+
+    UNSET = "unset"
+
+
+#: "No alarm set": :meth:`SQLiteStore.finish` keeps the stored alarm.
+UNSET = Unset.UNSET
+
+
+class DueRow(NamedTuple):
+    """A due account leased by :meth:`SQLiteStore.lease_due`: its alarm, client and state JSON (encrypted)."""
+
+    key: str
+    alarm_at: float
+    client: str
+    state: str
 
 
 class Generation(Enum):
@@ -222,7 +241,8 @@ class SQLiteStore:
 
     # -- one account ----------------------------------------------------------------------------------
     def storage(
-        self, key: str, *, owner: str | None = None, lease_until: Callable[[], float] | None = None
+        self, key: str, *, owner: str | None = None, lease_until: Callable[[], float] | None = None,
+        defer_alarm: bool = False,
     ) -> SQLiteAccountStorage:
         """The :class:`~freshtoken.storage.AccountStorage` of one account.
 
@@ -231,9 +251,10 @@ class SQLiteStore:
         or saved; otherwise :class:`~freshtoken.errors.StateConflict` and nothing is written. A state saved where
         there was no row (a new account) is inserted leased to ``owner`` until ``lease_until()``, and each save
         extends the lease to ``lease_until()`` (never shortens it). Without ``owner``: plain writes (tests,
-        tools that own the file).
+        tools that own the file). With ``defer_alarm`` (only with ``owner``): alarm changes wait for the lease
+        release (:meth:`SQLiteAccountStorage.take_pending_alarm`, :meth:`finish`).
         """
-        return SQLiteAccountStorage(self, str(key), owner=owner, lease_until=lease_until)
+        return SQLiteAccountStorage(self, str(key), owner=owner, lease_until=lease_until, defer_alarm=defer_alarm)
 
     def load_state(self, key: str) -> AccountState | None:
         row = self._exec("SELECT state FROM accounts WHERE key = ?", (key,)).fetchone()
@@ -437,6 +458,44 @@ class SQLiteStore:
         )
         return cur.rowcount == 1
 
+    def lease_due(
+        self, now: float, owner: str, until: float, limit: int = 100, *, exclude_clients: Collection[str] = ()
+    ) -> list[DueRow]:
+        """Take the lease on up to ``limit`` due, unleased accounts in ONE statement and return them with their
+        state: ``(key, alarm_at, client, state JSON)``, oldest alarm first, skipping ``exclude_clients``.
+
+        The dispatch of the embedded runtime: one ``UPDATE … RETURNING`` replaces the read of the due index, a
+        lease per row, the client lookup and the load of each state. It is one write transaction, so the rows
+        it returns were due and free when it took them, and the state returned is the state under that lease.
+        """
+        excluded = sorted(exclude_clients)
+        clause = f" AND client NOT IN ({','.join('?' * len(excluded))})" if excluded else ""
+        rows = self._exec(
+            "UPDATE accounts SET lease_owner = ?, lease_until = ? WHERE key IN ("
+            "SELECT key FROM accounts INDEXED BY accounts_alarm "
+            "WHERE alarm_at IS NOT NULL AND alarm_at <= ? AND (lease_until IS NULL OR lease_until <= ?)"
+            f"{clause} ORDER BY alarm_at LIMIT ?) RETURNING key, alarm_at, client, state",
+            (owner, float(until), now, now, *excluded, int(limit)),
+        ).fetchall()
+        out = [DueRow(str(k), float(a), str(c), str(t)) for k, a, c, t in rows]
+        out.sort(key=lambda r: r.alarm_at)  # RETURNING has no order
+        return out
+
+    def finish(self, key: str, owner: str, alarm: float | Unset | None = UNSET) -> bool:
+        """Release ``owner``'s lease on ``key`` and, unless ``alarm`` is :data:`UNSET`, set (None: clear) its
+        alarm, in ONE statement. Nothing changes when ``owner`` no longer holds the lease (another process
+        took the account over: its alarm stands). False then."""
+        if alarm is UNSET:
+            return self._exec(
+                "UPDATE accounts SET lease_owner = NULL, lease_until = NULL WHERE key = ? AND lease_owner = ?",
+                (key, owner),
+            ).rowcount == 1
+        return self._exec(
+            "UPDATE accounts SET alarm_at = ?, lease_owner = NULL, lease_until = NULL "
+            "WHERE key = ? AND lease_owner = ?",
+            (None if alarm is None else float(alarm), key, owner),
+        ).rowcount == 1
+
     def renew_lease(self, key: str, owner: str, until: float) -> bool:
         """Extend ``owner``'s lease on ``key`` to ``until`` (never shorten it). False when ``owner`` does not
         hold it (any more): another process took it over, or the account is gone."""
@@ -576,16 +635,32 @@ class SQLiteAccountStorage:
     owner, a compare-and-swap on (generation, lease owner) (see :meth:`SQLiteStore.storage`)."""
 
     def __init__(self, store: SQLiteStore, key: str, *, owner: str | None = None,
-                 lease_until: Callable[[], float] | None = None) -> None:
+                 lease_until: Callable[[], float] | None = None, defer_alarm: bool = False) -> None:
         self.store = store
         self.key = key
         self.owner = owner
         self._lease_until = lease_until
         #: The generation last loaded or saved (None: there was no row); ANY before the first load.
         self.expected: int | Generation | None = Generation.ANY
+        #: With ``defer_alarm`` (the runtime's alarm path, which holds the lease): alarm changes are kept here
+        #: and written with the lease release, in one statement (:meth:`SQLiteStore.finish`).
+        self.defer_alarm = defer_alarm
+        self.pending_alarm: float | Unset | None = UNSET
+        self._preloaded: str | None = None
+
+    def preload(self, text: str) -> None:
+        """The state JSON read with the lease (:meth:`SQLiteStore.lease_due`): the next :meth:`load` decodes it
+        instead of reading the row again. Also forgets a pending alarm (a new alarm run starts)."""
+        self._preloaded = text
+        self.pending_alarm = UNSET
+        self.expected = Generation.ANY
 
     async def load(self) -> AccountState | None:
-        state = self.store.load_state(self.key)
+        text, self._preloaded = self._preloaded, None
+        if text is not None:
+            state: AccountState | None = AccountState.load(text, self.store.codec_for(self.key))
+        else:
+            state = self.store.load_state(self.key)
         self.expected = None if state is None else state.generation
         return state
 
@@ -609,10 +684,24 @@ class SQLiteAccountStorage:
         self.store.drop_rescue(self.key, state.generation)
 
     async def get_alarm(self) -> float | None:
+        if self.pending_alarm is not UNSET:
+            return self.pending_alarm
         return self.store.get_alarm(self.key)
 
     async def set_alarm(self, at: float) -> None:
+        if self.defer_alarm:
+            self.pending_alarm = float(at)
+            return
         self.store.set_alarm(self.key, at)
 
     async def delete_alarm(self) -> None:
+        if self.defer_alarm:
+            self.pending_alarm = None
+            return
         self.store.set_alarm(self.key, None)
+
+    def take_pending_alarm(self) -> float | Unset | None:
+        """The alarm set since the last :meth:`preload` (:data:`UNSET`: none), for :meth:`SQLiteStore.finish`;
+        forgets it."""
+        at, self.pending_alarm = self.pending_alarm, UNSET
+        return at

@@ -26,6 +26,7 @@ is resolved when the runtime is built, and every error names the file and the fi
     backend = "sqlite"              # sqlite | memory | redis | cloudflare-rest
     path = "freshtoken-kv.db"       # sqlite
     prefix = ""                     # prepended to every KV key
+    # margin = 60                   # s before expiry a new token must be in KV (default: the backend's own)
     # url = { env = "REDIS_URL" }   # redis
     # account_id, namespace_id, api_token = { env = "CF_API_TOKEN" }, base_url   # cloudflare-rest
 
@@ -215,6 +216,11 @@ class KVConfig(_Section):
     backend: Literal["sqlite", "memory", "redis", "cloudflare-rest"] = "sqlite"
     path: Path = Path("freshtoken-kv.db")
     prefix: str = ""
+    margin: float | None = Field(
+        default=None, ge=0, le=86_400,
+        description="Seconds before expiry a new token must be in KV (propagation). Default: the backend's own "
+        "(60 for cloudflare-rest, 0 for sqlite, memory and redis).",
+    )
     # redis
     url: SecretRef | None = Field(default=None, description="redis: the server URL (may hold a password).")
     # cloudflare-rest

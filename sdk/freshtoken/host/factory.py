@@ -218,7 +218,7 @@ def build_host(
             store=store, kv=kv_backend, clients=clients, plugins=pm, clock=clock, http=http,
             concurrency=settings.runtime.concurrency, startup_spread=settings.runtime.startup_spread,
             per_client_concurrency=settings.runtime.per_client_concurrency,
-            kv_prefix=settings.kv.prefix, rng=rng, max_idle=settings.runtime.max_idle,
+            kv_prefix=settings.kv.prefix, kv_margin=settings.kv.margin, rng=rng, max_idle=settings.runtime.max_idle,
             lease_ttl=settings.runtime.lease_ttl, drain_timeout=settings.runtime.drain_timeout,
             endpoint_policy=settings.endpoint_policy(),
             rate_limits={n: c.rate_limit for n, c in settings.clients.items() if c.rate_limit is not None},

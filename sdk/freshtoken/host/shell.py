@@ -4,7 +4,8 @@
 * :meth:`HostShell.provider` / :meth:`HostShell.static_provider`: the client's provider (options applied,
   endpoints checked against the endpoint policy, issuer discovery once; :class:`ClientProviders`);
 * :meth:`HostShell.refresher`: a :class:`~freshtoken.refresher.Refresher` whose KV key carries the runtime's
-  ``kv_prefix`` and whose refresh time keeps ``kv_margin`` (seconds a new token must be in KV before expiry);
+  ``kv_prefix`` and whose refresh time keeps ``kv_margin`` (seconds a new token must be in KV before expiry; by
+  default the KV's own ``propagation_margin``: 60 s for Workers KV, 0 for memory, SQLite and Redis);
 * :func:`rearm_after_error`: the one policy after an unexpected error outside the refresher's own handling;
 * :func:`public_view`: the one public view of an account (no secret) with its alarm.
 
@@ -31,7 +32,7 @@ from ..egress.endpoint_policy import EndpointPolicy
 from ..errors import ConfigError, FreshtokenError, redact
 from ..http import TokenHTTP
 from ..keys import AccountKey
-from ..lead import KV_PROPAGATION_MARGIN
+from ..kv import propagation_margin
 from ..outcome import Outcome, OutcomeKind
 from ..plugins import Plugins
 from ..provider import Provider
@@ -60,12 +61,14 @@ class HostShell:
         http: TokenHTTP,
         kv: Any,
         kv_prefix: str = "",
-        kv_margin: float = KV_PROPAGATION_MARGIN,
+        kv_margin: float | None = None,
         error_backoff: float = DEFAULT_ERROR_BACKOFF,
         policy: EndpointPolicy | None = None,
     ) -> None:
         if not isinstance(kv_prefix, str):
             raise ConfigError(f"kv_prefix must be a string, not {type(kv_prefix).__name__}")
+        if kv_margin is None:  # the KV's own: 60 s for Workers KV, 0 where a write is visible at once
+            kv_margin = propagation_margin(kv)
         if not (isinstance(kv_margin, int | float) and kv_margin >= 0):
             raise ConfigError(f"kv_margin must be a number of seconds >= 0, not {kv_margin!r}")
         if not (isinstance(error_backoff, int | float) and error_backoff > 0):

@@ -10,7 +10,20 @@ from typing import Protocol, runtime_checkable
 from ..clock import Clock, SystemClock
 from ..errors import KVError
 
-__all__ = ["KVError", "KVReader", "KVWriter", "MemoryKV", "ttl_until"]
+__all__ = ["DEFAULT_PROPAGATION_MARGIN", "KVError", "KVReader", "KVWriter", "MemoryKV", "propagation_margin",
+           "ttl_until"]
+
+#: Seconds a KV without a declared ``propagation_margin`` is assumed to need before a write is visible everywhere
+#: (Workers KV's ~60 s: the safe assumption for a KV nothing is known of).
+DEFAULT_PROPAGATION_MARGIN = 60.0
+
+
+def propagation_margin(kv: object) -> float:
+    """How long before expiry a new token must be in ``kv``: its ``propagation_margin`` attribute (0 for a KV
+    read where it is written: memory, SQLite, Redis; 60 s for Workers KV), else
+    :data:`DEFAULT_PROPAGATION_MARGIN`."""
+    value = getattr(kv, "propagation_margin", None)
+    return DEFAULT_PROPAGATION_MARGIN if value is None else float(value)
 
 
 @runtime_checkable
@@ -28,6 +41,9 @@ class KVReader(Protocol):
 
 class MemoryKV:
     """A KV in process memory with TTLs, for a gateway and a refresher in one process, and for tests."""
+
+    #: A write is visible at once: no propagation margin.
+    propagation_margin = 0.0
 
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock = clock or SystemClock()

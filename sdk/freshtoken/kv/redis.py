@@ -105,6 +105,9 @@ class RedisKV:
     to redis-py (``socket_timeout``, ``password``, ``ssl_ca_certs``...).
     """
 
+    #: A write is visible to every reader once acknowledged (a replica read may lag by milliseconds): no margin.
+    propagation_margin = 0.0
+
     def __init__(
         self,
         url: str | None = None,

@@ -36,6 +36,9 @@ PURGE_BATCH = 500
 class SQLiteKV:
     """A :class:`freshtoken.kv.KVWriter` and :class:`freshtoken.kv.KVReader` over a SQLite file."""
 
+    #: A committed write is visible to every reader of the file at once: no propagation margin.
+    propagation_margin = 0.0
+
     def __init__(self, path: str | os.PathLike[str], *, clock: Clock | None = None, readonly: bool = False) -> None:
         self.path = Path(path)
         self.clock = clock or SystemClock()

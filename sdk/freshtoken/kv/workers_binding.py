@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from ..cloudflare import values
-from .workers_limits import WriteGate, check_key
+from .workers_limits import PROPAGATION_MARGIN, WriteGate, check_key
 
 
 def record_metadata(value: str) -> dict[str, Any] | None:
@@ -28,6 +28,9 @@ class BindingKV:
     ``expirationTtl`` ≥ 60 s (clamped), one write per second per key (delayed and coalesced by a
     :class:`~freshtoken.kv.workers_limits.WriteGate`; share one gate between writers of the same keys).
     """
+
+    #: Workers KV shows a write in other locations within ~60 s: a new token must be written this early.
+    propagation_margin = PROPAGATION_MARGIN
 
     def __init__(self, binding: Any, *, gate: WriteGate | None = None, metadata: bool = True) -> None:
         self.binding = binding

@@ -17,6 +17,9 @@ from ..errors import KVError
 KV_MAX_KEY_BYTES = 512
 #: KV accepts at most one write per second to one key.
 KV_MIN_WRITE_INTERVAL = 1.0
+#: KV shows a write in other locations within ~60 s: the refresher writes a new token at least this long before
+#: the old one expires (``propagation_margin`` of the Workers KV writers).
+PROPAGATION_MARGIN = 60.0
 
 
 class KVLimitError(KVError, ValueError):

@@ -21,7 +21,7 @@ import httpx
 from ..cloudflare import values
 from ..errors import FreshtokenError, KVError, redact
 from .workers_binding import record_metadata
-from .workers_limits import WriteGate, check_key
+from .workers_limits import PROPAGATION_MARGIN, WriteGate, check_key
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com"
 
@@ -41,6 +41,9 @@ class KVRestError(KVError):
 
 class RestKV:
     """A :class:`~freshtoken.kv.KVWriter` (and reader) over the Cloudflare KV REST API, with httpx."""
+
+    #: Workers KV shows a write in other locations within ~60 s: a new token must be written this early.
+    propagation_margin = PROPAGATION_MARGIN
 
     def __init__(
         self,

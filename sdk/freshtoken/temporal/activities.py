@@ -35,7 +35,6 @@ from ..errors import ConfigError, FreshtokenError, NotRegistered, redact
 from ..host.shell import DEFAULT_ERROR_BACKOFF, HostShell, public_view
 from ..http import TokenHTTP
 from ..keys import AccountKey
-from ..lead import KV_PROPAGATION_MARGIN
 from ..outcome import OutcomeKind
 from ..plugins import Plugins, default_plugins
 from ..provider import Provider
@@ -148,7 +147,7 @@ class RefreshActivities:
         kv_prefix: str = "",
         max_connections: int = 100,
         rng: random.Random | None = None,
-        kv_margin: float = KV_PROPAGATION_MARGIN,
+        kv_margin: float | None = None,
         endpoint_policy: EndpointPolicy | None = None,
         error_backoff: float = DEFAULT_ERROR_BACKOFF,
     ) -> None:
@@ -160,7 +159,8 @@ class RefreshActivities:
         self.http = http or TokenHTTP(max_connections=max_connections, policy=endpoint_policy)
         self.rng = rng or random.Random()
         #: The host shell: client and provider lookup, refreshers with ``kv_prefix`` and ``kv_margin`` (how long
-        #: before expiry a new token must be in KV: 60 s for Workers KV; Redis needs far less), the re-arm policy.
+        #: before expiry a new token must be in KV; by default the KV's own: 60 s for Workers KV, 0 for Redis), the
+        #: re-arm policy.
         self.shell = HostShell(clients=clients, plugins=self.plugins, http=self.http, kv=kv, kv_prefix=kv_prefix,
                                kv_margin=kv_margin, error_backoff=error_backoff)
         self.kv_prefix = self.shell.kv_prefix

@@ -1,0 +1,69 @@
+"""TokenHTTP's pool over a real loopback server: connections are reused, and an idle connection the server
+closed is noticed (the readability check the pool makes of every idle connection, answered from the socket
+TokenHTTP keeps) instead of failing the next request."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from freshtoken import TokenHTTP
+
+BODY = b'{"access_token":"a","token_type":"Bearer","expires_in":3600}'
+
+
+class KeepAliveServer:
+    """HTTP/1.1 on 127.0.0.1: answers with keep-alive; with ``close_after_one`` it closes each connection after
+    its first answer (without saying so: a server-initiated close of an idle connection)."""
+
+    def __init__(self, close_after_one: bool) -> None:
+        self.close_after_one = close_after_one
+        self.connections = 0
+        self.requests = 0
+        self.port = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while await reader.readline():
+                length = 0
+                while (h := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = h.decode().partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value)
+                await reader.readexactly(length)
+                self.requests += 1
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                             b"content-length: %d\r\n\r\n%s" % (len(BODY), BODY))
+                await writer.drain()
+                if self.close_after_one:
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+
+@pytest.fixture(params=[False, True], ids=["keep-alive", "server-closes-idle"])
+async def server(request: pytest.FixtureRequest) -> AsyncIterator[KeepAliveServer]:
+    srv = KeepAliveServer(close_after_one=request.param)
+    s = await asyncio.start_server(srv.handle, "127.0.0.1", 0)
+    srv.port = s.sockets[0].getsockname()[1]
+    yield srv
+    s.close()
+
+
+async def test_the_pool_reuses_connections_and_notices_closed_ones(server: KeepAliveServer) -> None:
+    http = TokenHTTP(max_connections=2)
+    url = f"http://127.0.0.1:{server.port}/token"
+    try:
+        for _ in range(6):
+            response = await http.post(url, {"Accept": "application/json"}, b"grant_type=refresh_token", timeout=10)
+            assert response.status == 200 and response.json()["access_token"] == "a"
+            await asyncio.sleep(0.05)  # the server's close (when it closes) has reached this side
+    finally:
+        await http.aclose()
+    assert server.requests == 6
+    assert server.connections == (6 if server.close_after_one else 1)
