@@ -199,3 +199,36 @@ async def test_a_code_without_its_verifier_is_refused_and_registers_nothing(serv
         assert host.runtime.store.load_state(key) is None and host.kv.get_sync(key) is None
     finally:
         await host.aclose()
+
+
+async def test_connect_with_only_the_issuer_configured(oidc: dict[str, str], env: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The generic provider with nothing but ``issuer``: the authorization endpoint, like the token endpoint, comes
+    from the server's discovery document."""
+    monkeypatch.setenv("FT_CONNECT_INTEROP_SECRET", srv.SECRET)
+    config = env / "freshtoken.toml"
+    config.write_text(f"""
+[clients.oidc]
+provider = "generic"
+client_id = "{srv.OIDC_CLIENT}"
+client_secret = {{ env = "FT_CONNECT_INTEROP_SECRET" }}
+auth_method = "client_secret_basic"
+[clients.oidc.provider_options]
+issuer = "{oidc['issuer']}"
+default_scopes = ["openid"]
+[runtime]
+database = "state.db"
+[kv]
+backend = "sqlite"
+path = "kv.db"
+""")
+    server = {"name": "oidc", "browse": lambda url, redirect, deny=False: srv.oidc_browser(
+        url, oidc["issuer"], redirect, deny=deny)}
+    host = build_host(load_settings(config))
+    try:
+        result, _page, _location = await connect_once(host, server, "acme:oidc:erin")
+        assert not isinstance(result, Exception), result
+        assert result.status == "active" and host.kv.get_sync("acme:oidc:erin") is not None
+        assert (await host.runtime.refresh_now("acme:oidc:erin")).kind is OutcomeKind.REFRESHED
+    finally:
+        await host.aclose()

@@ -23,7 +23,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -80,13 +80,6 @@ class ConnectResult:
     @property
     def status(self) -> str:
         return str(self.view.get("status"))
-
-
-def with_query(url: str, params: Mapping[str, str]) -> str:
-    """``url`` with ``params`` added to its query (an authorize URL may carry a query of its own)."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
 
 
 class ConnectFlow:
@@ -164,8 +157,8 @@ class ConnectFlow:
         pkce = new_pkce() if provider.pkce else None
         state = new_state()
         chosen = None if scopes is None else tuple(s for s in scopes if s)
-        params = provider.build_authorize_params(
-            client, redirect_uri=redirect_uri, state=state,
+        url = provider.build_authorize_url(
+            client, data, redirect_uri=redirect_uri, state=state,
             code_challenge=pkce.challenge if pkce else None, scopes=chosen or None,
         )
         now = self.clock.now()
@@ -174,7 +167,7 @@ class ConnectFlow:
             verifier=pkce.verifier if pkce else None, scopes=chosen or None, account_data=data, replace=replace,
         )
         self.states.put(pending, now)
-        return ConnectStart(with_query(endpoint, params), pending.expires_at, redirect_uri, ks, client.name)
+        return ConnectStart(url, pending.expires_at, redirect_uri, ks, client.name)
 
     # -- finish -------------------------------------------------------------------------------------------------
     async def finish(
