@@ -15,9 +15,14 @@ async def test_demo_human_output_and_summary() -> None:
     assert "ephemeral AES-256-GCM key" in text and "FRESHTOKEN_ENCRYPTION_KEYS" in text
     assert "ACCOUNT" in text and "EXPIRES IN" in text and "demo:sandbox:alice" in text
     assert "summary after" in text and "expired tokens served:   0" in text
-    # six accounts: the sixth, demo:sandbox:frank, is connected from nothing (sign-in, consent, PKCE code exchange)
-    assert summary["expired_tokens_served"] == 0 and summary["accounts"] == 6
+    # seven accounts: the sixth, demo:sandbox:frank, is connected from nothing (sign-in, consent, PKCE code
+    # exchange); the seventh, demo:sandbox:reports-job, is a machine account (client credentials, no refresh token)
+    assert summary["expired_tokens_served"] == 0 and summary["accounts"] == 7
     assert "demo:sandbox:frank" in text and "connected from nothing" in text
+    assert "demo:sandbox:reports-job" in text and "client credentials" in text
+    assert summary["sandbox"]["client_credentials_tokens"] >= 1
+    job = next(a for a in summary["per_account"] if a["key"] == "demo:sandbox:reports-job")
+    assert job["status"] == "active" and job["refreshes"] >= 1
 
 
 async def test_demo_stops_on_the_stop_event() -> None:

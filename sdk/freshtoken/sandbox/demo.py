@@ -83,6 +83,8 @@ class DemoAccount:
     revoked: bool = False
     #: connected from nothing: the sandbox's sign-in and consent, PKCE, the code exchanged (freshtoken.connect)
     connected: bool = False
+    #: how it gets its next token (freshtoken.strategies): a machine strategy registers with no grant at all
+    strategy: str = "refresh_token"
 
 
 def demo_accounts() -> list[DemoAccount]:
@@ -94,6 +96,8 @@ def demo_accounts() -> list[DemoAccount]:
         DemoAccount("demo:sandbox:erin", "sandbox", "grant revoked: re-auth required", revoked=True),
         DemoAccount("demo:sandbox:frank", "sandbox", "connected from nothing: sign-in, consent, PKCE",
                     connected=True),
+        DemoAccount("demo:sandbox:reports-job", "sandbox", "machine account: client credentials, no refresh token",
+                    strategy="client_credentials"),
     ]
 
 
@@ -293,6 +297,7 @@ async def demo_main(
                     "token_url": sandbox.token_url, "revocation_url": f"{sandbox.url}/revoke",
                     "authorize_url": f"{sandbox.url}/authorize",
                     "lead": DEMO_LEAD, "timeout": 5.0, "retry": {"base": 2.0, "min_delay": 0.5},
+                    "strategy_options": {"client_credentials": {"scope": "reports"}},
                 },
             )
 
@@ -314,6 +319,9 @@ async def demo_main(
                 server = flaky if acct.client == "flaky" else stable
                 if acct.connected:
                     await connect_from_nothing(runtime, acct.key, acct.client, server, hc)
+                    continue
+                if acct.strategy != "refresh_token":  # the client's own credential gets each token
+                    await runtime.register(acct.key, client=acct.client, strategy=acct.strategy)
                     continue
                 grant = server.mint(SANDBOX_CLIENT_ID)
                 if acct.revoked:
@@ -391,6 +399,7 @@ async def demo_main(
                 "injected_failures": flaky.app.stats.errors,
                 "refresh_token_reuse_detected": stable.app.stats.reuse_detected + flaky.app.stats.reuse_detected,
                 "overlapping_refreshes": stable.app.stats.overlaps + flaky.app.stats.overlaps,
+                "client_credentials_tokens": stable.app.machine.stats.client_credentials,
             },
             "per_account": [
                 {
