@@ -68,6 +68,8 @@ CREATE INDEX IF NOT EXISTS account_events_key ON account_events(key, id);
 """
 #: Event fields stored in columns (or not at all), not in ``data``.
 _COLUMNS = ("key", "provider", "at")
+#: Text fields that are identifiers, not free text: stored as they are (everything else is redacted again).
+_IDENTIFIERS = frozenset({"kind", "endpoint", "status", "client", "previous_status", "via"})
 
 
 class AccountHistory:
@@ -166,7 +168,7 @@ class AccountHistory:
             return
         data = {f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name not in _COLUMNS}
         data.update(extra)
-        data = {k: self._clean(v) if isinstance(v, str) else v for k, v in data.items()}
+        data = {k: self._clean(v) if isinstance(v, str) and k not in _IDENTIFIERS else v for k, v in data.items()}
         row = (event.key, float(event.at), type_, event.provider, json.dumps(data, separators=(",", ":"), default=str))
         with self._buffer_lock:
             self._buffer.append(row)
