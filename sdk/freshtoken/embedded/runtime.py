@@ -547,8 +547,10 @@ class EmbeddedRuntime:
         storage = self.store.storage(key, owner=self.owner, lease_until=self._lease_clock(provider),
                                      defer_alarm=True)
         storage.preload(row.state)
+        self._load_planner()
         refresher = self.shell.refresher(key, client=oauth_client, provider=provider, storage=storage,
                                          clock=self.clock, rng=self.rng)
+        refresher.planner = self.planner  # as in _refresher: the next alarm goes where the planner puts it
         self._refreshers[key] = refresher
         while len(self._refreshers) > self._refresher_cache_size:
             self._refreshers.popitem(last=False)
