@@ -59,6 +59,7 @@ def _optional(module: str, attr: str) -> None:
 
 
 _optional("new_provider", "new_provider")
+_optional("simulate", "simulate")
 _optional("connect", "connect")
 
 from ..temporal.cli import worker as _temporal_worker  # noqa: E402 - temporalio is imported when it runs

@@ -148,6 +148,9 @@ class CapacityPlanner:
                     t, moved = end, True
             if not moved:
                 break
+        led = self._runtime
+        if led.bucket(t) < led.bucket(due_by):
+            t = led.start(led.bucket(t))  # an earlier second: at its start, so its exchanges end within it
         return max(now, t)
 
     def _forward(self, ledgers: list[tuple[DemandLedger, int]], now: float) -> float:

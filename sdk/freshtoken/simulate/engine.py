@@ -1,0 +1,78 @@
+"""The discrete-event engine: virtual time, a heap of timed events, and coroutines stepped by hand.
+
+Each simulated refresh or registration is the real coroutine (``Refresher.alarm()``, ``Refresher.register()``)
+driven with ``send(None)``: it runs until it awaits virtual time (:class:`~freshtoken.simulate.clock.Wake`), is
+parked in the heap, and resumes when the clock gets there. No asyncio loop turns per event and no wall-clock time
+passes in a wait, so a simulated day costs only the CPU of the code under test. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from .clock import SimClock, Wake
+
+Done = Callable[[Any, BaseException | None], None]
+
+
+class SimulationError(RuntimeError):
+    """A simulated coroutine waited on something other than virtual time (it would never be resumed)."""
+
+
+class Engine:
+    """Timed callbacks and coroutine processes over a :class:`SimClock` (see the module docstring)."""
+
+    def __init__(self, clock: SimClock) -> None:
+        self.clock = clock
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self.events = 0
+
+    def at(self, when: float, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when virtual time reaches ``when`` (now, if it has passed)."""
+        heapq.heappush(self._heap, (max(when, self.clock.t), next(self._seq), callback))
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], done: Done) -> None:
+        """Run ``coro`` now until it waits; ``done(result, error)`` when it finishes."""
+        self._step(coro, done)
+
+    def _step(self, coro: Coroutine[Any, Any, Any], done: Done) -> None:
+        try:
+            yielded = coro.send(None)
+        except StopIteration as stop:
+            done(stop.value, None)
+            return
+        except Exception as exc:
+            done(None, exc)
+            return
+        if isinstance(yielded, Wake):
+            self.at(yielded.at, lambda: self._step(coro, done))
+        elif yielded is None:  # a bare yield (asyncio.sleep(0)): resume at the same moment
+            self.at(self.clock.t, lambda: self._step(coro, done))
+        else:
+            coro.close()
+            raise SimulationError(
+                f"a simulated coroutine awaited {type(yielded).__name__}, not virtual time: the code under "
+                "simulation must wait only through its clock"
+            )
+
+    def run(self, until: float, *, on_tick: Callable[[float], None] | None = None) -> None:
+        """Process events in time order up to ``until``; ``on_tick(second)`` once per virtual second crossed that
+        has events."""
+        heap = self._heap
+        last_tick: int | None = None
+        while heap and heap[0][0] <= until:
+            when, _, callback = heapq.heappop(heap)
+            self.clock.t = when
+            if on_tick is not None and int(when) != last_tick:
+                last_tick = int(when)
+                on_tick(when)
+            self.events += 1
+            callback()
+        self.clock.t = max(self.clock.t, until)
+
+    def pending(self) -> int:
+        return len(self._heap)
