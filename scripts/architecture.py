@@ -17,6 +17,9 @@ LAYERS: list[tuple[str, str, str]] = [
     ("egress", "Egress", "Where a secret may be sent, and how it gets there; used by the contracts' HTTP sending."),
     ("", "Contracts and the state machine",
      "What every runtime and plugin builds on. Knows no provider, no runtime and no host."),
+    ("strategies", "Strategies", "How an account gets its next token (refresh token, client credentials, JWT "
+     "bearer, GitHub App installation): the one varying step of the refresher, registered through pluggy like "
+     "providers (docs/strategies.md)."),
     ("kv", "KV backends", "Where the request path reads tokens: the contract (`kv/__init__.py`), every backend, one "
      "error base (`KVError`)."),
     ("providers", "Built-in providers", "Registered through the entry point like any plugin."),
