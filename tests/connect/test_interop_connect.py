@@ -232,3 +232,60 @@ path = "kv.db"
         assert (await host.runtime.refresh_now("acme:oidc:erin")).kind is OutcomeKind.REFRESHED
     finally:
         await host.aclose()
+
+
+async def test_connect_through_the_admin_api_logs_no_secret(server: dict[str, Any],
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    """POST /connect, the server's forms, the redirect to GET /connect/callback of a real admin API; with every
+    logger at DEBUG, no record carries the code, the state, the verifier, a token or the client secret."""
+    import logging
+    import threading
+
+    from freshtoken.admin import create_app
+    from freshtoken.admin.server import AdminServer
+    from freshtoken.connect.sqlite_states import SQLiteStateStore
+
+    caplog.set_level(logging.DEBUG)
+    key = f"acme:{server['name']}:frank"
+    host = build_host(load_settings(server["config"]))
+    app = create_app(host.runtime, token="admin-token-for-this-test", secrets=[srv.SECRET])
+    admin = AdminServer(app, host="127.0.0.1", port=0, token="admin-token-for-this-test")
+    await admin.start()
+    seen: list[str] = []
+    original_take = SQLiteStateStore.take
+
+    def take(self: SQLiteStateStore, state: str) -> Any:  # remember the verifier to look for it (read only)
+        pending = original_take(self, state)
+        if pending is not None and pending.verifier:
+            seen.append(pending.verifier)
+        return pending
+
+    SQLiteStateStore.take = take  # type: ignore[method-assign]
+    try:
+        # the test's own HTTP clients (the operator, the browser) run in worker threads: their request lines are
+        # theirs to log; the SDK (admin API, flow, refresher) runs in this thread's event loop
+        resp = await asyncio.to_thread(
+            httpx.post, f"{admin.url}/connect", json={"key": key, "client": server["name"]}, trust_env=False,
+            headers={"authorization": "Bearer admin-token-for-this-test"}, timeout=60)
+        assert resp.status_code == 201, resp.text
+        started = resp.json()
+        location = await asyncio.to_thread(server["browse"], started["authorization_url"], started["redirect_uri"])
+        page = await asyncio.to_thread(httpx.get, location, headers={"accept": "application/json"},
+                                       trust_env=False, timeout=60)
+        assert page.status_code == 200, page.text
+        assert page.json()["status"] == "active"
+        assert (await host.runtime.refresh_now(key)).kind is OutcomeKind.REFRESHED
+        state = host.runtime.store.load_state(key)
+        query = dict(p.split("=", 1) for p in location.split("?", 1)[1].split("&"))
+        secrets = [query["code"], query["state"], srv.SECRET, state.refresh_token.get_secret_value(),
+                   json.loads(host.kv.get_sync(key))["access_token"], *seen]
+        assert seen, "the verifier was never taken"
+        ours = [r for r in caplog.records if r.thread == threading.get_ident()]
+        text = "\n".join(r.getMessage() for r in ours)
+        assert any(r.name.startswith("freshtoken") for r in ours)  # the SDK did log (the refresh, the POST...)
+        for secret in secrets:
+            assert secret not in text
+    finally:
+        SQLiteStateStore.take = original_take  # type: ignore[method-assign]
+        await admin.stop()
+        await host.aclose()
