@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -139,3 +140,24 @@ def test_connect_an_active_account_needs_replace(env: Path, sandbox: Any) -> Non
     assert proc.returncode == 0, err
     view = json.loads(out)
     assert view["replaced"] is True and view["status"] == "active" and "access_token" not in view
+
+
+def test_connect_open_hands_the_url_to_the_browser(env: Path, sandbox: Any, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--open``: the URL goes to the user's browser ($BROWSER here: a script that records what it was given)."""
+    seen = tmp_path / "browser-got.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\nprintf "%s" "$1" > "{seen}"\n')
+    browser.chmod(0o755)
+    config = write_config(env, sandbox.url)
+    monkeypatch.setenv("BROWSER", f"{browser} %s")
+    with connect_process(config, KEY, "--client", "sandbox", "--open", "--timeout", "60") as proc:
+        url = authorization_url(proc)
+        deadline = time.monotonic() + 30
+        while not (seen.exists() and seen.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert seen.read_text() == url
+        httpx.get(sandbox_authorize(seen.read_text()), trust_env=False, timeout=30)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert f"connected {KEY}" in out
