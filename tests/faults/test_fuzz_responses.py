@@ -85,13 +85,18 @@ VALID_ACCOUNT_DATA = {
     "b2c_tenant": "contoso",  # microsoft cloud = b2c
     "policy": "B2C_1_signupsignin",
     "ciam_tenant": "contoso",  # microsoft cloud = ciam
+    "host": "gitlab.com",  # gitlab (its default allowed_hosts)
+}
+#: Options a provider cannot be built without (plugins/*/tests); a new required option must add one.
+PROVIDER_OPTIONS: dict[str, dict[str, str]] = {
+    "generic": {"token_url": "https://auth.example.test/oauth/token"},
+    "reddit": {"user_agent": "web:io.freshtoken.fuzz:v0.1 (by /u/freshtoken_fuzz)"},
 }
 PROVIDER_NAMES = sorted(default_plugins().providers())
 
 
 def make_provider(name: str) -> tuple[Provider, dict[str, str]]:
-    options = {"token_url": "https://auth.example.test/oauth/token"} if name == "generic" else {}
-    provider = default_plugins().provider(name, options)
+    provider = default_plugins().provider(name, PROVIDER_OPTIONS.get(name, {}))
     fields = set(provider.account_fields) | provider.url_fields()
     missing = fields - set(VALID_ACCOUNT_DATA)
     assert not missing, f"provider {name!r}: add a valid value for account field(s) {missing} to VALID_ACCOUNT_DATA"
@@ -101,7 +106,7 @@ def make_provider(name: str) -> tuple[Provider, dict[str, str]]:
 
 
 def test_every_installed_provider_is_covered() -> None:
-    assert len(PROVIDER_NAMES) >= 19, PROVIDER_NAMES  # generic + the 18 plugins of this repository
+    assert len(PROVIDER_NAMES) >= 29, PROVIDER_NAMES  # generic + the 28 plugins of this repository
     assert not default_plugins().broken
     for name in PROVIDER_NAMES:
         make_provider(name)
