@@ -116,6 +116,10 @@ async def test_start_needs_a_token_allowing_the_key(served: tuple[Any, str]) -> 
         assert resp.status_code == 403 and resp.json()["error"] == "forbidden"
         resp = await start(http, url, {"key": KEY, "client": "sandbox", "token": "x"})
         assert resp.status_code == 422 and resp.json()["error"] == "invalid_body"
+        resp = await start(http, url, {"key": KEY, "client": "sandbox"}, query="?replace=maybe")
+        assert resp.status_code == 400 and resp.json()["error"] == "invalid_query"
+        resp = await start(http, url, {"key": KEY, "client": "sandbox", "scopes": ["bad scope"]})
+        assert resp.status_code == 422 and "not a scope" in resp.json()["message"]
         resp = await start(http, url, {"key": KEY, "client": "nope"})
         assert resp.status_code == 422 and "nope" in resp.json()["message"]
 

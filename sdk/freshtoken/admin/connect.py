@@ -127,7 +127,11 @@ def connect_routes(
 
     @handler
     async def start(request: Request) -> Response:
-        replace = (request.query_params.get("replace") or "").strip().lower() in ("true", "1", "yes")
+        flag = (request.query_params.get("replace") or "").strip().lower()
+        if flag not in ("true", "1", "yes", "false", "0", "no", ""):
+            return JSONResponse({"error": "invalid_query", "message": "replace must be true or false"},
+                                status_code=400)
+        replace = flag in ("true", "1", "yes")
         try:
             body = ConnectBody.model_validate(await read_json(request))
         except ValidationError as exc:
