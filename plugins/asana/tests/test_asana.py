@@ -1,0 +1,22 @@
+"""Asana: the kit against the documented endpoints.
+
+Source: https://developers.asana.com/docs/oauth ("Quick reference": authorize, token exchange and revoke
+endpoints; the authorization code grant). The response body is not on the pages found, so no replay is
+shipped: the kit's RFC-shaped scenarios are used.
+"""
+
+from freshtoken_asana import AsanaProvider
+
+from freshtoken.testing import ProviderConformance
+
+P = AsanaProvider()
+
+
+class TestAsanaConformance(ProviderConformance):
+    provider = P
+
+
+def test_documented_endpoints() -> None:
+    assert P.token_endpoint({}) == "https://app.asana.com/-/oauth_token"
+    assert P.revocation_endpoint({}) == "https://app.asana.com/-/oauth_revoke"
+    assert P.authorization_endpoint({}) == "https://app.asana.com/-/oauth_authorize"

@@ -1,0 +1,21 @@
+"""Discord: tokens from ``https://discord.com/api/oauth2/token`` (form body); the access token response is
+``access_token``, ``token_type``, ``expires_in``, ``refresh_token``, ``scope``
+(discord.com/developers/docs/topics/oauth2#authorization-code-grant-access-token-response). The lifetime is
+the response's ``expires_in``; a new refresh token replaces the old one when sent.
+"""
+
+from __future__ import annotations
+
+from freshtoken import AuthMethod, Provider, ProviderRegistrar, hookimpl
+
+
+class DiscordProvider(Provider):
+    name = "discord"
+
+    token_url: str = "https://discord.com/api/oauth2/token"
+    auth_method: AuthMethod = "client_secret_post"
+
+
+@hookimpl
+def freshtoken_register_providers(register: ProviderRegistrar) -> None:
+    register(DiscordProvider)
