@@ -45,7 +45,12 @@ class NotRegistered(FreshtokenError, KeyError):
 
 
 class TokenUnavailable(FreshtokenError):
-    """The request path found no usable token for a key (absent, expired, or about to expire)."""
+    """The request path found no usable token for a key; ``reason`` says why (``unknown``, ``reauth_required``,
+    ``expired``, ``unsupported_version``: see docs/reading-tokens.md)."""
+
+    def __init__(self, message: str = "no usable token", *, reason: str = "unknown") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class RefreshError(FreshtokenError):

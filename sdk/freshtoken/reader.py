@@ -1,14 +1,23 @@
-"""The request path: read a token from KV, refuse one that is expired or about to expire. Never refreshes."""
+"""The request path: read a token from KV, refuse one that is expired or about to expire, say why. Never refreshes.
+
+The parsing and the reasons are the light reader's (:mod:`freshtoken_reader`, standard library only): one
+parser for every Python reader. :meth:`TokenReader.read` returns a
+:class:`~freshtoken_reader.reader.Reading` (``reason``: ``ok``, ``unknown``, ``reauth_required``, ``expired``,
+``unsupported_version``; ``status``: the HTTP status a gateway answers with); :meth:`TokenReader.get` returns
+the :class:`~freshtoken_reader.record.Token` or raises :class:`~freshtoken.errors.TokenUnavailable` carrying
+the reason.
+"""
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from freshtoken_reader import Judge, Reading, Token
 
 from .clock import Clock, SystemClock
 from .errors import TokenUnavailable
 from .keys import AccountKey
 from .kv import KVReader
-from .record import KVRecord
+
+__all__ = ["Reading", "Token", "TokenReader"]
 
 
 class TokenReader:
@@ -17,7 +26,8 @@ class TokenReader:
     ``min_remaining`` (seconds) refuses a token that would expire in flight. A record changes once per
     refresh but is read on every request, so the last parsed record of up to ``cache_size`` keys is kept
     with its raw text: when the text read is the same, it is not parsed again (the expiry check still runs
-    on every read). ``cache_size=0`` turns that off.
+    on every read). ``cache_size=0`` turns that off. The sync path, for a KV with ``get_sync`` (SQLite,
+    memory): ``reader.check(key, kv.get_sync(key))`` or ``reader.judge(key, kv.get_sync(key))``.
     """
 
     def __init__(
@@ -30,39 +40,46 @@ class TokenReader:
     ) -> None:
         self._kv = kv
         self._clock = clock or SystemClock()
-        self._min_remaining = min_remaining
-        self._cache_size = cache_size
-        self._cache: dict[str, tuple[str | bytes, KVRecord]] = {}
+        self._judge = Judge(min_remaining=min_remaining, cache_size=cache_size)
 
-    async def get(self, key: str | AccountKey) -> KVRecord:
-        text = await self._kv.get(str(key))
-        return self.check(str(key), text)
+    @property
+    def min_remaining(self) -> float:
+        return self._judge.min_remaining
 
-    def check(self, key: str, text: str | bytes | None) -> KVRecord:
-        """Validate a raw KV value read by any means (shared by sync and async readers)."""
-        if text is None:
-            raise TokenUnavailable(f"no token in KV for {key!r}")
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] == text:
-            record = hit[1]
-        else:
-            record = self._parse(text)
-            if self._cache_size > 0:
-                if len(self._cache) >= self._cache_size and key not in self._cache:
-                    self._cache.pop(next(iter(self._cache)))  # the oldest entry
-                self._cache[key] = (text, record)
-        if record.expires_at is not None and record.expires_at - self._clock.now() < self._min_remaining:
-            raise TokenUnavailable(f"token for {key!r} is expired or about to expire")
-        return record
+    @property
+    def _cache(self) -> dict[str, object]:  # for tests: the parse cache
+        return self._judge._cache  # type: ignore[return-value]
 
-    @staticmethod
-    def _parse(text: str | bytes) -> KVRecord:
-        try:  # one pass: pydantic-core parses the JSON straight into the model
-            return KVRecord.model_validate_json(text)
-        except ValidationError:
-            return KVRecord.loads(text)  # the slow path, only to raise the precise TokenUnavailable
+    async def read(self, key: str | AccountKey) -> Reading:
+        """The reading for ``key``: never raises for a reason (a failing KV raises its own error)."""
+        k = str(key)
+        return self._judge.judge(k, await self._kv.get(k), self._clock.now())
+
+    async def get(self, key: str | AccountKey) -> Token:
+        k = str(key)
+        return self.check(k, await self._kv.get(k))
+
+    def judge(self, key: str, text: str | bytes | None) -> Reading:
+        """The reading of a raw KV value read by any means (the sync path)."""
+        return self._judge.judge(key, text, self._clock.now())
+
+    def check(self, key: str, text: str | bytes | None) -> Token:
+        """The token in a raw KV value read by any means, or :class:`TokenUnavailable` (with ``.reason``)."""
+        reading = self._judge.judge(key, text, self._clock.now())
+        if reading.token is None:
+            raise TokenUnavailable(_message(key, reading), reason=reading.reason.value)
+        return reading.token
 
     async def authorization(self, key: str | AccountKey) -> str:
         """The ``Authorization`` header value for ``key``."""
-        record = await self.get(key)
-        return f"{record.token_type} {record.access_token}"
+        return (await self.get(key)).authorization
+
+
+def _message(key: str, reading: Reading) -> str:
+    what = {
+        "unknown": "no token in KV",
+        "reauth_required": "re-authorisation required",
+        "expired": "token is expired or about to expire",
+        "unsupported_version": "unreadable KV record",
+    }[reading.reason.value]
+    return f"{what} for {key!r}" + (f": {reading.detail}" if reading.detail else "")

@@ -1,7 +1,12 @@
 """The KV record: what the request path reads, in a versioned JSON format any gateway can parse.
 
-The JSON Schema is published at ``freshtoken/schemas/kv-record.v1.json`` (and by :func:`json_schema`).
-A record never holds a refresh token, an id_token or a client secret.
+Two kinds: a token (version 1, :class:`KVRecord`) and a reason (version 2, :func:`reason_record`): the account
+cannot be served, and why (``reauth_required``, ``refresh_failing``, ``misconfigured``), without a token. A
+version-1-only reader refuses a version 2 record (an unknown version), so it never takes a reason for a token.
+The JSON Schemas are published at ``freshtoken/schemas/kv-record.v1.json`` (:func:`json_schema`) and
+``kv-record.v2.json`` (:func:`json_schema_v2`: everything a writer of this version writes). Reading is the
+light reader's (:mod:`freshtoken_reader.record`): one parser. A record never holds a refresh token, an
+id_token or a client secret.
 """
 
 from __future__ import annotations
@@ -11,9 +16,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from freshtoken_reader.record import REASON_STATUSES, InvalidRecord, ReasonRecord, parse
+
 from .errors import TokenUnavailable
 
 RECORD_VERSION = 1
+#: The version of a reason record (no token).
+REASON_VERSION = 2
+#: A token record stays in KV this long after its token expired, so that a reader past expiry finds it and
+#: answers ``expired`` (refreshing is failing) instead of ``unknown`` (never registered). Seconds.
+EXPIRED_LINGER = 86_400.0
 
 
 class KVRecord(BaseModel):
@@ -48,19 +60,19 @@ class KVRecord(BaseModel):
 
     @classmethod
     def loads(cls, text: str | bytes) -> KVRecord:
+        """The token record in ``text``; :class:`TokenUnavailable` (with ``.reason``) for a reason record or
+        anything that is not a valid record (parsed by :func:`freshtoken_reader.record.parse`)."""
         try:
-            raw = json.loads(text)
-        except (ValueError, TypeError) as exc:
-            raise TokenUnavailable(f"KV record is not JSON ({exc.__class__.__name__})") from None
-        if not isinstance(raw, dict):
-            raise TokenUnavailable("KV record is not a JSON object")
-        if raw.get("v") != RECORD_VERSION:
-            raise TokenUnavailable(f"KV record version {raw.get('v')!r} is not supported (expected 1)")
+            parsed = parse(text)
+        except InvalidRecord as exc:
+            raise TokenUnavailable(str(exc), reason=exc.reason.value) from None
+        if isinstance(parsed, ReasonRecord):
+            raise TokenUnavailable(f"KV record version 2: no token ({parsed.status})", reason=parsed.reason.value)
         try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
+            return cls.model_validate(parsed._asdict())
+        except ValidationError as exc:  # not reached: the parser checks the same; kept as a guard
             fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
-            raise TokenUnavailable(f"KV record is invalid (fields: {fields})") from None
+            raise TokenUnavailable(f"KV record is invalid (fields: {fields})", reason="unsupported_version") from None
 
     def remaining(self, now: float) -> float | None:
         return None if self.expires_at is None else self.expires_at - now
@@ -71,3 +83,50 @@ def json_schema() -> dict[str, Any]:
     schema = KVRecord.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
+
+
+def reason_record(status: str, *, generation: int, since: float) -> str:
+    """A version 2 record: the account cannot be served (``status``, a key of
+    :data:`freshtoken_reader.record.REASON_STATUSES`), since ``since``. ``generation`` is the account's (the
+    Redis KV's monotonic guard lets the next token, one generation up, replace it)."""
+    if status not in REASON_STATUSES:
+        raise ValueError(f"reason_record: unknown status {status!r} (one of {', '.join(REASON_STATUSES)})")
+    if generation < 0:
+        raise ValueError("reason_record: generation must be 0 or more")
+    return json.dumps({"v": REASON_VERSION, "status": status, "generation": int(generation), "since": int(since)},
+                      separators=(",", ":"))
+
+
+def json_schema_v2() -> dict[str, Any]:
+    """The published JSON Schema of version 2: a token record (version 1, unchanged) or a reason record."""
+    token = json_schema()
+    for key in ("$id", "$schema"):
+        token.pop(key, None)
+    return {
+        "$id": "https://freshtoken.dev/schemas/kv-record.v2.json",
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "freshtoken KV record v2",
+        "description": "What freshtoken writes to KV under a key: a token (v 1) while the account can be served, a "
+        "reason (v 2, no token) while it cannot. A reader refuses a version it does not know.",
+        "oneOf": [
+            token,
+            {
+                "title": "freshtoken KV reason record",
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["v", "status", "generation", "since"],
+                "properties": {
+                    "v": {"const": REASON_VERSION, "type": "integer"},
+                    "status": {
+                        "enum": sorted(REASON_STATUSES),
+                        "description": "reauth_required: the provider refused the grant, a user must authorise "
+                        "again (reader reason reauth_required). refresh_failing / misconfigured: the token "
+                        "expired while refreshing fails (reader reason expired).",
+                    },
+                    "generation": {"type": "integer", "minimum": 0,
+                                   "description": "The account's generation (that of its last token)."},
+                    "since": {"type": "integer", "description": "When this was written, epoch seconds."},
+                },
+            },
+        ],
+    }

@@ -67,7 +67,7 @@ from .outcome import Outcome as Outcome  # re-exported: its home is freshtoken.o
 from .outcome import OutcomeKind as OutcomeKind
 from .plugins import Plugins
 from .provider import Provider
-from .record import KVRecord
+from .record import EXPIRED_LINGER, KVRecord, reason_record
 from .registration import Registration, registration_of
 from .retry import RetryPolicy
 from .state import AccountState, Status
@@ -539,6 +539,9 @@ class Refresher:
         if superseded := await self._save_or_stand_down(state, "after a failed refresh"):
             return superseded  # someone else took the account over meanwhile (another host racing us)
         await self.storage.set_alarm(retry_at)
+        if state.expires_at is not None and state.expires_at <= now:  # the token in KV is gone: say why
+            await self._write_reason(state, "misconfigured" if state.status is Status.MISCONFIGURED
+                                     else "refresh_failing", now)
         await self._emit(
             "freshtoken_refresh_failed",
             RefreshFailed(
@@ -555,6 +558,7 @@ class Refresher:
         if superseded := await self._save_or_stand_down(state, "after the provider refused the grant"):
             return superseded
         await self.storage.delete_alarm()
+        await self._write_reason(state, "reauth_required", now)  # the token in KV gives way to the reason
         if first:
             log.error("%s: re-authorisation required: %s", self.key, error)
             await self._emit(
@@ -577,7 +581,16 @@ class Refresher:
             refreshed_at=int(state.issued_at or now),
             extras=state.extras,
         )
-        await self.kv.put(self.kv_key, record.dumps(), ttl_until(state.expires_at, now))
+        # the record outlives its token (EXPIRED_LINGER): a reader past expiry answers 'expired', not 'unknown'
+        linger = None if state.expires_at is None else state.expires_at + EXPIRED_LINGER
+        await self.kv.put(self.kv_key, record.dumps(), ttl_until(linger, now))
+
+    async def _write_reason(self, state: AccountState, status: str, now: float) -> None:
+        """Replace the token in KV by a reason record (v2, no token); a failed write is logged, not raised."""
+        try:
+            await self.kv.put(self.kv_key, reason_record(status, generation=state.generation, since=now), None)
+        except Exception as exc:
+            log.warning("%s: KV write of the reason %r failed (%s)", self.key, status, exc.__class__.__name__)
 
     def _plan(self, due_by: float | None, now: float) -> float | None:
         """The next alarm: ``due_by`` itself, or where the planner puts it (never later)."""

@@ -29,7 +29,7 @@ FORBIDDEN = [
 #: Third-party top-level packages allowed: the core's declared dependencies and what they import.
 #: (click and pygments come from httpx's optional CLI module, imported only when installed.)
 ALLOWED_THIRD_PARTY = {
-    "freshtoken", "pydantic", "pydantic_core", "annotated_types", "typing_extensions", "typing_inspection",
+    "freshtoken", "freshtoken_reader", "pydantic", "pydantic_core", "annotated_types", "typing_extensions", "typing_inspection",
     "pluggy", "httpx", "httpcore", "h11", "anyio", "sniffio", "idna", "certifi", "authlib", "click",
     "pygments", "pydantic_settings", "dotenv",
 }

@@ -52,6 +52,6 @@ def get(state: CliState, key: str, min_remaining: float, as_json: bool) -> None:
 
     record = run(read())
     if as_json:
-        print_json(record.model_dump(mode="json"))  # type: ignore[attr-defined]
+        print_json(record.as_dict())  # type: ignore[attr-defined]
     else:
         click.echo(record.access_token)  # type: ignore[attr-defined]

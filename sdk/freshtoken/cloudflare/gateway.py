@@ -12,18 +12,17 @@ from typing import Any
 from ..clock import Clock
 from ..keys import AccountKey
 from ..kv.workers_binding import BindingKV
-from ..reader import TokenReader
-from ..record import KVRecord
+from ..reader import Token, TokenReader
 
 
 class GatewayReader:
-    """Reads :class:`~freshtoken.record.KVRecord`\\ s from a KV binding (``env.TOKENS``)."""
+    """Reads tokens (:class:`~freshtoken_reader.record.Token`) from a KV binding (``env.TOKENS``)."""
 
     def __init__(self, binding: Any, *, clock: Clock | None = None, min_remaining: float = 5.0) -> None:
         self.kv = BindingKV(binding)
         self.reader = TokenReader(self.kv, clock=clock, min_remaining=min_remaining)
 
-    async def get(self, key: str | AccountKey) -> KVRecord:
+    async def get(self, key: str | AccountKey) -> Token:
         """The record for ``key``; :class:`~freshtoken.errors.TokenUnavailable` when there is no usable one."""
         return await self.reader.get(str(key))
 

@@ -177,7 +177,9 @@ class Gateway:
             self.reads += 1
             try:
                 record = self.reader.check(key, raw)
-            except TokenUnavailable:
+            except TokenUnavailable as exc:
+                if exc.reason == "reauth_required":
+                    continue  # KV says why there is no token: the grant was refused (alerted on)
                 if raw is not None:
                     self.expired_served += 1  # KV handed out a token that had already expired
                 elif key in self.had_token:

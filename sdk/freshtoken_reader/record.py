@@ -1,0 +1,226 @@
+"""The one parser of freshtoken's KV records (standard library only): a token (v1) or a reason (v2).
+
+Every Python reader uses it: this light package's :class:`~freshtoken_reader.reader.Reader`, the SDK's
+``freshtoken.TokenReader`` and ``freshtoken.KVRecord.loads``. The JSON Schemas are published with the SDK
+(``freshtoken/schemas/kv-record.v1.json``, ``kv-record.v2.json``).
+
+* **v1, a token**: ``{"v":1,"access_token":...,"token_type":...,"expires_at":...,"scope":...,"generation":...,
+  "refreshed_at":...,"extras":{...}}`` — what a gateway attaches while ``now < expires_at``.
+* **v2, a reason**: ``{"v":2,"status":...,"generation":...,"since":...}`` — no token: the account cannot be
+  served, and why. ``status`` is ``reauth_required`` (the grant was refused: a user must sign in again),
+  ``refresh_failing`` (the token expired while refreshing failed; retrying) or ``misconfigured`` (the token
+  expired; the client's configuration needs a human; retrying slowly).
+
+A v1-only reader refuses a v2 record as a version it does not know (it has no ``access_token`` either), so a
+reason is never mistaken for a token.
+
+Cheap parse: the SDK writes fields in a fixed order without whitespace, so a record exactly in that shape
+(with an empty ``extras``) is read without ``json.loads`` building and checking a dict: the token by the JSON
+module's own C string scanner, the short rest by one regular expression (about 40 % less CPU than the full
+parse on a 1 KB record; the full parse and its checks cost as much as the SQLite read itself). The result
+is identical to the full parse, which takes every other record (tests/reader/ checks that both agree).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from enum import StrEnum
+from json.decoder import scanstring  # type: ignore[attr-defined]
+from typing import Any, NamedTuple
+
+__all__ = [
+    "HTTP_STATUS",
+    "REASON_STATUSES",
+    "TOKEN_FIELDS",
+    "InvalidRecord",
+    "Reason",
+    "ReasonRecord",
+    "Token",
+    "parse",
+]
+
+TOKEN_FIELDS = frozenset({"v", "access_token", "token_type", "expires_at", "scope", "generation", "refreshed_at",
+                          "extras"})
+_REASON_FIELDS = frozenset({"v", "status", "generation", "since"})
+
+
+class Reason(StrEnum):
+    """What a reader says about a key, and what a gateway should do (:data:`HTTP_STATUS`)."""
+
+    OK = "ok"  #: a token with enough time left: attach it
+    UNKNOWN = "unknown"  #: nothing under the key: never registered, or removed
+    REAUTH_REQUIRED = "reauth_required"  #: the provider refused the grant: the user must authorise again
+    EXPIRED = "expired"  #: no token with enough time left: refreshing is failing (or too little time is left)
+    UNSUPPORTED_VERSION = "unsupported_version"  #: a record this reader cannot read (newer version, malformed)
+
+
+#: The HTTP status a gateway answers with for each reason (``ok``: go on with the request).
+HTTP_STATUS: dict[Reason, int] = {
+    Reason.OK: 200,
+    Reason.UNKNOWN: 404,
+    Reason.REAUTH_REQUIRED: 403,
+    Reason.EXPIRED: 503,
+    Reason.UNSUPPORTED_VERSION: 500,
+}
+
+#: A v2 record's ``status`` -> the reason a reader returns.
+REASON_STATUSES: dict[str, Reason] = {
+    "reauth_required": Reason.REAUTH_REQUIRED,
+    "refresh_failing": Reason.EXPIRED,
+    "misconfigured": Reason.EXPIRED,
+}
+
+
+class InvalidRecord(ValueError):
+    """The text is not a record this parser knows; ``reason`` is always ``unsupported_version``."""
+
+    reason = Reason.UNSUPPORTED_VERSION
+
+
+class Token(NamedTuple):
+    """A v1 record: the access token and what goes with it. Its repr never shows the token."""
+
+    access_token: str
+    token_type: str
+    expires_at: int | None
+    scope: str | None
+    generation: int
+    refreshed_at: int
+    extras: dict[str, Any]
+
+    @property
+    def authorization(self) -> str:
+        """The ``Authorization`` header value."""
+        return f"{self.token_type} {self.access_token}"
+
+    def remaining(self, now: float) -> float | None:
+        """Seconds left at ``now`` (None: never expires)."""
+        return None if self.expires_at is None else self.expires_at - now
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record as written (JSON-ready), with ``v``."""
+        return {"v": 1, **self._asdict()}
+
+    def __repr__(self) -> str:
+        return (f"Token(token_type={self.token_type!r}, expires_at={self.expires_at!r}, "
+                f"generation={self.generation!r})")
+
+    def __str__(self) -> str:
+        return self.__repr__()
+
+
+class ReasonRecord(NamedTuple):
+    """A v2 record: why the account cannot be served. No token."""
+
+    status: str
+    generation: int
+    since: int
+
+    @property
+    def reason(self) -> Reason:
+        return REASON_STATUSES[self.status]
+
+
+_FAST = '{"v":1,"access_token":"'
+_FAST_LEN = len(_FAST)
+_STR = r'[^"\\\x00-\x1f]*'  # a JSON string's content without escapes
+_INT = r"(?:0|[1-9][0-9]*)"
+_FAST_TAIL = re.compile(
+    rf',"token_type":"({_STR})","expires_at":(null|{_INT}),"scope":(?:null|"({_STR})"),'
+    rf'"generation":({_INT}),"refreshed_at":({_INT}),"extras":\{{\}}\}}\Z'
+)
+
+
+def _fast(text: str) -> Token | None:
+    """A record exactly as the SDK writes it (its field order, no whitespace, empty ``extras``): the token read
+    by the JSON module's own C string scanner, the short rest by one regular expression, no dict built. None
+    for anything else (which then takes the full parse); raises ValueError where ``json.loads`` would."""
+    if not text.startswith(_FAST):
+        return None
+    access_token, end = scanstring(text, _FAST_LEN)
+    m = _FAST_TAIL.match(text, end)
+    if m is None or not access_token:
+        return None
+    token_type, expires_at, scope, generation, refreshed_at = m.groups()
+    return Token(access_token, token_type, None if expires_at == "null" else int(expires_at), scope,
+                 int(generation), int(refreshed_at), {})
+
+
+def _int(value: Any) -> bool:
+    return type(value) is int
+
+
+def parse(text: str | bytes) -> Token | ReasonRecord:
+    """Parse a KV value. Raises :class:`InvalidRecord` (naming what is wrong, never a value) otherwise."""
+    if isinstance(text, bytes | bytearray | memoryview):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidRecord("KV record is not UTF-8") from None
+    try:
+        fast = _fast(text)
+        if fast is not None:
+            return fast
+        raw = json.loads(text)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise InvalidRecord(f"KV record is not JSON ({exc.__class__.__name__})") from None
+    if type(raw) is not dict:
+        raise InvalidRecord("KV record is not a JSON object")
+    v = raw.get("v")
+    if v == 1 and _int(v):
+        return _token(raw)
+    if v == 2 and _int(v):
+        return _reason(raw)
+    shown = v if _int(v) else type(v).__name__
+    raise InvalidRecord(f"KV record version {shown!r} is not supported (this reader knows 1 and 2)")
+
+
+def _token(raw: dict[str, Any]) -> Token:
+    access_token = raw.get("access_token")
+    token_type = raw.get("token_type", "Bearer")
+    expires_at = raw.get("expires_at", ...)
+    scope = raw.get("scope")
+    generation = raw.get("generation")
+    refreshed_at = raw.get("refreshed_at")
+    extras = raw.get("extras", {})
+    if (
+        type(access_token) is str and access_token
+        and type(token_type) is str
+        and (expires_at is None or _int(expires_at))
+        and (scope is None or type(scope) is str)
+        and _int(generation) and generation >= 0  # type: ignore[operator]
+        and _int(refreshed_at)
+        and type(extras) is dict
+        and raw.keys() <= TOKEN_FIELDS
+    ):
+        return Token(access_token, token_type, expires_at, scope, generation, refreshed_at, extras)  # type: ignore[arg-type]
+    bad = sorted(raw.keys() - TOKEN_FIELDS)
+    if bad:
+        raise InvalidRecord(f"KV record has unknown fields: {', '.join(map(str, bad))}")
+    checks = {
+        "access_token": type(access_token) is str and bool(access_token),
+        "token_type": type(token_type) is str,
+        "expires_at": expires_at is None or _int(expires_at),
+        "scope": scope is None or type(scope) is str,
+        "generation": _int(generation) and generation >= 0,  # type: ignore[operator]
+        "refreshed_at": _int(refreshed_at),
+        "extras": type(extras) is dict,
+    }
+    fields = ", ".join(name for name, ok in checks.items() if not ok)
+    raise InvalidRecord(f"KV record is invalid (fields: {fields})")
+
+
+def _reason(raw: dict[str, Any]) -> ReasonRecord:
+    status, generation, since = raw.get("status"), raw.get("generation"), raw.get("since")
+    if raw.keys() == _REASON_FIELDS and type(status) is str and status in REASON_STATUSES \
+            and _int(generation) and generation >= 0 and _int(since):  # type: ignore[operator]
+        return ReasonRecord(status, generation, since)  # type: ignore[arg-type]
+    bad = sorted(raw.keys() - _REASON_FIELDS)
+    if bad:
+        raise InvalidRecord(f"KV record version 2 is invalid (unknown fields: {', '.join(map(str, bad))})")
+    if type(status) is str and status not in REASON_STATUSES:
+        raise InvalidRecord("KV record version 2 has a status this reader does not know")
+    missing = sorted(_REASON_FIELDS - raw.keys())
+    what = f"missing: {', '.join(missing)}" if missing else "fields: status, generation, since"
+    raise InvalidRecord(f"KV record version 2 is invalid ({what})")

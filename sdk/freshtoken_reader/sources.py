@@ -1,0 +1,105 @@
+"""Where a light reader reads records: the embedded runtime's SQLite KV file, or Redis (redis-py, imported
+only when a Redis source is made). Each is a callable ``key -> str | bytes | None``.
+
+sqlite3 is imported when a SQLite source is made. Layouts (the same the SDK's KV backends write; see docs/reading-tokens.md):
+
+* SQLite: table ``kv(key TEXT PRIMARY KEY, value TEXT, expires_at REAL)`` — a row past ``expires_at`` is absent.
+* Redis: ``GET prefix + key`` — the TTL is Redis's own.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import sqlite3
+
+__all__ = ["AsyncRedisSource", "RedisSource", "SQLiteSource"]
+
+
+class SQLiteSource:
+    """Reads the embedded runtime's KV file, read-only, one connection per thread (WAL: beside the writer)."""
+
+    def __init__(self, path: str | Path, *, prefix: str = "", clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no KV database at {str(self.path)!r}")
+        self.prefix = prefix
+        self.clock = clock
+        self._local = threading.local()
+        self._db()  # a file that is no KV fails now
+
+    def _db(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            import sqlite3  # here: not on an import path that cannot carry it (Python Workers)
+
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=5000")
+            try:
+                conn.execute("SELECT value, expires_at FROM kv LIMIT 0")
+            except sqlite3.Error as exc:
+                conn.close()
+                raise ValueError(f"{str(self.path)!r} is not a freshtoken KV database ({exc})") from None
+            self._local.conn = conn
+        return conn
+
+    def __call__(self, key: str) -> str | None:
+        row = self._db().execute("SELECT value, expires_at FROM kv WHERE key = ?", (self.prefix + key,)).fetchone()
+        if row is None:
+            return None
+        value, expires_at = row
+        if expires_at is not None and expires_at <= self.clock():
+            return None
+        return value  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+class RedisSource:
+    """``GET prefix + key`` with redis-py (sync). Give ``url`` (``redis://...``) or a ready ``client``."""
+
+    def __init__(self, url: str | None = None, *, client: Any = None, prefix: str = "", **redis_kwargs: Any) -> None:
+        if client is None:
+            if url is None:
+                raise ValueError("RedisSource needs a url or a client")
+            try:
+                import redis
+            except ImportError:
+                raise ImportError("RedisSource needs redis-py: pip install redis") from None
+            redis_kwargs.setdefault("socket_timeout", 5.0)
+            client = redis.Redis.from_url(url, **redis_kwargs)
+        self.client = client
+        self.prefix = prefix
+
+    def __call__(self, key: str) -> str | bytes | None:
+        return self.client.get(self.prefix + key)  # type: ignore[no-any-return]
+
+
+class AsyncRedisSource:
+    """``GET prefix + key`` with redis-py's asyncio client, for :class:`~freshtoken_reader.reader.AsyncReader`."""
+
+    def __init__(self, url: str | None = None, *, client: Any = None, prefix: str = "", **redis_kwargs: Any) -> None:
+        if client is None:
+            if url is None:
+                raise ValueError("AsyncRedisSource needs a url or a client")
+            try:
+                import redis.asyncio as aioredis
+            except ImportError:
+                raise ImportError("AsyncRedisSource needs redis-py: pip install redis") from None
+            redis_kwargs.setdefault("socket_timeout", 5.0)
+            client = aioredis.Redis.from_url(url, **redis_kwargs)
+        self.client = client
+        self.prefix = prefix
+
+    def __call__(self, key: str) -> Awaitable[str | bytes | None]:
+        return self.client.get(self.prefix + key)  # type: ignore[no-any-return]
