@@ -225,3 +225,19 @@ def test_sandbox_login_refuses_wrong_credentials(sandbox: Any, env: Path) -> Non
     assert resp.status_code == 401 and "location" not in resp.headers
     bad = httpx.get(sandbox.url + "/authorize", params={**params, "client_id": "unknown"}, trust_env=False)
     assert bad.status_code == 400 and "location" not in bad.headers
+
+
+async def test_an_account_registered_meanwhile_is_not_replaced_and_the_new_grant_is_revoked(
+        host: Any, sandbox: Any) -> None:
+    flow = flow_of(host)
+    started = await flow.start(KEY, "sandbox", redirect_uri=REDIRECT)  # the key is free: no replace asked
+    back = query_of(sandbox_authorize(started.authorization_url))
+    other = sandbox.mint("connect-client")  # meanwhile someone registers the key with another grant
+    await host.runtime.register(KEY, client="sandbox", refresh_token=other["refresh_token"])
+    families = set(sandbox.app.families)
+    with pytest.raises(ConnectError, match="registered meanwhile") as info:
+        await flow.finish(back["state"], code=back["code"], redirect_uri=REDIRECT)
+    assert info.value.code == "account_exists"
+    (new,) = set(sandbox.app.families) - families  # the grant the code was exchanged for
+    assert sandbox.app.families[new].revoked  # not left alive at the provider
+    assert host.runtime.store.load_state(KEY).refresh_token.get_secret_value() == other["refresh_token"]

@@ -32,6 +32,7 @@ def main(ctx: click.Context, config: str | None) -> None:
 
 
 from .accounts import accounts  # noqa: E402
+from .accounts_bulk import import_ as _accounts_import  # noqa: E402, F401 - adds 'accounts import' and 'export'
 from .accounts_events import events as _accounts_events  # noqa: E402, F401 - adds 'accounts events'
 from .demo import demo  # noqa: E402
 from .keys import keys  # noqa: E402

@@ -19,6 +19,7 @@ Connecting a key whose account is ``reauth_required`` keeps the key and replaces
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from ..errors import (
     UnsafeEndpoint,
     redact,
 )
-from ..http import TokenHTTP
+from ..http import TokenHTTP, TokenRequest
 from ..keys import AccountKey
 from ..provider import Provider
 from ..registration import Registration
@@ -50,6 +51,8 @@ from .state_store import StateStore
 
 if TYPE_CHECKING:
     from ..embedded import EmbeddedRuntime
+
+log = logging.getLogger("freshtoken.connect")
 
 #: Seconds a started connection waits for its callback.
 DEFAULT_STATE_TTL = 600.0
@@ -228,10 +231,27 @@ class ConnectFlow:
         try:
             view = await self._register(pending.key, registration)
         except AccountExists:
+            await self._revoke_unused(provider, client, pending, tokens.refresh_token)
             raise ConnectError("account_exists", f"account {pending.key!r} was registered meanwhile and is active; "
-                                                 "connect with replace to replace its grant") from None
+                                                 "the new grant was not stored (and is revoked where the provider "
+                                                 "can): connect with replace to replace the old one") from None
         return ConnectResult(key=pending.key, view=dict(view), recovered=before == "reauth_required",
                              replaced=before is not None and before != "reauth_required")
+
+    async def _revoke_unused(self, provider: Provider, client: OAuthClient, pending: PendingConnection,
+                             refresh_token: SecretStr) -> None:
+        """A grant that was issued but not stored: revoke it (RFC 7009) where the provider has an endpoint for it,
+        so that it does not live on at the provider unused. Best effort: a failure is logged, without the token."""
+        try:
+            url = provider.revocation_endpoint(pending.account_data)
+            if not url:
+                return
+            request = TokenRequest(url=url, params={"token": refresh_token.get_secret_value(),
+                                                    "token_type_hint": "refresh_token"},
+                                   auth_method=client.auth_method or provider.auth_method)
+            await self.http.send(request, client, timeout=provider.timeout)
+        except FreshtokenError as exc:
+            log.warning("%s: the unused new grant could not be revoked (%s)", pending.key, exc.__class__.__name__)
 
     async def _exchange(self, provider: Provider, client: OAuthClient, pending: PendingConnection, code: str,
                         secrets: list[str]) -> Any:

@@ -155,6 +155,28 @@ class SQLiteStore:
                 raise
             db.execute("COMMIT")
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One write transaction around several calls on this store (a bulk import): they commit together, or
+        not at all. Inside, :meth:`savepoint` undoes one item without the others. Keep it short: other writers
+        of the file wait for it."""
+        with self._tx():
+            yield
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside :meth:`batch`: the writes of the block are undone if it raises; the batch goes on."""
+        with self._lock:
+            db = self._db()
+            db.execute("SAVEPOINT item")
+            try:
+                yield
+            except BaseException:
+                db.execute("ROLLBACK TO item")
+                db.execute("RELEASE item")
+                raise
+            db.execute("RELEASE item")
+
     def _exec(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         with self._lock:
             return self._db().execute(sql, params)
@@ -547,6 +569,19 @@ class SQLiteStore:
         for key, client, st, text, alarm_at, lease_owner, lease_until in self._exec(sql, params).fetchall():
             out.append(summary(key, client, st, text, alarm_at, lease_owner, lease_until))
         return out
+
+    def states(self, *, batch: int = 1000) -> Iterator[tuple[str, str, str]]:
+        """(key, client, state JSON with its secrets encrypted) of every account, in key order, read in batches
+        (an export: memory does not grow with the number of accounts)."""
+        after = ""
+        while True:
+            rows = self._exec("SELECT key, client, state FROM accounts WHERE key > ? ORDER BY key LIMIT ?",
+                              (after, batch)).fetchall()
+            for k, c, t in rows:
+                yield str(k), str(c), str(t)
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
 
     def count_by_status(self) -> dict[str, int]:
         return {str(s): int(n) for s, n in self._exec("SELECT status, COUNT(*) FROM accounts GROUP BY status")}
