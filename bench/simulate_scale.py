@@ -1,0 +1,81 @@
+"""Benchmark — the simulator itself (issue 17): wall time of simulated fleets, and the 100,000-account herd.
+
+``scale``: one provider, 1-hour tokens, 200 ms, concurrency 32, the capacity planner; for each ``--accounts`` N
+it simulates ``--duration`` of virtual time (default one day) and reports wall seconds, refreshes, wall
+microseconds per refresh (registration included), and the wall time a day of 1,000,000 accounts would take at
+that cost per refresh (about 25 refreshes per account per day: one at onboarding, then one every 50 minutes).
+The simulator runs the real refresher per event, so its cost per event is the refresher's own (state load/dump,
+request building and client authentication, response parsing, the KV record); see docs/capacity.md.
+
+``herd``: N accounts (default 100,000) onboarded at once with tokens issued at once, 200 ms, concurrency 32, lead
+600 s: once with every alarm at its deadline (before issue 17), once with the capacity planner; reports when the
+backlog alert fired and when the first token lapsed (the issue's arithmetic: a herd over lead × capacity =
+96,000 lapses without the planner).
+
+    python -m bench.simulate_scale scale --accounts 20000 100000 --duration 3600
+    python -m bench.simulate_scale herd --accounts 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from freshtoken.simulate import ProviderProfile, Scenario, Simulation
+
+from . import _common as c
+
+KEEP = ("accounts", "planner", "refreshes", "peak_demand_first_cycle", "peak_demand_after_first_cycle",
+        "capacity_per_second", "lateness_p50", "lateness_p99", "lapsed_tokens", "first_lapse_at", "first_alert_at",
+        "alert_before_first_lapse", "wall_seconds", "wall_us_per_refresh")
+
+
+def scale(args: argparse.Namespace) -> dict[str, Any]:
+    rows = []
+    for n in args.accounts:
+        r = Simulation(Scenario(providers=[ProviderProfile(accounts=n, lifetime=3600, latency=0.2)],
+                                concurrency=32, duration=args.duration)).run()
+        per_refresh = r["wall_seconds"] / max(1, r["refreshes"] + n)
+        r["wall_us_per_event"] = 1e6 * per_refresh
+        r["projected_day_1m_seconds"] = per_refresh * 1_000_000 * (1 + 86_400 / 3_000)
+        rows.append({k: r[k] for k in (*KEEP, "wall_us_per_event", "projected_day_1m_seconds", "events")})
+        print(f"N={n}: {r['refreshes']} refreshes in {r['wall_seconds']:.1f}s wall "
+              f"({r['wall_us_per_event']:.0f} us per refresh or registration); a 1M-account day would take "
+              f"~{r['projected_day_1m_seconds'] / 60:.0f} min", flush=True)
+    return {"runs": rows}
+
+
+def herd(args: argparse.Namespace) -> dict[str, Any]:
+    rows = []
+    for planner in (False, True):
+        profile = ProviderProfile(accounts=args.accounts[0], lifetime=3600, latency=0.2, jitter=0.0)
+        r = Simulation(Scenario(providers=[profile], concurrency=args.concurrency, duration=args.duration,
+                                planner=planner)).run()
+        rows.append({k: r[k] for k in KEEP} | {"backlog_alerts": r["backlog_alerts"][:3]})
+        print(c.table(["figure", "value"], [[k, c.fmt(v)] for k, v in rows[-1].items() if k != "backlog_alerts"]),
+              flush=True)
+    return {"runs": rows}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("mode", choices=["scale", "herd"])
+    p.add_argument("--accounts", type=int, nargs="+", default=None)
+    p.add_argument("--duration", type=float, default=None, help="virtual seconds (scale: 86400; herd: 3600)")
+    p.add_argument("--concurrency", type=int, default=32)
+    args = p.parse_args(argv)
+    if args.accounts is None:
+        args.accounts = [20_000, 100_000, 1_000_000] if args.mode == "scale" else [100_000]
+    if args.duration is None:
+        args.duration = 86_400.0 if args.mode == "scale" else 3_600.0
+    data = c.envelope(f"simulate-{args.mode}", vars(args).copy())
+    started = time.monotonic()
+    data.update(scale(args) if args.mode == "scale" else herd(args))
+    c.finish(data, started)
+    path = c.write_result(data["benchmark"], data)
+    print(f"load average start {data['loadavg_start']} end {data['loadavg_end']}; wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
