@@ -274,12 +274,15 @@ class WebhookAlerter:
         log.warning("webhook %s event %s given up after %d attempt(s)", item.type, item.id, self.max_attempts)
         return False
 
-    async def aclose(self, *, drain: float = 0.0) -> None:
-        """Stop: wait up to ``drain`` seconds for the queue, then cancel the worker and close the client."""
+    async def aclose(self, *, drain: float = 5.0) -> None:
+        """Stop taking events; give what waits (and the delivery in flight) up to ``drain`` seconds, then cancel
+        the worker (what is left is logged as lost) and close the client."""
         self._closed = True
-        if drain > 0 and self._queue:
+        if drain > 0 and self._worker is not None and not self._idle.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), drain)
+        if self._queue:
+            log.warning("webhook: %d event(s) not delivered at shutdown", len(self._queue))
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
