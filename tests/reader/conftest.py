@@ -19,3 +19,13 @@ async def rig(sandbox):
     r = Rig(sandbox)
     yield r
     await r.http.aclose()
+
+
+@pytest.fixture(scope="session")
+def sdk_written(sandbox_server) -> dict[str, str]:
+    """Records the SDK wrote (tests/reader/sdk_records.py), key -> value."""
+    import asyncio
+
+    from .sdk_records import sdk_records
+
+    return asyncio.run(sdk_records(sandbox_server))
