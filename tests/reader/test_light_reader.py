@@ -115,7 +115,7 @@ async def test_reader_over_sdk_records_redis(redis_server: str, sdk_written: dic
 class Echo(http.server.BaseHTTPRequestHandler):
     seen: list[str | None] = []
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         Echo.seen.append(self.headers.get("Authorization"))
         self.send_response(200)
         self.send_header("Content-Length", "2")
