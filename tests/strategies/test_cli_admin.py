@@ -124,3 +124,15 @@ async def test_admin_api_registers_a_machine_account(config: str, sandbox: Any,
             no_secret(r.text, keys)
     finally:
         await host.aclose()
+
+
+def test_providers_lists_the_strategies() -> None:
+    r = cli("providers", "--json")
+    data = json.loads(r.stdout)
+    assert {"refresh_token", "client_credentials", "jwt_bearer", "github_app_installation"} <= set(data["strategies"])
+    by_name = {p["name"]: p for p in data["providers"]}
+    assert by_name["generic"]["strategies"] == ["refresh_token", "client_credentials", "jwt_bearer"]
+    assert by_name["google"]["strategies"] == ["refresh_token", "jwt_bearer"]  # an installed plugin's own
+    assert by_name["github"]["strategies"] == ["refresh_token", "github_app_installation"]
+    human = cli("providers").stdout
+    assert "strategies: client_credentials, github_app_installation, jwt_bearer, refresh_token" in human

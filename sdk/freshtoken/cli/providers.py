@@ -1,4 +1,5 @@
-"""``freshtoken providers``: installed provider plugins, with distribution and version, and broken plugins."""
+"""``freshtoken providers``: installed provider plugins, with distribution and version, the strategies each
+supports and those registered, and broken plugins."""
 
 from __future__ import annotations
 
@@ -22,18 +23,22 @@ def providers(as_json: bool) -> None:
             "distribution": info.distribution,
             "version": info.version,
             "class": f"{info.provider.__module__}.{info.provider.__qualname__}",
+            "strategies": list(info.provider.strategies),
         }
         for info in sorted(infos.values(), key=lambda i: i.name)
     ]
     broken = [{"plugin": b.name, "distribution": b.distribution, "error": b.error} for b in pm.broken]
+    strategies = sorted(pm.strategies())
     if as_json:
-        print_json({"providers": rows, "broken": broken})
+        print_json({"providers": rows, "broken": broken, "strategies": strategies})
         return
     if rows:
         click.echo(table([[r["name"], r["distribution"] or "-", r["version"] or "-", r["plugin"]] for r in rows],
                          ["PROVIDER", "DISTRIBUTION", "VERSION", "PLUGIN"]))
     else:
         click.echo("no provider plugins installed")
+    click.echo("")
+    click.echo(f"strategies: {', '.join(strategies)} (a provider's own: --json)")
     if broken:
         click.echo("")
         click.echo("broken plugins:")
