@@ -14,20 +14,17 @@ https://developers.google.com/identity/protocols/oauth2/service-account#httprest
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
 
 import freshtoken_google
 import pytest
 from joserfc import jwk, jws, jwt
 
 from freshtoken import ManualClock, OAuthClient, TokenReader
-from tests.fixtures_servers.threaded import serving
 
 from .conftest import KeyPair, MachineHost
+from .loopback import form_endpoint
 
 EMAIL = "761326798069-r5mljlln1rd4lrbhg75efgigp36m78j5@developer.gserviceaccount.com"
 SCOPE = "https://www.googleapis.com/auth/devstorage.read_only"
@@ -46,28 +43,10 @@ class GoogleTokenEndpoint:
         self.key = jwk.import_key(public_pem, "RSA")
         self.clock = clock
         self.seen: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        outer = self
+        self.url = ""
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0"))).decode()
-                status, answer = outer.answer(dict(parse_qsl(body)), self.headers.get("content-type", ""))
-                raw = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/token"
-
-    def answer(self, form: dict[str, str], content_type: str) -> tuple[int, dict[str, Any]]:
-        if not content_type.startswith("application/x-www-form-urlencoded"):
+    def answer(self, path: str, form: dict[str, str], headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        if not headers.get("content-type", "").startswith("application/x-www-form-urlencoded") or path != "/token":
             return 400, {"error": "invalid_request"}
         if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" or set(form) != {
             "grant_type", "assertion"
@@ -86,15 +65,15 @@ class GoogleTokenEndpoint:
         )
         if not ok:
             return 400, {"error": "invalid_grant", "error_description": "Invalid JWT: claims"}
-        with self.lock:
-            self.seen.append(dict(claims))
+        self.seen.append(dict(claims))
         return 200, DOCUMENTED_ANSWER
 
 
 @pytest.fixture
 def google(keys: tuple[KeyPair, KeyPair], clock: ManualClock) -> Iterator[GoogleTokenEndpoint]:
     endpoint = GoogleTokenEndpoint(keys[0].public_pem, clock)
-    with serving(endpoint.server):
+    with form_endpoint(endpoint.answer) as served:
+        endpoint.url = served.base + "/token"
         yield endpoint
 
 
