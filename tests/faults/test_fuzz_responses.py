@@ -91,6 +91,7 @@ VALID_ACCOUNT_DATA = {
 PROVIDER_OPTIONS: dict[str, dict[str, str]] = {
     "generic": {"token_url": "https://auth.example.test/oauth/token"},
     "reddit": {"user_agent": "web:io.freshtoken.fuzz:v0.1 (by /u/freshtoken_fuzz)"},
+    "docusign": {"environment": "production"},
 }
 PROVIDER_NAMES = sorted(default_plugins().providers())
 

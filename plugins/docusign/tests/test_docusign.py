@@ -13,7 +13,7 @@ from freshtoken_docusign import DocusignProvider
 from freshtoken import ConfigError, Plugins
 from freshtoken.testing import ProviderConformance
 
-P = DocusignProvider()
+P = DocusignProvider(environment="demo")
 
 
 class TestDocusignDemoConformance(ProviderConformance):

@@ -1,6 +1,6 @@
 """Docusign (Authorization Code Grant): tokens from ``/oauth/token`` on the account server of the
 environment, ``account-d.docusign.com`` (demo, the developer environment) or ``account.docusign.com``
-(production), chosen by the validated ``environment`` option, never a hand-edited URL
+(production), chosen by the required, validated ``environment`` option, never a hand-edited URL
 (developers.docusign.com/platform/auth/reference/obtain-access-token). The client authenticates with Basic
 (integration key and secret key); a refresh returns a new access token and a new refresh token; the
 lifetime is the response's ``expires_in``.
@@ -20,9 +20,9 @@ HOSTS = {"demo": "account-d.docusign.com", "production": "account.docusign.com"}
 class DocusignProvider(Provider):
     name = "docusign"
 
-    token_url: str = "https://account-d.docusign.com/oauth/token"
     environment: Literal["demo", "production"] = Field(
-        default="demo", description="demo (account-d.docusign.com) or production (account.docusign.com)."
+        description="demo (account-d.docusign.com) or production (account.docusign.com): required, since a "
+        "refresh token sent to the other environment's server looks like a dead grant."
     )
 
     @model_validator(mode="before")
