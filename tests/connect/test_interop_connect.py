@@ -289,3 +289,43 @@ async def test_connect_through_the_admin_api_logs_no_secret(server: dict[str, An
         SQLiteStateStore.take = original_take  # type: ignore[method-assign]
         await admin.stop()
         await host.aclose()
+
+
+def test_freshtoken_connect_as_a_process(server: dict[str, Any]) -> None:
+    """The one command, as a real process, against the real server: the test is the person at the browser."""
+    import os
+    import subprocess
+    import sys
+
+    key = f"acme:{server['name']}:grace"
+    binary = Path(sys.executable).parent / "freshtoken"
+    env = {k: v for k, v in os.environ.items() if k != "FRESHTOKEN_CONFIG"}
+    proc = subprocess.Popen([str(binary), "-c", str(server["config"]), "connect", key, "--client", server["name"],
+                             "--timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        redirect = httpx.URL(url).params["redirect_uri"]
+        location = server["browse"](url, redirect)
+        page = httpx.get(location, trust_env=False, timeout=60)
+        assert page.status_code == 200 and "Connected" in page.text
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert f"connected {key} (client {server['name']}, status active" in out
+    from freshtoken.embedded import AesGcmCodec, SQLiteKV, SQLiteStore
+
+    folder = server["config"].parent
+    store = SQLiteStore(folder / "state.db", AesGcmCodec.from_env(os.environ))
+    kv = SQLiteKV(folder / "kv.db")
+    try:
+        state, record = store.load_state(key), kv.get_sync(key)
+    finally:
+        store.close()
+        kv.close()
+    assert state is not None and record is not None
+    for secret in (srv.SECRET, state.refresh_token.get_secret_value(), json.loads(record)["access_token"]):
+        assert secret not in out + err + page.text
