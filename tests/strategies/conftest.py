@@ -108,9 +108,10 @@ class MachineHost:
     """An embedded runtime (SQLite state and KV under ``tmp``) on the virtual clock."""
 
     def __init__(self, tmp: Path, clock: ManualClock, clients: dict[str, OAuthClient], *,
-                 extra_plugins: tuple[Any, ...] = ()) -> None:
+                 extra_plugins: tuple[Any, ...] = (), codec: AesGcmCodec | None = None) -> None:
+        self.tmp = tmp
         self.clock = clock
-        self.codec = AesGcmCodec.from_spec(generate_key("k1"))
+        self.codec = codec or AesGcmCodec.from_spec(generate_key("k1"))
         self.store = SQLiteStore(tmp / "state.db", self.codec)
         self.kv = SQLiteKV(tmp / "kv.db", clock=clock)
         self.http = TokenHTTP()

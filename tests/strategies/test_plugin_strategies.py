@@ -129,3 +129,46 @@ async def test_generic_jwt_bearer_finds_the_token_endpoint_by_discovery(
     record = await TokenReader(host.kv, clock=host.clock).get("t:generic:disco")
     assert record.expires_at == int(host.clock.now() + HOUR)
 
+
+
+async def test_options_are_validated_and_never_hold_a_secret(
+    machine_sandbox: SandboxServer, host_factory: Callable[..., MachineHost]
+) -> None:
+    def client(options: dict[str, object]) -> OAuthClient:
+        return OAuthClient(name="c", provider="generic", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                           provider_options={"token_url": machine_sandbox.token_url,
+                                             "strategy_options": {"client_credentials": options}})
+
+    host = host_factory({"c": client({"params": {"client_secret": "s3cr3t-in-plain-config"}})})
+    with pytest.raises(ConfigError) as refused:
+        await host.rt.register("t:generic:x", client="c", strategy="client_credentials")
+    assert "strategy_options.client_credentials: params" in str(refused.value)
+    assert "a secret is not an option" in str(refused.value) and "s3cr3t-in-plain-config" not in str(refused.value)
+    host = host_factory({"c": client({"scopes": "a b"})})
+    with pytest.raises(ConfigError, match=r"strategy_options\.client_credentials: scopes: Extra inputs"):
+        await host.rt.register("t:generic:x", client="c", strategy="client_credentials")
+
+
+async def test_an_account_whose_strategy_is_gone_is_misconfigured_not_lost(
+    machine_sandbox: SandboxServer, host_factory: Callable[..., MachineHost]
+) -> None:
+    client = OAuthClient(name="acme", provider="acme", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                         provider_options={"token_url": machine_sandbox.token_url})
+    host = host_factory({"acme": client}, extra_plugins=(AcmePlugin(),))
+    await host.rt.register("t:acme:orders", client="acme", strategy="audience_credentials",
+                           account_data={"audience": "https://orders.acme.example"})
+    await host.close()
+
+    class ProviderOnly:  # the same provider, but the plugin that brought the strategy is gone
+        @hookimpl
+        def freshtoken_register_providers(self, register: Callable[[type[Provider]], None]) -> None:
+            register(AcmeProvider)
+
+    later = MachineHost(host.tmp, host.clock, {"acme": client}, extra_plugins=(ProviderOnly(),), codec=host.codec)
+    try:
+        assert await later.rt.run_due() == 1
+        status = await later.rt.status("t:acme:orders")
+        assert status["status"] == "misconfigured" and "unknown strategy 'audience_credentials'" in status["last_error"]
+        assert status["alarm_at"] is not None  # retried slowly: installing the plugin again heals it
+    finally:
+        await later.close()

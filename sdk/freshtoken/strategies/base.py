@@ -15,6 +15,7 @@ from ..client import OAuthClient
 from ..errors import ConfigError, Misconfigured, ReauthRequired, UnsafeEndpoint
 from ..http import USER_AGENT, TokenHTTP, TokenRequest, TokenResponse
 from ..provider import Provider
+from ..secret_fields import secret_field_names
 from ..tokens import TokenSet
 
 M = TypeVar("M", bound=BaseModel)
@@ -87,6 +88,17 @@ class Strategy:
 
     def parse_response(self, exchange: Exchange, response: TokenResponse, now: float) -> TokenSet:
         return exchange.provider.parse_response(response, now)
+
+
+def no_secret_params(value: dict[str, str]) -> dict[str, str]:
+    """A validator for option fields sent as request parameters or claims: options are plain configuration, so a
+    secret-looking name (``client_secret``, ``assertion``, ``password``...) is refused: it belongs in the client's
+    ``client_secret`` or ``private_key`` (a secret: resolved from the environment, redacted, encrypted in transit)."""
+    refused = secret_field_names(value)
+    if refused:
+        raise ValueError(f"{', '.join(map(repr, refused))}: a secret is not an option; set the client's "
+                         "client_secret or private_key (a secret reference) instead")
+    return value
 
 
 class MachineStrategy(Strategy):

@@ -3,10 +3,10 @@ for ``private_key_jwt``) and asks for a token; nothing per account is secret."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..http import TokenRequest
-from .base import Exchange, MachineStrategy
+from .base import Exchange, MachineStrategy, no_secret_params
 
 
 class ClientCredentialsOptions(BaseModel):
@@ -16,6 +16,8 @@ class ClientCredentialsOptions(BaseModel):
     params: dict[str, str] = Field(
         default_factory=dict, description="More request parameters (e.g. Auth0's audience, a resource)."
     )
+
+    check_no_secrets = field_validator("params")(no_secret_params)
 
 
 class ClientCredentials(MachineStrategy):

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import ConfigError
 from ..http import TokenRequest
 from .assertion import new_jti, sign, signing_key
-from .base import NO_CLIENT_AUTH, Exchange, MachineStrategy
+from .base import NO_CLIENT_AUTH, Exchange, MachineStrategy, no_secret_params
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -44,6 +44,8 @@ class JWTBearerOptions(BaseModel):
         description="Authenticate the client as well (its auth_method); off: the assertion is the only credential "
         "(RFC 7523 §2.1: client authentication is optional), nothing else is sent.",
     )
+
+    check_no_secrets = field_validator("claims", "params")(no_secret_params)
 
 
 class JWTBearer(MachineStrategy):
