@@ -41,15 +41,13 @@ packages = ["src/{module}"]
 MODULE = '''"""{title}: refresh behaviour for freshtoken.
 
 Declare what differs from RFC 6749 as fields; override a method only where the provider really differs
-(see ``freshtoken.provider.Provider``: ``token_payload``, ``parse_expiry``, ``error_code``,
-``classify_error``, ``build_refresh_request``).
+(see ``freshtoken.provider.Provider``: ``token_payload``, ``parse_expiry``, ``classify_error``,
+``build_refresh_request``). A provider's own error codes are a table, not code: ``error_aliases``.
 """
 
 from __future__ import annotations
 
-{imports}
-from freshtoken import Provider, hookimpl
-from freshtoken.client import AuthMethod
+{imports}from freshtoken import AuthMethod, Provider, ProviderRegistrar, hookimpl
 {constants}
 
 class {cls}(Provider):
@@ -62,7 +60,7 @@ class {cls}(Provider):
 
 
 @hookimpl
-def freshtoken_register_providers(register: Callable[[type[Provider]], None]) -> None:
+def freshtoken_register_providers(register: ProviderRegistrar) -> None:
     register({cls})
 '''
 
@@ -145,7 +143,7 @@ def scaffold(name: str, target: Path, *, token_url: str, title: str | None = Non
     words = re.split(r"[-_]", name)
     fields = list(dict.fromkeys(re.findall(r"\{([a-z_][a-z0-9_]*)\}", token_url)))
     if fields:
-        imports = "from collections.abc import Callable, Mapping\nfrom typing import ClassVar\n"
+        imports = "from collections.abc import Mapping\nfrom typing import ClassVar\n\n"
         patterns = ", ".join(f'"{f}": LABEL' for f in fields)
         account_fields = (
             "    # Account data the token URL needs, each a pattern the WHOLE value must match. LABEL is one DNS\n"
@@ -158,7 +156,7 @@ def scaffold(name: str, target: Path, *, token_url: str, title: str | None = Non
         )
         account_data = "    account_data = {" + ", ".join(f'"{f}": "acme"' for f in fields) + "}\n"
     else:
-        imports = "from collections.abc import Callable\n"
+        imports = ""
         constants = ""
         account_fields = (
             "    # Account data a templated token URL needs, each a pattern the whole value must match:\n"
