@@ -1,0 +1,3 @@
+module freshtoken.dev/reader
+
+go 1.19

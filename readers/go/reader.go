@@ -1,0 +1,135 @@
+// Package reader reads freshtoken KV records from Redis with the standard library only: a RESP GET over
+// net.Conn, then the record (v 1 a token, v 2 a reason) judged into a reason and an HTTP status.
+package reader
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Status is the HTTP status a gateway answers with for each reason ("ok": go on with the request).
+var Status = map[string]int{"ok": 200, "unknown": 404, "reauth_required": 403, "expired": 503, "unsupported_version": 500}
+
+var reasons = map[string]string{"reauth_required": "reauth_required", "refresh_failing": "expired", "misconfigured": "expired"}
+
+// Reading is the answer for one key; Authorization is set only when Reason is "ok".
+type Reading struct {
+	Reason        string `json:"reason"`
+	Status        int    `json:"status"`
+	Authorization string `json:"authorization,omitempty"`
+}
+
+type record struct {
+	V           *int             `json:"v"`
+	AccessToken *string          `json:"access_token"`
+	TokenType   *string          `json:"token_type"`
+	ExpiresAt   *json.RawMessage `json:"expires_at"`
+	Status      *string          `json:"status"`
+}
+
+func answer(reason string) Reading { return Reading{Reason: reason, Status: Status[reason]} }
+
+// Judge reads one KV value (nil: the key holds nothing) at now, refusing tokens with less than minRemaining left.
+func Judge(value []byte, now time.Time, minRemaining time.Duration) Reading {
+	if value == nil {
+		return answer("unknown")
+	}
+	var r record
+	if json.Unmarshal(value, &r) != nil || r.V == nil {
+		return answer("unsupported_version")
+	}
+	switch *r.V {
+	case 1:
+		typ := "Bearer"
+		if r.TokenType != nil {
+			typ = *r.TokenType
+		}
+		if r.AccessToken == nil || *r.AccessToken == "" || r.ExpiresAt == nil {
+			return answer("unsupported_version")
+		}
+		if string(*r.ExpiresAt) != "null" {
+			exp, err := strconv.ParseInt(string(*r.ExpiresAt), 10, 64)
+			if err != nil {
+				return answer("unsupported_version")
+			}
+			if time.Unix(exp, 0).Sub(now) < minRemaining {
+				return answer("expired")
+			}
+		}
+		return Reading{Reason: "ok", Status: 200, Authorization: typ + " " + *r.AccessToken}
+	case 2:
+		if reason, ok := reasons[strOr(r.Status)]; ok && r.AccessToken == nil {
+			return answer(reason)
+		}
+	}
+	return answer("unsupported_version")
+}
+
+func strOr(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// Client is one Redis connection (not safe for concurrent use: one per goroutine, or a pool of them).
+type Client struct {
+	Prefix string // prepended to every key (the runtime's KV prefix)
+	conn   net.Conn
+	rd     *bufio.Reader
+}
+
+// Dial connects to Redis at addr ("127.0.0.1:6379").
+func Dial(addr string, timeout time.Duration) (*Client, error) {
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{conn: conn, rd: bufio.NewReader(conn)}, nil
+}
+
+// Get sends GET key (RESP) and returns the value, or nil when the key holds nothing.
+func (c *Client) Get(key string) ([]byte, error) {
+	if _, err := fmt.Fprintf(c.conn, "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", len(key), key); err != nil {
+		return nil, err
+	}
+	line, err := c.rd.ReadString('\n')
+	if err != nil {
+		return nil, err
+	}
+	line = strings.TrimSuffix(line, "\r\n")
+	if strings.HasPrefix(line, "-") {
+		return nil, errors.New("redis: " + line[1:])
+	}
+	if !strings.HasPrefix(line, "$") {
+		return nil, errors.New("redis: unexpected reply to GET")
+	}
+	n, err := strconv.Atoi(line[1:])
+	if err != nil || n < 0 {
+		return nil, err // $-1: no value
+	}
+	buf := make([]byte, n+2)
+	if _, err := io.ReadFull(c.rd, buf); err != nil {
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
+// Read is GET prefix+key, judged.
+func (c *Client) Read(key string, minRemaining time.Duration) (Reading, error) {
+	v, err := c.Get(c.Prefix + key)
+	if err != nil {
+		return Reading{}, err
+	}
+	return Judge(v, time.Now(), minRemaining), nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }

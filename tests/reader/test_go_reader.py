@@ -1,0 +1,50 @@
+"""The Go reader (readers/go: a RESP GET over net.Conn, standard library only) on records written by the SDK,
+on a real redis-server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from . import toolchains
+from .sdk_records import EXPECTED, MIN_REMAINING
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def build_ftread(out_dir: Path) -> Path:
+    go = toolchains.go()
+    binary = out_dir / "ftread"
+    subprocess.run([go, "build", "-o", str(binary), "./cmd/ftread"], cwd=ROOT / "readers" / "go", check=True,
+                   timeout=600, env={**__import__("os").environ, "GOFLAGS": "-mod=mod", "GOPROXY": "off"})
+    return binary
+
+
+@pytest.mark.redis
+async def test_go_reader_on_redis(redis_server: str, sdk_written: dict[str, str], tmp_path: Path):
+    binary = build_ftread(tmp_path)
+    from freshtoken.kv.redis import RedisKV
+
+    prefix = "goreader:"
+    async with RedisKV(url=redis_server) as kv:
+        for key, value in sdk_written.items():
+            await kv.put(prefix + key, value, 86_400 * 2)
+    addr = redis_server.removeprefix("redis://").split("/")[0]
+    out = subprocess.run([str(binary), "read", addr, prefix, str(MIN_REMAINING), *EXPECTED], capture_output=True,
+                         text=True, timeout=60, check=True)
+    readings = json.loads(out.stdout)
+    assert {k: (v["reason"], v["status"]) for k, v in readings.items()} == EXPECTED
+    token = json.loads(sdk_written["t:generic:ok"])["access_token"]
+    assert readings["t:generic:ok"]["authorization"] == f"Bearer {token}"
+    assert all("authorization" not in v for k, v in readings.items() if k != "t:generic:ok")
+
+
+def test_go_vet_and_format():
+    go = toolchains.go()
+    subprocess.run([go, "vet", "./..."], cwd=ROOT / "readers" / "go", check=True, timeout=600)
+    out = subprocess.run(["gofmt", "-l", "."], cwd=ROOT / "readers" / "go", capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert out.stdout == "", f"gofmt would change: {out.stdout}"

@@ -1,0 +1,93 @@
+"""The JavaScript readers on records written by the SDK: the Worker gateway (readers/js/worker.mjs) in real
+workerd through miniflare reading Workers KV, and the Node reader (readers/node) on a real redis-server."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fixtures_servers.threaded import serving
+
+from . import toolchains
+from .sdk_records import EXPECTED, MIN_REMAINING
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+
+
+class Upstream(http.server.BaseHTTPRequestHandler):
+    seen: list[tuple[str, str | None]] = []
+
+    def do_GET(self) -> None:
+        Upstream.seen.append((self.path, self.headers.get("Authorization")))
+        body = b'{"upstream": true}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.workerd
+def test_worker_gateway_in_workerd(sdk_written: dict[str, str]):
+    node = toolchains.node()
+    toolchains.miniflare()
+    Upstream.seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    with serving(server):
+        config = {"upstream": f"http://127.0.0.1:{server.server_address[1]}", "minRemaining": MIN_REMAINING,
+                  "prefix": "gw:"}
+        proc = subprocess.Popen([node, str(HERE / "worker_driver.mjs"), json.dumps(config)], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(json.dumps(sdk_written) + "\n")
+            proc.stdin.flush()
+            line = proc.stdout.readline()
+            assert line.startswith("READY "), line
+            url = json.loads(line[6:])["url"].rstrip("/")
+            answers = {}
+            with httpx.Client(trust_env=False, timeout=30) as client:
+                for key in EXPECTED:
+                    r = client.get(f"{url}/{key}/v1/me?x=1")
+                    answers[key] = (r.json().get("reason", "ok") if r.status_code != 200 else "ok", r.status_code)
+                    if r.status_code == 503:
+                        assert r.headers["retry-after"] == "30"
+        finally:
+            if proc.stdin:
+                proc.stdin.close()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+                raise
+    assert answers == EXPECTED
+    token = json.loads(sdk_written["t:generic:ok"])["access_token"]
+    assert Upstream.seen == [("/v1/me?x=1", f"Bearer {token}")]  # only the ok key reached upstream
+
+
+@pytest.mark.redis
+async def test_node_reader_on_redis(redis_server: str, sdk_written: dict[str, str]):
+    node = toolchains.node()
+    toolchains.node_redis()
+    from freshtoken.kv.redis import RedisKV
+
+    prefix = "nodereader:"
+    async with RedisKV(url=redis_server) as kv:
+        for key, value in sdk_written.items():
+            await kv.put(prefix + key, value, 86_400 * 2)
+    out = subprocess.run([node, str(ROOT / "readers" / "node" / "cli.mjs"), "read", redis_server, prefix,
+                          str(MIN_REMAINING), *EXPECTED], capture_output=True, text=True, timeout=60, check=True)
+    readings = json.loads(out.stdout)
+    assert {k: (v["reason"], v["status"]) for k, v in readings.items()} == EXPECTED
+    token = json.loads(sdk_written["t:generic:ok"])["access_token"]
+    assert readings["t:generic:ok"]["authorization"] == f"Bearer {token}"
+    assert all("authorization" not in v for k, v in readings.items() if k != "t:generic:ok")
