@@ -48,10 +48,12 @@ class Host:
     closers: list[Any] = field(default_factory=list)
     #: The per-account event history (:class:`~freshtoken.embedded.history.AccountHistory`), or None.
     history: Any = None
+    #: The fleet gauges of the metrics (:class:`~freshtoken.embedded.fleet_gauges.FleetGauges`), or None.
+    fleet: Any = None
 
     async def aclose(self) -> None:
         await self.runtime.aclose()
-        for obj in self.closers:
+        for obj in [*self.closers, self.history, self.fleet]:  # the history writes its last events here
             closer = getattr(obj, "aclose", None)
             if callable(closer):
                 await closer()
@@ -226,11 +228,11 @@ def build_host(
     except ConfigError as exc:
         store.close()
         raise type(exc)(f"{settings.source}: clients: {exc}") from None
+    fleet = None
     if metrics is not None:
         from ..embedded.fleet_gauges import FleetGauges
 
         fleet = FleetGauges(db, runtime.clock.now)
-        alerters.append(fleet)  # closed with the host
         metrics.bind(runtime.stats, fleet)
         metrics.watch_webhooks(a for a in alerters if type(a).__name__ == "WebhookAlerter")
     history = None
@@ -239,9 +241,8 @@ def build_host(
 
         history = AccountHistory(db, per_account=settings.history.per_account, secrets=settings.secret_values(env))
         pm.register(history, name=f"freshtoken.embedded.history.{id(history)}")
-        alerters.append(history)  # closed (its last events written) with the host
     return Host(settings=settings, runtime=runtime, kv=kv_backend, plugins=pm, metrics=metrics, closers=alerters,
-                history=history)
+                history=history, fleet=fleet)
 
 
 def build_runtime(settings: Settings, **kwargs: Any) -> EmbeddedRuntime:
