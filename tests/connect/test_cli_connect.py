@@ -161,3 +161,19 @@ def test_connect_open_hands_the_url_to_the_browser(env: Path, sandbox: Any, tmp_
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert f"connected {KEY}" in out
+
+
+def test_connect_redirect_host_localhost(env: Path, sandbox: Any) -> None:
+    """For a provider that only accepts http://localhost/...: the redirect URI names localhost, the listener is
+    still on 127.0.0.1 and the browser reaches it by that name."""
+    config = write_config(env, sandbox.url)
+    with connect_process(config, KEY, "--client", "sandbox", "--redirect-host", "localhost", "--timeout", "60") as proc:
+        url = authorization_url(proc)
+        redirect = httpx.URL(url).params["redirect_uri"]
+        assert redirect.startswith("http://localhost:") and redirect.endswith("/callback")
+        location = sandbox_authorize(url)
+        assert httpx.get(location, trust_env=False, timeout=30).status_code == 200
+        _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    state, _ = stored(env)
+    assert state is not None and state.status.value == "active"

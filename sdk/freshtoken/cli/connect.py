@@ -56,6 +56,9 @@ def _scopes(items: tuple[str, ...]) -> list[str] | None:
 @click.option("--open", "open_browser", is_flag=True, help="Open the authorization URL in a browser.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Loopback port of the redirect listener (0: any free port).")
+@click.option("--redirect-host", type=click.Choice(["127.0.0.1", "localhost"]), default="127.0.0.1",
+              show_default=True, help="The host the redirect URI names (a provider that only accepts "
+              "http://localhost/... needs localhost); the listener is on 127.0.0.1 either way.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True, metavar="SECONDS",
               help="How long to wait for the provider's redirect.")
 @click.option("--replace", is_flag=True,
@@ -64,7 +67,7 @@ def _scopes(items: tuple[str, ...]) -> list[str] | None:
 @json_option
 @pass_state
 def connect(state: CliState, key: str, client: str, scope: tuple[str, ...], account_data: tuple[str, ...],
-            open_browser: bool, port: int, timeout: float, replace: bool, as_json: bool) -> None:
+            open_browser: bool, port: int, redirect_host: str, timeout: float, replace: bool, as_json: bool) -> None:
     """Connect KEY ({tenant}:{provider}:{account_id}): authorise at the provider, register the grant."""
     from ..connect import ConnectError, ConnectFlow, MemoryStateStore
     from ..connect.loopback import LoopbackListener
@@ -74,7 +77,7 @@ def connect(state: CliState, key: str, client: str, scope: tuple[str, ...], acco
 
     async def go(host: Any) -> dict[str, Any]:
         flow = ConnectFlow.for_runtime(host.runtime, MemoryStateStore(), ttl=timeout)
-        listener = LoopbackListener(port)
+        listener = LoopbackListener(port, redirect_host=redirect_host)
         try:
             await listener.start()
         except OSError as exc:

@@ -33,12 +33,17 @@ def page(status: int, title: str, text: str) -> bytes:
 
 
 class LoopbackListener:
-    """Listen on ``127.0.0.1:port`` (0: ephemeral). :attr:`redirect_uri` once :meth:`start` returned."""
+    """Listen on ``127.0.0.1:port`` (0: ephemeral). :attr:`redirect_uri` once :meth:`start` returned; it names
+    ``redirect_host`` (``127.0.0.1``, or ``localhost`` for a provider that only accepts that name), the listener
+    is on 127.0.0.1 either way."""
 
-    def __init__(self, port: int = 0, *, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int = 0, *, host: str = "127.0.0.1", redirect_host: str | None = None) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, not {port}")
+        if redirect_host not in (None, "127.0.0.1", "localhost"):
+            raise ValueError(f"redirect_host must be 127.0.0.1 or localhost, not {redirect_host!r}")
         self.host = host
+        self.redirect_host = redirect_host or host
         self._port = port
         self._server: asyncio.Server | None = None
         self._handler: Callable[[dict[str, str]], Awaitable[tuple[int, str, str]]] | None = None
@@ -51,7 +56,7 @@ class LoopbackListener:
 
     @property
     def redirect_uri(self) -> str:
-        return f"http://{self.host}:{self._port}{CALLBACK_PATH}"
+        return f"http://{self.redirect_host}:{self._port}{CALLBACK_PATH}"
 
     async def start(self) -> None:
         self._done = asyncio.get_running_loop().create_future()
