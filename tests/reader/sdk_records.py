@@ -95,3 +95,17 @@ async def sdk_records(sandbox: SandboxServer) -> dict[str, str]:
         await r._test_http.aclose()  # type: ignore[attr-defined]
     assert all(isinstance(v, str) for v in out.values())
     return out
+
+
+def put_in_redis(url: str, prefix: str, records: dict[str, str]) -> None:
+    """Write ``records`` under ``prefix`` with the SDK's Redis KV (its guarded SET, TTL two days)."""
+    import asyncio
+
+    from freshtoken.kv.redis import RedisKV
+
+    async def put() -> None:
+        async with RedisKV(url=url) as kv:
+            for key, value in records.items():
+                await kv.put(prefix + key, value, 86_400 * 2)
+
+    asyncio.run(put())

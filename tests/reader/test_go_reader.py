@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from . import toolchains
-from .sdk_records import EXPECTED, MIN_REMAINING
+from .sdk_records import EXPECTED, MIN_REMAINING, put_in_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,14 +24,10 @@ def build_ftread(out_dir: Path) -> Path:
 
 
 @pytest.mark.redis
-async def test_go_reader_on_redis(redis_server: str, sdk_written: dict[str, str], tmp_path: Path):
+def test_go_reader_on_redis(redis_server: str, sdk_written: dict[str, str], tmp_path: Path):
     binary = build_ftread(tmp_path)
-    from freshtoken.kv.redis import RedisKV
-
     prefix = "goreader:"
-    async with RedisKV(url=redis_server) as kv:
-        for key, value in sdk_written.items():
-            await kv.put(prefix + key, value, 86_400 * 2)
+    put_in_redis(redis_server, prefix, sdk_written)
     addr = redis_server.removeprefix("redis://").split("/")[0]
     out = subprocess.run([str(binary), "read", addr, prefix, str(MIN_REMAINING), *EXPECTED], capture_output=True,
                          text=True, timeout=60, check=True)

@@ -14,7 +14,7 @@ import pytest
 from tests.fixtures_servers.threaded import serving
 
 from . import toolchains
-from .sdk_records import EXPECTED, MIN_REMAINING
+from .sdk_records import EXPECTED, MIN_REMAINING, put_in_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -75,15 +75,11 @@ def test_worker_gateway_in_workerd(sdk_written: dict[str, str]):
 
 
 @pytest.mark.redis
-async def test_node_reader_on_redis(redis_server: str, sdk_written: dict[str, str]):
+def test_node_reader_on_redis(redis_server: str, sdk_written: dict[str, str]):
     node = toolchains.node()
     toolchains.node_redis()
-    from freshtoken.kv.redis import RedisKV
-
     prefix = "nodereader:"
-    async with RedisKV(url=redis_server) as kv:
-        for key, value in sdk_written.items():
-            await kv.put(prefix + key, value, 86_400 * 2)
+    put_in_redis(redis_server, prefix, sdk_written)
     out = subprocess.run([node, str(ROOT / "readers" / "node" / "cli.mjs"), "read", redis_server, prefix,
                           str(MIN_REMAINING), *EXPECTED], capture_output=True, text=True, timeout=60, check=True)
     readings = json.loads(out.stdout)

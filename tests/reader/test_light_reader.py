@@ -4,6 +4,7 @@ attach the token per request (real HTTP server on 127.0.0.1, real SQLite file, r
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import json
 import subprocess
@@ -31,7 +32,7 @@ from freshtoken_reader import (
 )
 from tests.fixtures_servers.threaded import serving
 
-from .sdk_records import EXPECTED, MIN_REMAINING
+from .sdk_records import EXPECTED, MIN_REMAINING, put_in_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ["pydantic", "pydantic_core", "authlib", "httpx", "pluggy", "click", "freshtoken"]
@@ -98,18 +99,20 @@ def test_sqlite_source_refuses_a_file_that_is_no_kv(tmp_path: Path):
 
 
 @pytest.mark.redis
-async def test_reader_over_sdk_records_redis(redis_server: str, sdk_written: dict[str, str]):
-    from freshtoken.kv.redis import RedisKV
-
+def test_reader_over_sdk_records_redis(redis_server: str, sdk_written: dict[str, str]):
     prefix = "lightreader:"
-    async with RedisKV(url=redis_server) as kv:
-        for key, value in sdk_written.items():
-            await kv.put(prefix + key, value, 86_400 * 2)
+    put_in_redis(redis_server, prefix, sdk_written)
     reader = Reader(RedisSource(redis_server, prefix=prefix), min_remaining=MIN_REMAINING)
     assert {k: (reader.read(k).reason.value, reader.read(k).status) for k in EXPECTED} == EXPECTED
-    areader = AsyncReader(AsyncRedisSource(redis_server, prefix=prefix), min_remaining=MIN_REMAINING)
-    assert {k: (await areader.read(k)).reason.value for k in EXPECTED} == {k: v[0] for k, v in EXPECTED.items()}
-    await areader.source.client.aclose()  # type: ignore[attr-defined]
+
+    async def read_async() -> dict[str, str]:
+        areader = AsyncReader(AsyncRedisSource(redis_server, prefix=prefix), min_remaining=MIN_REMAINING)
+        try:
+            return {k: (await areader.read(k)).reason.value for k in EXPECTED}
+        finally:
+            await areader.source.client.aclose()  # type: ignore[attr-defined]
+
+    assert asyncio.run(read_async()) == {k: v[0] for k, v in EXPECTED.items()}
 
 
 class Echo(http.server.BaseHTTPRequestHandler):
