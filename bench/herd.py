@@ -5,8 +5,9 @@ The token endpoint is ``bench.endpoint fast --latency L`` in its own process: a 
 that answers each request after L seconds (asyncio ``call_later``), with rotating refresh tokens and reuse
 detection. The runtime (SQLite state and KV in a temporary directory, the wall clock) registers the N accounts
 with an access token each, all at once (a bulk import), and runs its scheduler for ``--cycles`` token lifetimes.
-Meanwhile a reader task reads a sample of keys from the KV every 100 ms, through the :class:`TokenReader` (a
-refusal: no usable token) and raw (a token served expired: the record's ``expires_at`` has passed).
+Meanwhile a reader task reads ``--reads-per-second`` sampled keys from the KV (in batches every 100 ms), through
+the :class:`TokenReader` (a refusal: no usable token) and raw (a token served expired: the record's
+``expires_at`` has passed).
 
 **Time scaling.** Virtual time is impossible across real HTTP, so token lifetimes are scaled down (default
 ``--lifetime 150 --lead 40``: an hour and ten minutes shrunk ~24× and 15×) while the provider latency stays real
@@ -20,7 +21,10 @@ Per refresh (from the ``refresh_succeeded`` events): lateness = when the refresh
 (``expiry - lead`` of the token it replaced); delay = when the token landed - the alarm that produced it; lapsed =
 landed after the old token expired. Peak demand = refreshes landed per second, in the first and in the next
 cycle. The simulator (``freshtoken simulate``'s engine: the real refresher and planner in virtual time) runs the
-same parameters; both are printed side by side.
+same parameters; both are printed side by side. The simulator models the provider's latency and the slots, not
+the host's CPU unless ``--sim-cpu`` hands it the runtime's measured CPU seconds per refresh: on a machine so busy
+that the runtime's event loop lags (its measured exchange latency far above the endpoint's), the runtime is
+CPU-bound and the two part ways; the ``latency_estimate`` printed says which case a run was.
 
     python -m bench.herd                                        # 5,000 accounts, ~5 min
     python -m bench.herd --accounts 20000 --lifetime 600 --lead 120
@@ -80,12 +84,12 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-async def read_load(kv: SQLiteKV, keys: list[str], stop: asyncio.Event, counts: Counter[str], lead: float) -> None:
+async def read_load(kv: SQLiteKV, keys: list[str], stop: asyncio.Event, counts: Counter[str], per_tick: int) -> None:
     reader = TokenReader(kv, min_remaining=0)
     rng = random.Random(7)
     while not stop.is_set():
         now = time.time()
-        for key in rng.sample(keys, min(100, len(keys))):
+        for key in rng.sample(keys, min(per_tick, len(keys))):
             raw = await kv.get(key)
             try:
                 await reader.get(key)
@@ -126,12 +130,14 @@ async def run_runtime(args: argparse.Namespace, token_url: str, tmp: Path) -> di
     stop = asyncio.Event()
     counts: Counter[str] = Counter()
     end = onboard_start + args.cycles * args.lifetime + args.lead
-    reader = asyncio.create_task(read_load(kv, keys, stop, counts, args.lead))
+    reader = asyncio.create_task(read_load(kv, keys, stop, counts, max(1, args.reads_per_second // 10)))
+    cpu0 = c.cpu_seconds()
     sched = asyncio.create_task(rt.run(stop))
     await asyncio.sleep(max(0.0, end - time.time()))
     stop.set()
     await sched
     await reader
+    cpu = c.cpu_seconds() - cpu0
     stats = rt.stats()
     await rt.aclose()
     # per refresh: lateness, delay, lapse
@@ -152,6 +158,7 @@ async def run_runtime(args: argparse.Namespace, token_url: str, tmp: Path) -> di
         next_alarm[key] = next_at
     return {
         "onboard_seconds": onboard_seconds,
+        "cpu_seconds_per_refresh": cpu / max(1, len(rec.refreshes)),
         "planned_peak_per_second": max(planned.values(), default=0),
         "refreshes": len(rec.refreshes),
         "lateness_p50": pct(late, 0.5), "lateness_p99": pct(late, 0.99), "lateness_max": max(late, default=0.0),
@@ -170,14 +177,14 @@ async def run_runtime(args: argparse.Namespace, token_url: str, tmp: Path) -> di
     }
 
 
-def run_simulator(args: argparse.Namespace) -> dict[str, Any]:
+def run_simulator(args: argparse.Namespace, cpu_per_refresh: float) -> dict[str, Any]:
     from freshtoken.simulate import ProviderProfile, Scenario, Simulation
 
     profile = ProviderProfile(name="generic", accounts=args.accounts, lifetime=args.lifetime, latency=args.latency,
                               jitter=0.0)
     return Simulation(Scenario(providers=[profile], concurrency=args.concurrency, lead=args.lead, kv_margin=0.0,
                                duration=args.cycles * args.lifetime + args.lead,
-                               planner=args.planner == "capacity")).run()
+                               planner=args.planner == "capacity", cpu_per_refresh=cpu_per_refresh)).run()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -190,6 +197,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--cycles", type=int, default=2, help="token lifetimes to run after onboarding")
     p.add_argument("--planner", choices=["capacity", "deadline"], default="capacity")
     p.add_argument("--no-simulator", action="store_true")
+    p.add_argument("--reads-per-second", type=int, default=200, help="reads through the reader during the run")
+    p.add_argument("--sim-cpu", action="store_true",
+                   help="give the simulator the runtime's measured CPU seconds per refresh (--cpu-per-refresh)")
     args = p.parse_args(argv)
     params = vars(args).copy()
     data = c.envelope("herd" if args.planner == "capacity" else "herd-deadline", params)
@@ -202,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     data["runtime"] = runtime
     data["capacity_per_second"] = args.concurrency / args.latency
     if not args.no_simulator:
-        data["simulator"] = run_simulator(args)
+        data["simulator"] = run_simulator(args, runtime["cpu_seconds_per_refresh"] if args.sim_cpu else 0.0)
     c.finish(data, started)
     path = c.write_result(data["benchmark"], data)
     sim = data.get("simulator", {})
@@ -213,6 +223,8 @@ def main(argv: list[str] | None = None) -> None:
     rows.append(["peak_demand_next_cycle", c.fmt(runtime["peak_demand_next_cycle"]),
                  c.fmt(sim.get("peak_demand_after_first_cycle"))])
     print(c.table(["figure", "runtime", "simulator"], rows))
+    print(f"runtime: latency estimate {runtime['latency_estimate']}, capacity estimate {runtime['capacity_estimate']}, "
+          f"CPU per refresh {runtime['cpu_seconds_per_refresh'] * 1000:.2f} ms (reader load included)")
     print(f"capacity {data['capacity_per_second']:.0f}/s; reads {runtime['reads']}, refused "
           f"{runtime['reads_refused']}, served expired (raw) {runtime['reads_served_expired_raw']}; backlog alerts "
           f"{len(runtime['backlog_alerts'])} (simulator {len(sim.get('backlog_alerts', []))})")

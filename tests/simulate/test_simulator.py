@@ -118,3 +118,14 @@ def test_the_cli_prints_json_and_names_bad_input() -> None:
     bad = subprocess.run([FRESHTOKEN, "simulate", "--duration", "soon"],
                          capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode != 0 and "--duration" in bad.stderr and "not a duration" in bad.stderr
+
+
+def test_a_cpu_bound_host_is_capped_and_its_planner_sees_the_lag() -> None:
+    # 100 ms of host CPU per refresh: at most 10 a second, whatever the 32 slots and the 200 ms provider allow
+    profile = ProviderProfile(accounts=600, lifetime=600, latency=0.2, jitter=0.0)
+    sim = Simulation(Scenario(providers=[profile], concurrency=32, duration=1_300, lead=60, cpu_per_refresh=0.1))
+    r = sim.run()
+    assert r["capacity_per_second"] == 10.0 and r["peak_demand_per_second"] <= 10
+    # the herd queued for the CPU: its exchanges took longer, the measured latency rose, the backlog alert fired
+    assert r["lateness_p99"] > 10 and r["first_alert_at"] is not None
+    assert r["lapsed_tokens"] == 0 and r["peak_demand_after_first_cycle"] <= 10

@@ -65,6 +65,8 @@ def _outage(value: str) -> tuple[float, float]:
 @click.option("--lead", default=None, help="Refresh lead (default: the provider's, 10m).")
 @click.option("--kv-margin", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Seconds a token must be in KV before the old one expires (60 for Workers KV).")
+@click.option("--cpu-per-refresh", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Host CPU per refresh, seconds (0: not modelled); a host then does at most 1/this per second.")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--scenario", "scenario_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               default=None, help="A JSON scenario (several providers): overrides the provider options above.")
@@ -72,7 +74,8 @@ def _outage(value: str) -> tuple[float, float]:
 def simulate(accounts: int, lifetime: str, latency: float, jitter: float, failure_rate: float,
              outages: tuple[str, ...], invalid_grant_rate: float, provider_rate_limit: float | None,
              rate_limit: float | None, concurrency: int, hosts: int, duration: str, onboarding: str,
-             no_access_token: bool, planner: str, lead: str | None, kv_margin: float, seed: int,
+             no_access_token: bool, planner: str, lead: str | None, kv_margin: float, cpu_per_refresh: float,
+             seed: int,
              scenario_file: Path | None, as_json: bool) -> None:
     """Simulate a fleet in virtual time with the real refresher and scheduler: peak demand, lateness, tokens
     that would lapse, re-authorisation exposure, backlog alerts."""
@@ -92,7 +95,7 @@ def simulate(accounts: int, lifetime: str, latency: float, jitter: float, failur
             providers=profiles, concurrency=concurrency, hosts=hosts, duration=_seconds(duration, "--duration"),
             onboarding=_seconds(onboarding, "--onboarding"), with_access_token=not no_access_token,
             planner=planner == "capacity", kv_margin=kv_margin,
-            lead=None if lead is None else _seconds(lead, "--lead"), seed=seed,
+            lead=None if lead is None else _seconds(lead, "--lead"), seed=seed, cpu_per_refresh=cpu_per_refresh,
         )
         for k, v in extra.items():
             setattr(scenario, k, v)

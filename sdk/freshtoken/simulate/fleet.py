@@ -36,8 +36,10 @@ START = 1_800_000_000.0
 
 
 class _Host:
-    def __init__(self, index: int, concurrency: int, planner: CapacityPlanner | None, threshold: float) -> None:
+    def __init__(self, index: int, concurrency: int, planner: CapacityPlanner | None, threshold: float,
+                 http: SimHTTP) -> None:
         self.index = index
+        self.http = http
         self.concurrency = concurrency
         self.planner = planner
         self.running = 0
@@ -74,7 +76,6 @@ class Simulation:
             self.sim[host] = SimProvider(p, self.clock, random.Random(self.rng.random()), START)
             lead_of[p.name] = self.providers[p.name].lead
         self.lead = min(lead_of.values())
-        self.http = SimHTTP(self.clock, self.sim)
         self.storages: dict[str, MemoryStorage] = {}
         self.kv = RecordingKV(self.clock, lead_of, scenario.kv_margin, self.storages)
         self.hosts: list[_Host] = []
@@ -85,7 +86,8 @@ class Simulation:
                          if p.client_rate_limit is not None}
                 planner = CapacityPlanner(concurrency=scenario.concurrency, rate_limits=rates,
                                           latency=LatencyEstimate())
-            self.hosts.append(_Host(i, scenario.concurrency, planner, scenario.backlog_threshold))
+            http = SimHTTP(self.clock, self.sim, cpu_per_refresh=scenario.cpu_per_refresh)
+            self.hosts.append(_Host(i, scenario.concurrency, planner, scenario.backlog_threshold, http))
         self._host_of: dict[str, _Host] = {}
         self._client_of: dict[str, str] = {}
         self._seq = 0
@@ -98,7 +100,7 @@ class Simulation:
         name = self._client_of[key]
         host = self._host_of[key]
         return Refresher(key, storage=self.storages[key], kv=self.kv, provider=self.providers[name],
-                         client=self.clients[name], http=self.http, clock=self.clock, rng=self.rng,
+                         client=self.clients[name], http=host.http, clock=self.clock, rng=self.rng,
                          kv_margin=self.scenario.kv_margin, planner=host.planner)
 
     def _onboard(self, key: str, account: int, sim: SimProvider) -> None:
@@ -178,6 +180,8 @@ class Simulation:
         for s in self.sim.values():
             demand.update(s.per_second)
         capacity = sc.hosts * sc.concurrency / max(1e-9, self._mean_latency())
+        if sc.cpu_per_refresh:
+            capacity = min(capacity, sc.hosts / sc.cpu_per_refresh)
         return report(scenario=sc, kv=self.kv, outcomes=self.outcomes, demand=demand, start=START, end=end,
                       capacity=capacity, alerts=self.alerts, providers=self.sim,
                       wall_seconds=time.perf_counter() - wall, events=self.engine.events,

@@ -147,15 +147,22 @@ def _json(status: int, body: dict[str, object], headers: dict[str, str] | None =
 class SimHTTP(TokenHTTP):
     """The real ``TokenHTTP.send`` over simulated providers (by host name) with virtual latency and deadline."""
 
-    def __init__(self, clock: SimClock, providers: dict[str, SimProvider]) -> None:
+    def __init__(self, clock: SimClock, providers: dict[str, SimProvider], *, cpu_per_refresh: float = 0.0) -> None:
         super().__init__()
         self.clock = clock
         self.providers = providers
+        #: One host's event loop: each exchange first takes its turn for ``cpu_per_refresh`` seconds.
+        self.cpu_per_refresh = cpu_per_refresh
+        self._cpu_free_at = 0.0
 
     async def post(self, url: str, headers: dict[str, str], body: bytes, *, timeout: float) -> TokenResponse:
         provider = self.providers.get(urlsplit(url).hostname or "")
         if provider is None:
             raise RetryableError(f"no simulated provider answers {url}")
+        if self.cpu_per_refresh:
+            start = max(self.clock.t, self._cpu_free_at)
+            self._cpu_free_at = start + self.cpu_per_refresh
+            await self.clock.sleep_until(self._cpu_free_at)
         latency = provider.latency()
         if latency > timeout:  # the deadline passes first: abandoned, as TokenHTTP.post does
             await self.clock.sleep_until(self.clock.t + timeout)

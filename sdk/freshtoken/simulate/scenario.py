@@ -29,6 +29,10 @@ class Scenario:
     kv_margin: float = 0.0
     #: Refresh lead of every provider (None: the provider's default, 600 s).
     lead: float | None = None
+    #: Host CPU per refresh, seconds (0: not modelled). Each host runs one event loop: its refreshes take their
+    #: turn on it, so a host does at most ``1 / cpu_per_refresh`` refreshes a second whatever its concurrency, and
+    #: the wait shows in the exchange durations the planner measures (as event-loop lag does in a real host).
+    cpu_per_refresh: float = 0.0
     #: The backlog alert fires at this fraction of the lead.
     backlog_threshold: float = 0.5
     seed: int = 1
@@ -41,8 +45,8 @@ class Scenario:
             problems.append("concurrency and hosts must be at least 1")
         if not self.duration > 0:
             problems.append("duration must be positive")
-        if self.onboarding < 0 or self.kv_margin < 0:
-            problems.append("onboarding and kv_margin must be 0 or more")
+        if self.onboarding < 0 or self.kv_margin < 0 or self.cpu_per_refresh < 0:
+            problems.append("onboarding, kv_margin and cpu_per_refresh must be 0 or more")
         if self.lead is not None and not self.lead > 0:
             problems.append("lead must be positive")
         names = [p.name for p in self.providers]
