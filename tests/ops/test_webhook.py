@@ -134,10 +134,11 @@ async def test_a_hung_receiver_blocks_no_refresh_and_the_queue_bound_holds(
             keys = [f"t1:generic:h{i}" for i in range(10)]
             for key in keys:
                 await host.runtime.register(key, client="sandbox", refresh_token="rt-unknown-to-the-sandbox")
-            outcome = await host.runtime.refresh_now(keys[0])  # reauth_required: one webhook event
+            # liveness bounds only (the receiver holds each request 60 s): a refresh that waited for it fails here
+            outcome = await asyncio.wait_for(host.runtime.refresh_now(keys[0]), 30)  # one webhook event
             assert outcome.kind.value == "reauth_required"
             await asyncio.get_running_loop().run_in_executor(None, receiver.started.wait, 30)
-            outcomes = [await host.runtime.refresh_now(k) for k in keys[1:]]  # nine more, receiver still hung
+            outcomes = [await asyncio.wait_for(host.runtime.refresh_now(k), 30) for k in keys[1:]]  # still hung
             assert [o.kind.value for o in outcomes] == ["reauth_required"] * 9
             assert receiver.deliveries == [] and hook.delivered == 0  # nothing answered yet, and yet done
             assert hook.pending == 3 and hook.dropped == 6  # the oldest six of the nine queued are dropped
