@@ -77,7 +77,8 @@ class Simulation:
             lead_of[p.name] = self.providers[p.name].lead
         self.lead = min(lead_of.values())
         self.storages: dict[str, MemoryStorage] = {}
-        self.kv = RecordingKV(self.clock, lead_of, scenario.kv_margin, self.storages)
+        self.kv = RecordingKV(self.clock, lead_of, scenario.kv_margin, self.storages,
+                              {p.name: p.lifetime for p in scenario.providers})
         self.hosts: list[_Host] = []
         for i in range(scenario.hosts):
             planner = None

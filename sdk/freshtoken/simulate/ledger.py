@@ -30,9 +30,11 @@ class RecordingKV:
     """A KV writer that measures instead of storing (see the module docstring)."""
 
     def __init__(self, clock: SimClock, lead_of: dict[str, float], margin: float,
-                 storages: dict[str, MemoryStorage]) -> None:
+                 storages: dict[str, MemoryStorage], lifetime_of: dict[str, float] | None = None) -> None:
         self.clock = clock
         self.lead_of = lead_of
+        #: The providers' token lifetimes: the record's expiry is in whole seconds, the state's is exact.
+        self.lifetime_of = lifetime_of or {}
         self.margin = margin
         self.storages = storages
         self.tokens: dict[str, tuple[float, float | None]] = {}  # key -> (landed, expires_at)
@@ -56,6 +58,9 @@ class RecordingKV:
         prev = self.tokens.get(key)
         # a token record carries its expiry (its TTL may outlive it); a reason record (no token) serves nothing
         expires = record.get("expires_at") if "access_token" in record else now
+        lifetime = self.lifetime_of.get(key.split(":", 2)[1])
+        if expires is not None and lifetime is not None and abs(now + lifetime - expires) < 1.0:
+            expires = now + lifetime  # issued at this instant (virtual time does not move during a write)
         self.tokens[key] = (now, None if expires is None else float(expires))
         fired = self.fired_at.pop(key, None)
         if fired is not None:
