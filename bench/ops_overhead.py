@@ -11,6 +11,7 @@ Reported: the median refresh rate and CPU ms per refresh of each, and the histor
 must leave one). The endpoint is ``bench.endpoint fast`` in its own process.
 
     python -m bench.ops_overhead --accounts 2000 --rounds 3
+    python -m bench.ops_overhead --per-event        # CPU µs per refresh event of each plugin alone, no endpoint
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 from freshtoken.embedded import EmbeddedRuntime, SQLiteKV, SQLiteStore
 from freshtoken.embedded.history import AccountHistory
+from freshtoken.events import RefreshSucceeded
 from freshtoken.observability.logs import JsonFormatter, RefreshLog
 from freshtoken.observability.metrics import Metrics
 from freshtoken.plugins import Plugins
@@ -79,12 +81,31 @@ async def bench(a: argparse.Namespace, tmp: Path, token_url: str) -> dict[str, l
     return runs
 
 
+async def per_event(tmp: Path, n: int = 5000) -> dict[str, float]:
+    """CPU µs per ``freshtoken_refresh_succeeded`` event through each operator plugin alone (JSON log at INFO)."""
+    now = time.time()
+    event = RefreshSucceeded("bench:generic:acct-0000001", "generic", now, 3, now + 3600, now + 3000, True, 0.01,
+                             "127.0.0.1:8080/token", 0.5)
+    out = {}
+    for name, plugin in (("log", RefreshLog()), ("metrics", Metrics()), ("history", AccountHistory(tmp / "h.db"))):
+        plugins = Plugins(entry_points=False)
+        plugins.register(plugin, name=name)
+        cpu0 = time.process_time()
+        for _ in range(n):
+            await plugins.emit("freshtoken_refresh_succeeded", event)
+        if isinstance(plugin, AccountHistory):
+            await plugin.aclose()  # its batched writes are part of the cost
+        out[name] = (time.process_time() - cpu0) / n * 1e6
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(prog="python -m bench.ops_overhead", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--accounts", type=int, default=2000)
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--per-event", action="store_true", help="only the per-event cost of each plugin")
     a = p.parse_args(argv)
     started = time.monotonic()
     out = c.envelope(NAME, vars(a).copy())
@@ -94,6 +115,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    if a.per_event:
+        try:
+            with tempfile.TemporaryDirectory(prefix="ft-bench-") as d:
+                cost = asyncio.run(per_event(Path(d)))
+        finally:
+            root.removeHandler(handler)
+            devnull.close()
+        print({k: f"{v:.1f} CPU us/event" for k, v in cost.items()}, "load", c.loadavg())
+        return {"per_event_us": cost}
     port = c.free_port()
     try:
         with tempfile.TemporaryDirectory(prefix="ft-bench-") as d, \
