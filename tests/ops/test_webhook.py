@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from freshtoken.errors import UnsafeEndpoint
-from freshtoken.events import ReauthRequiredEvent
+from freshtoken.events import BacklogRising, ReauthRequiredEvent
 from freshtoken.host.config import load_settings, settings_from_dict
 from freshtoken.host.factory import build_host, build_plugins
 from freshtoken.observability.alerts.webhook import WebhookAlerter, sign, verify
@@ -152,6 +152,22 @@ async def test_a_hung_receiver_blocks_no_refresh_and_the_queue_bound_holds(
             await host.aclose()
     delivered = [d.json["data"]["key"] for d in receiver.deliveries]
     assert delivered == [keys[0], *keys[-3:]]  # the one in flight, then the newest three
+
+
+async def test_the_backlog_warning_is_delivered_and_on_filters() -> None:
+    with Receiver(SECRET).running() as receiver:
+        hook = WebhookAlerter(receiver.url, SECRET)
+        quiet = WebhookAlerter(receiver.url, SECRET, on=["recovered"])
+        try:
+            for alerter in (hook, quiet):
+                alerter.freshtoken_backlog_rising(BacklogRising("*", "*", NOW, 5000, 0.4, 32, 600.0, 62.5, 0.1))
+                alerter.freshtoken_reauth_required(event())
+                await alerter.flush()
+        finally:
+            await hook.aclose()
+            await quiet.aclose()
+    assert [d.json["type"] for d in receiver.deliveries] == ["backlog_rising", "reauth_required"]
+    assert receiver.deliveries[0].json["data"]["due"] == 5000 and receiver.deliveries[0].signature_ok
 
 
 async def test_sign_and_verify() -> None:

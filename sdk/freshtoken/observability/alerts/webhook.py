@@ -12,8 +12,8 @@ compares in constant time, and refuses a ``t`` older than its tolerance (replays
 attempt. :func:`sign` and :func:`verify` are the two halves.
 
 Types: the alert events (``refresh_failed`` when it alerts, ``reauth_required``, ``token_expired``,
-``refresh_token_expiring``, ``rotated_token_not_durable``) and ``recovered`` when an account whose failure was
-alerted (or a dead grant) is healthy again.
+``refresh_token_expiring``, ``rotated_token_not_durable``, the fleet-wide ``backlog_rising`` with key ``"*"``) and
+``recovered`` when an account whose failure was alerted (or a dead grant) is healthy again.
 
 Delivery never blocks a refresh: the event hooks only enqueue; one background task per webhook posts in order.
 A 2xx is delivered; a network error, a timeout, 408, 425, 429 and 5xx are retried with exponential backoff and
@@ -49,6 +49,7 @@ from ...egress.endpoint_policy import DEFAULT_POLICY, EndpointPolicy
 from ...egress.guarded_transport import GuardedTransport
 from ...events import (
     AccountRecovered,
+    BacklogRising,
     Event,
     ReauthRequiredEvent,
     RefreshFailed,
@@ -68,7 +69,7 @@ SIGNATURE_HEADER = "Freshtoken-Signature"
 EVENT_HEADER = "Freshtoken-Event"
 DELIVERY_HEADER = "Freshtoken-Delivery"
 WEBHOOK_EVENTS = ("refresh_failed", "reauth_required", "token_expired", "refresh_token_expiring",
-                  "rotated_token_not_durable", "recovered")
+                  "rotated_token_not_durable", "backlog_rising", "recovered")
 #: Longest text field sent (the provider's error text).
 MAX_TEXT = 2000
 _RETRY_STATUS = frozenset({408, 425, 429})
@@ -313,6 +314,10 @@ class WebhookAlerter:
     @hookimpl
     def freshtoken_rotated_token_not_durable(self, event: RotatedTokenNotDurable) -> None:
         self.enqueue("rotated_token_not_durable", event)
+
+    @hookimpl
+    def freshtoken_backlog_rising(self, event: BacklogRising) -> None:
+        self.enqueue("backlog_rising", event)
 
     @hookimpl
     def freshtoken_account_recovered(self, event: AccountRecovered) -> None:
