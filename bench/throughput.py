@@ -139,7 +139,8 @@ def store_breakdown(tmp: Path, n: int = 2000) -> dict[str, float]:
     keys = [account_key(rng.randrange(n)) for _ in range(n)]
     from freshtoken import AccountState
 
-    text = state.dump(store.codec_for(account_key(0)))
+    codec0 = store.codec_for(account_key(0))
+    text = state.dump(codec0)
 
     def due_then_lease(k: str) -> None:
         store.set_alarm(k, 1.0)
@@ -148,7 +149,7 @@ def store_breakdown(tmp: Path, n: int = 2000) -> dict[str, float]:
     steps: dict[str, Any] = {
         "set_alarm (UPDATE; makes the row due for the next step)": lambda k: store.set_alarm(k, 1.0),
         "lease_due (UPDATE … RETURNING, 1 row) + set_alarm": due_then_lease,
-        "decode the returned state (decrypt + validate)": lambda k: AccountState.load(text, store.codec_for(k)),
+        "decode the returned state (decrypt + validate)": lambda k: AccountState.load(text, codec0),
         "save_state (encrypt + dump + UPSERT)": lambda k: store.save_state(k, state),
         "KV put (UPSERT, KV file)": lambda k: kv.put_sync(k, record, 3600),
         "finish: alarm + release (UPDATE)": lambda k: store.finish(k, "bench", time.time() + 3000),

@@ -27,6 +27,7 @@ never in plaintext.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -190,6 +191,9 @@ async def import_lines(host: Any, lines: Iterator[tuple[int, str]], *, replace: 
                     report.imported += 1
                 except Exception as exc:
                     report.errors.append((lineno, _describe(exc)))
+        # let the loop run: the lease renewers of the batch's registrations end, buffered events are written;
+        # without it they pile up over the whole file (nothing in a registration waits on I/O)
+        await asyncio.sleep(0)
         for lineno, key, reg in replacing:
             try:
                 await runtime.register(key, reg.model_copy(update={"replace": True}))
