@@ -23,11 +23,11 @@ __all__ = ["Reading", "Token", "TokenReader"]
 class TokenReader:
     """What a gateway calls on every request: one KV read and a clock check.
 
-    ``min_remaining`` (seconds) refuses a token that would expire in flight. A record changes once per
-    refresh but is read on every request, so the last parsed record of up to ``cache_size`` keys is kept
-    with its raw text: when the text read is the same, it is not parsed again (the expiry check still runs
-    on every read). ``cache_size=0`` turns that off. The sync path, for a KV with ``get_sync`` (SQLite,
-    memory): ``reader.check(key, kv.get_sync(key))`` or ``reader.judge(key, kv.get_sync(key))``.
+    ``min_remaining`` (seconds) refuses a token that would expire in flight. ``cache_size`` > 0 keeps the
+    parsed record of up to that many keys with its raw text and skips the parse while the text is the same
+    (off by default: see :class:`freshtoken_reader.reader.Judge` for when it pays). The sync path, for a KV
+    with ``get_sync`` (SQLite, memory): ``reader.check(key, kv.get_sync(key))`` or
+    ``reader.judge(key, kv.get_sync(key))``.
     """
 
     def __init__(
@@ -36,7 +36,7 @@ class TokenReader:
         *,
         clock: Clock | None = None,
         min_remaining: float = 5.0,
-        cache_size: int = 10_000,
+        cache_size: int = 0,
     ) -> None:
         self._kv = kv
         self._clock = clock or SystemClock()

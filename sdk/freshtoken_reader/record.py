@@ -122,6 +122,7 @@ class ReasonRecord(NamedTuple):
         return REASON_STATUSES[self.status]
 
 
+_new = tuple.__new__  # builds a NamedTuple without its Python-level __new__
 _FAST = '{"v":1,"access_token":"'
 _FAST_LEN = len(_FAST)
 _STR = r'[^"\\\x00-\x1f]*'  # a JSON string's content without escapes
@@ -143,8 +144,8 @@ def _fast(text: str) -> Token | None:
     if m is None or not access_token:
         return None
     token_type, expires_at, scope, generation, refreshed_at = m.groups()
-    return Token(access_token, token_type, None if expires_at == "null" else int(expires_at), scope,
-                 int(generation), int(refreshed_at), {})
+    return _new(Token, (access_token, token_type, None if expires_at == "null" else int(expires_at), scope,
+                        int(generation), int(refreshed_at), {}))
 
 
 def _int(value: Any) -> bool:

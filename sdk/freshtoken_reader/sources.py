@@ -1,17 +1,18 @@
 """Where a light reader reads records: the embedded runtime's SQLite KV file, or Redis (redis-py, imported
-only when a Redis source is made). Each is a callable ``key -> str | bytes | None``.
+only when a Redis source is made; sqlite3 when a SQLite source is). Each is a callable ``key -> str | bytes | None``.
 
-sqlite3 is imported when a SQLite source is made. Layouts (the same the SDK's KV backends write; see docs/reading-tokens.md):
+Layouts (the same the SDK's KV backends write; see docs/reading-tokens.md):
 
-* SQLite: table ``kv(key TEXT PRIMARY KEY, value TEXT, expires_at REAL)`` — a row past ``expires_at`` is absent.
+* SQLite: table ``kv(key TEXT PRIMARY KEY, value TEXT, expires_at REAL)``. The source reads ``value`` only: the
+  row's own TTL lies a day past the token's expiry (the record lingers so that a reader can say ``expired``),
+  and the record's ``expires_at`` is what the reader checks.
 * Redis: ``GET prefix + key`` — the TTL is Redis's own.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,12 +25,11 @@ __all__ = ["AsyncRedisSource", "RedisSource", "SQLiteSource"]
 class SQLiteSource:
     """Reads the embedded runtime's KV file, read-only, one connection per thread (WAL: beside the writer)."""
 
-    def __init__(self, path: str | Path, *, prefix: str = "", clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, path: str | Path, *, prefix: str = "") -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"no KV database at {str(self.path)!r}")
         self.prefix = prefix
-        self.clock = clock
         self._local = threading.local()
         self._db()  # a file that is no KV fails now
 
@@ -50,13 +50,8 @@ class SQLiteSource:
         return conn
 
     def __call__(self, key: str) -> str | None:
-        row = self._db().execute("SELECT value, expires_at FROM kv WHERE key = ?", (self.prefix + key,)).fetchone()
-        if row is None:
-            return None
-        value, expires_at = row
-        if expires_at is not None and expires_at <= self.clock():
-            return None
-        return value  # type: ignore[no-any-return]
+        row = self._db().execute("SELECT value FROM kv WHERE key = ?", (self.prefix + key,)).fetchone()
+        return None if row is None else row[0]
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
