@@ -91,3 +91,15 @@ def test_serve_json_logs_one_line_per_refresh_failure_reauth_recovery(
     assert QUERY_SECRET not in text and "audit=" not in text
     assert len(tokens) >= 6
     assert_no_secret(text, [*tokens, CLIENT_SECRET, ADMIN_TOKEN])
+
+
+@pytest.mark.parametrize("args", [("serve", "--log-format", "json"), ("--log-format", "json", "serve")])
+def test_a_configuration_error_is_a_json_line_too(env: Path, sandbox: Any, args: tuple[str, ...]) -> None:
+    config = write_config(env, sandbox.token_url, extra='\n[metrics]\nlisten = "nowhere"\n')
+    group, serve_args = (args[:2], args[3:]) if args[0] == "--log-format" else ((), args[1:])
+    serve = ServeProcess(config, group_args=group, serve_args=serve_args)
+    serve.proc.wait(timeout=60)  # it stops by itself (liveness bound only)
+    code = serve.stop()
+    assert code == 2, serve.lines
+    [line] = serve.json_lines()
+    assert line["level"] == "ERROR" and "metrics.listen" in line["message"] and line["message"].startswith("error: ")

@@ -34,7 +34,9 @@ class CommandError(click.ClickException):
         self.exit_code = exit_code  # type: ignore[misc]  # click reads it per instance
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+        from .log_format import error_line  # a JSON line under --log-format json
+
+        click.echo(error_line(f"error: {self.format_message()}"), err=True)
 
 
 #: Optional dependencies and the extra that brings each.

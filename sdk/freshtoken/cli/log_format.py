@@ -1,11 +1,14 @@
 """``--log-format text|json``: the option of the ``freshtoken`` group (every command) and of ``serve``.
 
 On the group it configures logging at once (WARNING and above, so that a command's own warnings are JSON lines
-for a pipeline) and remembers the choice in ``ctx.meta`` for ``serve``, which configures its own level.
+for a pipeline) and remembers the choice in ``ctx.meta`` for ``serve``, which configures its own level. Once JSON
+is chosen, a command's one-line error is a JSON object too (:func:`error_line`).
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +16,23 @@ import click
 
 META_KEY = "freshtoken.log_format"
 CHOICE = click.Choice(["text", "json"])
+_json_errors = False
+
+
+def use_json_errors(on: bool = True) -> None:
+    """From now on, :func:`error_line` writes JSON (``--log-format json`` or ``[logging] format = "json"``)."""
+    global _json_errors
+    _json_errors = on
+
+
+def error_line(message: str) -> str:
+    """``message`` as the command's error line: itself, or a JSON object in the log format's shape."""
+    if not _json_errors:
+        return message
+    from ..observability.logs import rfc3339
+
+    return json.dumps({"ts": rfc3339(time.time()), "level": "ERROR", "logger": "freshtoken.cli", "message": message},
+                      ensure_ascii=False)
 
 
 def chosen_format(ctx: click.Context) -> str | None:
@@ -28,6 +48,7 @@ def _remember(ctx: click.Context, param: click.Parameter, value: str | None) -> 
             from ..observability.logs import configure_logging
 
             configure_logging("WARNING", "json")
+            use_json_errors()
     return value
 
 

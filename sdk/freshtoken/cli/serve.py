@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ._common import CliState, pass_state, run, stderr
-from .log_format import CHOICE, chosen_format
+from .log_format import CHOICE, chosen_format, use_json_errors
 
 
 @click.command("serve")
@@ -36,8 +36,10 @@ def serve(ctx: click.Context, state: CliState, listen_host: str | None, port: in
     fmt = log_format or chosen_format(ctx)
     if fmt == "json":  # even the configuration's errors are JSON lines from here on
         configure_logging("INFO", "json")
+        use_json_errors()
     settings = state.settings()
     fmt = fmt or settings.logging.format
+    use_json_errors(fmt == "json")
     secrets = settings.secret_values()
     configure_logging((log_level or settings.logging.level).upper(), "json" if fmt == "json" else "text",
                       secrets=secrets)
