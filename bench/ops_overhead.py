@@ -4,8 +4,9 @@ Variants, alternating within each round (``--accounts`` due grants each, ``--con
 
 * ``bare``: ``EmbeddedRuntime.run_due()`` with the default plugins (what ``bench.throughput`` measures);
 * ``ops``: the same plus what ``freshtoken serve`` registers for operators: the per-refresh log line
-  (``RefreshLog``) through the JSON formatter at INFO (to /dev/null), the Prometheus ``Metrics`` (counters and
-  histograms) and the per-account ``AccountHistory`` (buffered, written in batches on its own connection).
+  (``RefreshLog``) through the JSON formatter at INFO (to /dev/null, scrubbing three configured secrets), the
+  Prometheus ``Metrics`` (counters and histograms) and the per-account ``AccountHistory`` (buffered, written in
+  batches on its own connection).
 
 Reported: the median refresh rate and CPU ms per refresh of each, and the history rows written (every refresh
 must leave one). The endpoint is ``bench.endpoint fast`` in its own process.
@@ -111,7 +112,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out = c.envelope(NAME, vars(a).copy())
     devnull = open(os.devnull, "w")
     handler = logging.StreamHandler(devnull)
-    handler.setFormatter(JsonFormatter())
+    # as serve does: every line scrubbed of the configured secrets (a client secret, an admin token, a webhook key)
+    handler.setFormatter(JsonFormatter(secrets=["bench-client-secret-0001", "bench-admin-token-0002",
+                                                "bench-webhook-key-0003"]))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)

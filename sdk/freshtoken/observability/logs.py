@@ -28,7 +28,7 @@ from ..events import (
     RefreshSucceeded,
 )
 from ..hookspecs import hookimpl
-from ..redaction import redact
+from ..redaction import redact, secret_forms
 
 __all__ = ["LOGGER", "JsonFormatter", "LogFormat", "RefreshLog", "TextFormatter", "configure_logging", "rfc3339"]
 
@@ -134,10 +134,17 @@ class _Scrubbing(logging.Formatter):
     def __init__(self, fmt: str | None = None, *, secrets: Iterable[str] = ()) -> None:
         super().__init__(fmt)
         self.secrets = [s for s in secrets if s]
+        #: every form :func:`redact` looks for (lower-case), computed once: the fast path's test
+        self._forms = sorted({f for s in self.secrets for f in secret_forms(s)}, key=len)
 
     def scrub(self, text: str) -> str:
         if not self.secrets:
             return text
+        # fast path: printable ASCII (nothing for redact's normalisation to remove) holding no form of a secret
+        if text.isascii() and text.isprintable():
+            low = text.lower()
+            if not any(form in low for form in self._forms):
+                return text
         return redact(text, self.secrets, limit=None, mask_tokens=False)
 
 
