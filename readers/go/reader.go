@@ -4,6 +4,7 @@ package reader
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,11 +28,11 @@ type Reading struct {
 }
 
 type record struct {
-	V           *int             `json:"v"`
-	AccessToken *string          `json:"access_token"`
-	TokenType   *string          `json:"token_type"`
-	ExpiresAt   *json.RawMessage `json:"expires_at"`
-	Status      *string          `json:"status"`
+	V           *int            `json:"v"`
+	AccessToken *string         `json:"access_token"`
+	TokenType   *string         `json:"token_type"`
+	ExpiresAt   json.RawMessage `json:"expires_at"` // "null" for null, empty when absent
+	Status      *string         `json:"status"`
 }
 
 func answer(reason string) Reading { return Reading{Reason: reason, Status: Status[reason]} }
@@ -41,6 +42,17 @@ func Judge(value []byte, now time.Time, minRemaining time.Duration) Reading {
 	if value == nil {
 		return answer("unknown")
 	}
+	if typ, token, exp, ok := fast(value); ok {
+		if exp >= 0 && time.Unix(exp, 0).Sub(now) < minRemaining {
+			return answer("expired")
+		}
+		return Reading{Reason: "ok", Status: 200, Authorization: typ + " " + token}
+	}
+	return judgeSlow(value, now, minRemaining)
+}
+
+// judgeSlow is Judge through encoding/json, for every record the fast path does not take.
+func judgeSlow(value []byte, now time.Time, minRemaining time.Duration) Reading {
 	var r record
 	if json.Unmarshal(value, &r) != nil || r.V == nil {
 		return answer("unsupported_version")
@@ -51,11 +63,11 @@ func Judge(value []byte, now time.Time, minRemaining time.Duration) Reading {
 		if r.TokenType != nil {
 			typ = *r.TokenType
 		}
-		if r.AccessToken == nil || *r.AccessToken == "" || r.ExpiresAt == nil {
+		if r.AccessToken == nil || *r.AccessToken == "" || len(r.ExpiresAt) == 0 {
 			return answer("unsupported_version")
 		}
-		if string(*r.ExpiresAt) != "null" {
-			exp, err := strconv.ParseInt(string(*r.ExpiresAt), 10, 64)
+		if string(r.ExpiresAt) != "null" {
+			exp, err := strconv.ParseInt(string(r.ExpiresAt), 10, 64)
 			if err != nil {
 				return answer("unsupported_version")
 			}
@@ -70,6 +82,70 @@ func Judge(value []byte, now time.Time, minRemaining time.Duration) Reading {
 		}
 	}
 	return answer("unsupported_version")
+}
+
+var (
+	fastPrefix = []byte(`{"v":1,"access_token":"`)
+	fastType   = []byte(`","token_type":"`)
+	fastExp    = []byte(`","expires_at":`)
+	fastScope  = []byte(`,"scope":`)
+	fastNames  = [][]byte{[]byte(`"v"`), []byte(`"access_token"`), []byte(`"token_type"`), []byte(`"expires_at"`)}
+)
+
+// plain: printable ASCII without a quote or a backslash (a JSON string's content that needs no decoding).
+func plain(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c >= 0x7f || c == '\\' || c == '"' {
+			return false
+		}
+	}
+	return true
+}
+
+// fast reads a v1 record exactly as the SDK writes it (field order, no whitespace, no escapes) without
+// encoding/json's reflection: the token, its type and expires_at (-1: null) are cut out, the short rest is
+// checked with json.Valid. ok is false for anything else, which then takes json.Unmarshal.
+func fast(v []byte) (typ, token string, exp int64, ok bool) {
+	if !bytes.HasPrefix(v, fastPrefix) {
+		return
+	}
+	rest := v[len(fastPrefix):]
+	i := bytes.IndexByte(rest, '"')
+	if i <= 0 || !plain(rest[:i]) || !bytes.HasPrefix(rest[i:], fastType) {
+		return
+	}
+	tok := rest[:i]
+	rest = rest[i+len(fastType):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 || !plain(rest[:j]) || !bytes.HasPrefix(rest[j:], fastExp) {
+		return
+	}
+	kind := rest[:j]
+	rest = rest[j+len(fastExp):]
+	k := bytes.IndexByte(rest, ',')
+	if k <= 0 || !bytes.HasPrefix(rest[k:], fastScope) {
+		return
+	}
+	tail := rest[k:]
+	if bytes.IndexByte(tail, '\\') >= 0 || !json.Valid(append([]byte{'{'}, tail[1:]...)) {
+		return
+	}
+	lower := bytes.ToLower(tail) // encoding/json matches names without case: a repeated name would win there
+	for _, name := range fastNames {
+		if bytes.Contains(lower, name) {
+			return
+		}
+	}
+	if n := rest[:k]; string(n) == "null" {
+		exp = -1
+	} else if n[0] == '0' && len(n) > 1 {
+		return
+	} else if e, err := strconv.ParseInt(string(n), 10, 64); err == nil && e >= 0 && n[0] != '+' {
+		exp = e
+	} else {
+		return
+	}
+	return string(kind), string(tok), exp, true
 }
 
 func strOr(s *string) string {

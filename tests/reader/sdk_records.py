@@ -20,6 +20,7 @@ MIN_REMAINING = 30
 #: key -> (reason, HTTP status) every reader must answer.
 EXPECTED: dict[str, tuple[str, int]] = {
     "t:generic:ok": ("ok", 200),
+    "t:generic:static": ("ok", 200),
     "t:generic:reauth": ("reauth_required", 403),
     "t:generic:failing": ("expired", 503),
     "t:generic:misconfigured": ("expired", 503),
@@ -63,6 +64,17 @@ async def sdk_records(sandbox: SandboxServer) -> dict[str, str]:
     r, clock, kv = await _refreshed(sandbox, "t:generic:ok", now)
     made.append(r)
     out["t:generic:ok"] = kv.get_sync("t:generic:ok")  # type: ignore[assignment]
+    # a static token that never expires (expires_at null)
+    clock = ManualClock(now)
+    http = TokenHTTP()
+    static = Refresher("t:generic:static", storage=MemoryStorage(), kv=(kv := MemoryKV(clock)), http=http,
+                       client=OAuthClient(name="sandbox", provider="generic", client_id="sandbox-client",
+                                          client_secret="sandbox-secret"),
+                       clock=clock, provider=GenericProvider(token_url=sandbox.token_url, timeout=5.0))
+    await static.register(access_token="static-token-1", never_expires=True)
+    await http.aclose()
+    out["t:generic:static"] = kv.get_sync("t:generic:static")  # type: ignore[assignment]
+    assert json.loads(out["t:generic:static"])["expires_at"] is None
     # the provider refused the grant
     r, clock, kv = await _refreshed(sandbox, "t:generic:reauth", now)
     made.append(r)

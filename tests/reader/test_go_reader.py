@@ -4,6 +4,7 @@ on a real redis-server."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -19,7 +20,7 @@ def build_ftread(out_dir: Path) -> Path:
     go = toolchains.go()
     binary = out_dir / "ftread"
     subprocess.run([go, "build", "-o", str(binary), "./cmd/ftread"], cwd=ROOT / "readers" / "go", check=True,
-                   timeout=600, env={**__import__("os").environ, "GOFLAGS": "-mod=mod", "GOPROXY": "off"})
+                   timeout=600, env={**os.environ, "GOFLAGS": "-mod=mod", "GOPROXY": "off"})
     return binary
 
 
@@ -35,12 +36,15 @@ def test_go_reader_on_redis(redis_server: str, sdk_written: dict[str, str], tmp_
     assert {k: (v["reason"], v["status"]) for k, v in readings.items()} == EXPECTED
     token = json.loads(sdk_written["t:generic:ok"])["access_token"]
     assert readings["t:generic:ok"]["authorization"] == f"Bearer {token}"
-    assert all("authorization" not in v for k, v in readings.items() if k != "t:generic:ok")
+    assert readings["t:generic:static"]["authorization"] == "Bearer static-token-1"
+    assert all("authorization" not in v for k, v in readings.items() if EXPECTED[k][0] != "ok")
 
 
-def test_go_vet_and_format():
+def test_go_unit_tests_vet_and_format():
     go = toolchains.go()
-    subprocess.run([go, "vet", "./..."], cwd=ROOT / "readers" / "go", check=True, timeout=600)
+    env = {**os.environ, "GOFLAGS": "-mod=mod", "GOPROXY": "off"}
+    subprocess.run([go, "vet", "./..."], cwd=ROOT / "readers" / "go", check=True, timeout=600, env=env)
+    subprocess.run([go, "test", "./..."], cwd=ROOT / "readers" / "go", check=True, timeout=600, env=env)
     out = subprocess.run(["gofmt", "-l", "."], cwd=ROOT / "readers" / "go", capture_output=True, text=True,
                          timeout=60, check=False)
     assert out.stdout == "", f"gofmt would change: {out.stdout}"

@@ -71,7 +71,8 @@ def test_worker_gateway_in_workerd(sdk_written: dict[str, str]):
                 raise
     assert answers == EXPECTED
     token = json.loads(sdk_written["t:generic:ok"])["access_token"]
-    assert Upstream.seen == [("/v1/me?x=1", f"Bearer {token}")]  # only the ok key reached upstream
+    # only the keys with a token reached upstream
+    assert Upstream.seen == [("/v1/me?x=1", f"Bearer {token}"), ("/v1/me?x=1", "Bearer static-token-1")]
 
 
 @pytest.mark.redis
@@ -86,4 +87,5 @@ def test_node_reader_on_redis(redis_server: str, sdk_written: dict[str, str]):
     assert {k: (v["reason"], v["status"]) for k, v in readings.items()} == EXPECTED
     token = json.loads(sdk_written["t:generic:ok"])["access_token"]
     assert readings["t:generic:ok"]["authorization"] == f"Bearer {token}"
-    assert all("authorization" not in v for k, v in readings.items() if k != "t:generic:ok")
+    assert readings["t:generic:static"]["authorization"] == "Bearer static-token-1"
+    assert all("authorization" not in v for k, v in readings.items() if EXPECTED[k][0] != "ok")
