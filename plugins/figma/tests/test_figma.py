@@ -15,6 +15,7 @@ P = FigmaProvider()
 
 class TestFigmaConformance(ProviderConformance):
     provider = P
+    code_endpoint = "https://api.figma.com/v1/oauth/token"  # codes there, refreshes at /v1/oauth/refresh
 
 
 def test_refresh_and_code_exchange_use_different_endpoints() -> None:

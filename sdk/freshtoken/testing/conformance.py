@@ -107,6 +107,9 @@ class ProviderConformance:
     valid_account_data: ClassVar[list[Mapping[str, str]]] = []
     #: Account data that must be refused, beyond the generated hostile values.
     hostile_account_data: ClassVar[list[Mapping[str, str]]] = []
+    #: Where the code exchange must go when it is not the token endpoint (Figma exchanges codes at
+    #: /v1/oauth/token and refreshes at /v1/oauth/refresh); None: the token endpoint.
+    code_endpoint: ClassVar[str | None] = None
 
     # -- hooks --------------------------------------------------------------------------------------
     def success_body(self, *, access_token: str, refresh_token: str | None, expires_in: int | None) -> Any:
@@ -486,7 +489,8 @@ class ProviderConformance:
             return transport.targets, response
 
         targets, response = run_async(exchange)
-        assert targets == [provider.token_endpoint(self.account_data)], "the code went to an unexpected URL"
+        expected = self.code_endpoint or provider.token_endpoint(self.account_data)
+        assert targets == [expected], "the code went to an unexpected URL"
         sent: Recorded = self.endpoint.requests[-1]
         assert sent.method == "POST"
         params = sent.params

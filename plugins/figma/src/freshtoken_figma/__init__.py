@@ -3,8 +3,9 @@
 exchange's). Figma's refresh answers with a new access token and its ``expires_in``, no new refresh token:
 the stored refresh token is kept (RFC 6749 §6).
 
-No connect flow is declared (``authorize_url`` is empty): the authorization endpoint could not be checked
-against Figma's own documentation.
+Connecting: the authorization endpoint is ``https://www.figma.com/oauth``, as Figma's own OpenAPI description
+of the REST API declares it (github.com/figma/rest-api-spec, ``securitySchemes.OAuth2``); the scopes are the
+operator's (``--scope``), none is requested by default.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class FigmaProvider(Provider):
     name = "figma"
 
     token_url: str = "https://api.figma.com/v1/oauth/refresh"
+    authorize_url: str = "https://www.figma.com/oauth"
     code_url: str = Field(
         default="https://api.figma.com/v1/oauth/token", description="Where an authorization code is exchanged."
     )
