@@ -43,7 +43,10 @@ def test_documented_authorize_url() -> None:
 def test_documented_code_exchange() -> None:
     # https://developer.zendesk.com/api-reference/ticketing/oauth/grant_type_tokens/ (POST /oauth/tokens, JSON:
     # grant_type=authorization_code, code, client_id, client_secret, redirect_uri, and code_verifier when using
-    # PKCE)
+    # PKCE); https://support.zendesk.com/hc/en-us/articles/9182123625370 ("you can also pass expires_in and
+    # refresh_token_expires_in parameters to the /oauth/tokens endpoint when utilizing both the
+    # authorization_code and refresh_token grant types ... If you set an expiry, it will be applied and
+    # enforced"): the first grant asks for the lifetimes every refresh asks for (30 min, 30 days by default).
     request = P.build_code_request(SecretStr("code-1"), CLIENT, ACCOUNT, redirect_uri=REDIRECT, code_verifier="v" * 43)
     url, headers, body = prepare(request, CLIENT)
     assert url == P.token_endpoint(ACCOUNT)
@@ -55,5 +58,19 @@ def test_documented_code_exchange() -> None:
         'code_verifier': 'vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv',
         'client_id': 'kit-client-id',
         'client_secret': 'kit-client-secret-7f3a9c',
+        'expires_in': '1800',
+        'refresh_token_expires_in': '2592000',
     }
     assert "Authorization" not in headers  # client_id and client_secret in the body
+
+
+def test_code_exchange_asks_for_the_configured_lifetimes() -> None:
+    # The same lifetimes as the refresh: configured ones, none when set to None, the operator's code_params win.
+    configured = ZendeskProvider(access_token_lifetime=3600, refresh_token_lifetime=None)
+    request = configured.build_code_request(SecretStr("code-1"), kit_client(configured), ACCOUNT,
+                                            redirect_uri=REDIRECT, code_verifier="v" * 43)
+    refresh = configured.build_refresh_request(SecretStr("rt-1"), kit_client(configured), ACCOUNT)
+    assert request.params["expires_in"] == refresh.params["expires_in"] == "3600"
+    assert "refresh_token_expires_in" not in request.params and "refresh_token_expires_in" not in refresh.params
+    own = ZendeskProvider(code_params={"expires_in": "900"})
+    assert own.code_params == {"expires_in": "900", "refresh_token_expires_in": "2592000"}

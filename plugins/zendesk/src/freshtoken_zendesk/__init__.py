@@ -1,7 +1,7 @@
 """Zendesk (global OAuth clients): the token endpoint is on the account's subdomain
 (``https://{subdomain}.zendesk.com/oauth/tokens``); refresh tokens are single use.
 
-Zendesk applies the lifetimes the client asks for: every refresh sends ``expires_in`` and
+Zendesk applies the lifetimes the client asks for: every refresh, and the code exchange, sends ``expires_in`` and
 ``refresh_token_expires_in`` (support.zendesk.com/hc/en-us/articles/9182123625370: "If you set an expiry, it
 will be applied and enforced"), from ``access_token_lifetime`` (default 30 min; Zendesk allows 5 min-48 h)
 and ``refresh_token_lifetime`` (default 30 days; 7-90 days) (support.zendesk.com/hc/en-us/articles/
@@ -46,6 +46,29 @@ class ZendeskProvider(Provider):
         if isinstance(data, dict) and "default_lifetime" not in data and data.get("access_token_lifetime"):
             data = {**data, "default_lifetime": float(data["access_token_lifetime"])}
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lifetimes_on_code_exchange(cls, data: Any) -> Any:
+        """The code exchange asks for the same lifetimes as a refresh: Zendesk takes ``expires_in`` and
+        ``refresh_token_expires_in`` with the authorization_code grant too (support.zendesk.com/hc/en-us/
+        articles/9182123625370). They land in ``code_params``; what the operator sets there wins."""
+        if not isinstance(data, dict):
+            return data
+        asked: dict[str, str] = {}
+        for field, param in (("access_token_lifetime", "expires_in"),
+                             ("refresh_token_lifetime", "refresh_token_expires_in")):
+            value = data.get(field, cls.model_fields[field].default)
+            if isinstance(value, str) and value.isdigit():
+                value = int(value)
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if isinstance(value, int) and not isinstance(value, bool):
+                asked[param] = str(value)  # an invalid value is refused by the field itself
+        configured = data.get("code_params", {})
+        if not isinstance(configured, dict):
+            return data  # refused by the field, naming it
+        return {**data, "code_params": {**asked, **configured}}
 
     def build_refresh_request(
         self, refresh_token: SecretStr, client: OAuthClient, account_data: Mapping[str, str]
