@@ -81,7 +81,7 @@ class Judge:
         if text is None:
             return _UNKNOWN
         cache = self._cache
-        hit = cache.get(key)
+        hit = cache.get(key) if self.cache_size else None
         if hit is not None and hit[0] == text:
             reading = hit[1]
         else:
