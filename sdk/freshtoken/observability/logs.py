@@ -137,14 +137,17 @@ class _Scrubbing(logging.Formatter):
         #: every form :func:`redact` looks for (lower-case), computed once: the fast path's test
         self._forms = sorted({f for s in self.secrets for f in secret_forms(s)}, key=len)
 
+    def clean(self, text: str) -> bool:
+        """True when ``text`` certainly holds no secret: printable ASCII (nothing for redact's normalisation to
+        remove) and no form of any secret."""
+        if not (text.isascii() and text.isprintable()):
+            return False
+        low = text.lower()
+        return not any(form in low for form in self._forms)
+
     def scrub(self, text: str) -> str:
-        if not self.secrets:
+        if not self.secrets or self.clean(text):
             return text
-        # fast path: printable ASCII (nothing for redact's normalisation to remove) holding no form of a secret
-        if text.isascii() and text.isprintable():
-            low = text.lower()
-            if not any(form in low for form in self._forms):
-                return text
         return redact(text, self.secrets, limit=None, mask_tokens=False)
 
 
@@ -176,11 +179,13 @@ class JsonFormatter(_Scrubbing):
         if record.exc_info and record.exc_info[0] is not None:
             data["exc_type"] = record.exc_info[0].__name__
         line = json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":"))
-        if self.secrets:
-            # scrub the decoded values (a secret inside a value is found whatever JSON escaping did), then encode
-            cleaned = {k: self.scrub(v) if isinstance(v, str) else v for k, v in data.items()}
-            line = self.scrub(json.dumps(cleaned, ensure_ascii=False, default=str, separators=(",", ":")))
-        return line
+        if not self.secrets:
+            return line
+        if self.clean(" ".join(v for v in data.values() if isinstance(v, str))) and self.clean(line):
+            return line  # the usual case: one test of the values, one of the line
+        # scrub the decoded values (a secret inside a value is found whatever JSON escaping did), then encode
+        cleaned = {k: self.scrub(v) if isinstance(v, str) else v for k, v in data.items()}
+        return self.scrub(json.dumps(cleaned, ensure_ascii=False, default=str, separators=(",", ":")))
 
 
 def configure_logging(
