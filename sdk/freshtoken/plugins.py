@@ -16,6 +16,7 @@ import pluggy
 from pydantic import ValidationError
 
 from . import hookspecs
+from .catalog import unknown_provider_hint
 from .errors import ConfigError, UnknownProvider
 from .events import Event
 from .provider import Provider
@@ -120,8 +121,8 @@ class Plugins:
         if info is None:
             known = ", ".join(sorted(self.providers())) or "none"
             raise UnknownProvider(
-                f"unknown provider {name!r}; installed providers: {known} "
-                f"(install one with 'pip install freshtoken-{name}')"
+                f"unknown provider {name!r}: {unknown_provider_hint(name, self.providers())} "
+                f"(installed providers: {known})"
             )
         return info.provider
 

@@ -654,8 +654,11 @@ class Refresher:
         return redact(text, self._secrets(state), client_id=self.client.client_id)
 
     def _error_text(self, exc: RefreshError, state: AccountState) -> str:
-        """The provider's code and description redacted together (a secret split between them is found)."""
-        return exc.summary(self._secrets(state), client_id=self.client.client_id)
+        """The provider's code and description redacted together (a secret split between them is found), and
+        which endpoint answered (host and path, never a query string)."""
+        text = exc.summary(self._secrets(state), client_id=self.client.client_id)
+        where = self._endpoint(state)
+        return f"{text} (token endpoint {where})" if where else text
 
     async def _emit(self, hook: str, event: Event) -> None:
         if self.plugins is not None:

@@ -44,8 +44,10 @@ def assert_one_line_error(result: Result, code: int, *fragments: str) -> None:
 
 def test_group_is_importable_and_extensible() -> None:
     assert isinstance(main, click.Group)
-    assert {"providers", "serve", "accounts", "token", "keys", "demo"} <= set(main.commands)
-    assert set(main.commands["accounts"].commands) == {"add", "list", "show", "refresh", "remove", "events"}  # type: ignore[attr-defined]
+    assert {"providers", "serve", "accounts", "token", "keys", "config", "connect", "simulate", "demo"} \
+        <= set(main.commands)
+    assert set(main.commands["accounts"].commands) == {  # type: ignore[attr-defined]
+        "add", "list", "show", "refresh", "remove", "events", "import", "export"}
     from freshtoken.cli import _optional
 
     _optional("no_such_module_here", "cmd")  # a missing optional module is skipped

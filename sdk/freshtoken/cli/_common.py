@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..errors import ConfigError, FreshtokenError, InvalidAccountKey
+from ..errors import ConfigError, FreshtokenError, InvalidAccountKey, NotRegistered
 
 if TYPE_CHECKING:
     from ..host.config import Settings
@@ -45,6 +46,9 @@ EXTRAS = {"starlette": "server", "uvicorn": "server", "prometheus_client": "serv
 
 
 def to_command_error(exc: BaseException) -> CommandError:
+    if isinstance(exc, NotRegistered):  # a KeyError: str() would be the quoted key alone
+        key = exc.args[0] if exc.args else "?"
+        return CommandError(f"no account is registered under {str(key)!r}", EXIT_FAILED)
     if isinstance(exc, ConfigError | InvalidAccountKey):
         return CommandError(str(exc), EXIT_CONFIG)
     if isinstance(exc, FreshtokenError):
@@ -59,11 +63,20 @@ def to_command_error(exc: BaseException) -> CommandError:
 
 
 class FreshtokenGroup(click.Group):
-    """A click group that turns freshtoken errors into :class:`CommandError` (exit 2 config, 1 failure)."""
+    """A click group that turns freshtoken errors into :class:`CommandError` (exit 2 config, 1 failure), and
+    ends quietly when its reader goes away (``freshtoken accounts list | head``)."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().main(*args, **kwargs)
+        except BrokenPipeError:
+            quiet_broken_pipe()
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            quiet_broken_pipe()
         except (FreshtokenError, OSError) as exc:
             raise to_command_error(exc) from None
         except ModuleNotFoundError as exc:
@@ -72,9 +85,21 @@ class FreshtokenGroup(click.Group):
             raise to_command_error(exc) from None
 
 
+def quiet_broken_pipe() -> None:
+    """Exit 141 (as a shell reports SIGPIPE) without "Broken pipe" noise; stdout is pointed at /dev/null so the
+    interpreter's final flush does not fail again (the recipe of the Python docs, "Note on SIGPIPE")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    raise SystemExit(141)
+
+
 @dataclass
 class CliState:
     config: str | None = None
+    create_database: bool = False
     _settings: Settings | None = None
 
     def settings(self) -> Settings:
@@ -87,7 +112,23 @@ class CliState:
     def host(self, **kwargs: Any) -> Host:
         from ..host.factory import build_host
 
-        return build_host(self.settings(), **kwargs)
+        settings = self.settings()
+        self.refuse_new_database(settings)
+        return build_host(settings, **kwargs)
+
+    def refuse_new_database(self, settings: Settings) -> None:
+        """Without a config file, a command must not create an empty database where it happens to run (the
+        usual cause: the wrong directory); ``--create-database`` asks for one."""
+        if settings.file is not None or self.create_database:
+            return
+        db = settings.path(settings.runtime.database)
+        if not db.exists():
+            raise CommandError(
+                f"no configuration file (--config, $FRESHTOKEN_CONFIG or ./freshtoken.toml) and no database at "
+                f"{str(db)!r}: run this where freshtoken.toml is, pass --config, or add --create-database to "
+                "start a new database here",
+                EXIT_CONFIG,
+            )
 
 
 pass_state = click.make_pass_decorator(CliState, ensure=True)

@@ -266,6 +266,13 @@ class AdminConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8787, ge=0, le=65_535)
     token: SecretRef | None = None
+    ready_max_loop_lag: float = Field(
+        default=5.0, gt=0, le=3600, description="/ready fails when the scheduler woke later than this (seconds)."
+    )
+    ready_max_overdue: float = Field(
+        default=120.0, gt=0, le=86_400,
+        description="/ready fails when an alarm has been due and not started for longer than this (seconds).",
+    )
     tokens: list[AdminTokenConfig] = Field(
         default_factory=list, description="More admin tokens, each with a scope (a tenant's accounts, or all)."
     )
@@ -404,6 +411,7 @@ class Settings(BaseSettings):
     connect: ConnectConfig = Field(default_factory=ConnectConfig)
 
     _source: str = PrivateAttr(default="defaults and environment")
+    _file: Path | None = PrivateAttr(default=None)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
     @classmethod
@@ -426,6 +434,11 @@ class Settings(BaseSettings):
     def source(self) -> str:
         """The file the settings were read from (or 'defaults and environment'), for error messages."""
         return self._source
+
+    @property
+    def file(self) -> Path | None:
+        """The config file read, or None (defaults and environment only)."""
+        return self._file
 
     def endpoint_policy(self) -> EndpointPolicy:
         """The endpoint policy of this deployment (``[security]``)."""
@@ -494,17 +507,23 @@ class Settings(BaseSettings):
         return [s for s in out if s]
 
 
-def _format_errors(source: str, exc: ValidationError, prefix: tuple[str, ...] = ()) -> str:
-    """One line per problem: ``file: field.path: message``. Never the input value."""
-    lines = []
+def error_items(exc: ValidationError, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str, str]]:
+    """(location, ``field.path``, message) per validation error. Never the input value."""
+    out = []
     for err in exc.errors(include_input=False, include_url=False):
-        loc = ".".join(str(p) for p in (*prefix, *err["loc"]) if not _is_union_tag(p)) or "(top level)"
+        parts = tuple(str(p) for p in (*prefix, *err["loc"]) if not _is_union_tag(p))
         msg = err["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
-        lines.append(f"{source}: {loc}: {msg}")
+        out.append((parts, ".".join(parts) or "(top level)", msg))
+    return out
+
+
+def _format_errors(source: str, exc: ValidationError, prefix: tuple[str, ...] = ()) -> str:
+    """One line per problem: ``file: field.path: message``. Never the input value."""
+    lines = [f"{source}: {loc}: {msg}" for _, loc, msg in error_items(exc, prefix)]
     return "\n".join(lines) if lines else f"{source}: invalid configuration"
 
 
@@ -531,8 +550,10 @@ def config_path(
     return default if default.is_file() else None
 
 
-def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
-    """Read the configuration (see the module docstring); :class:`ConfigError` with a clear message."""
+def load_settings(path: str | os.PathLike[str] | None = None, *, check_endpoints: bool = True) -> Settings:
+    """Read the configuration (see the module docstring); :class:`ConfigError` with a clear message.
+
+    ``check_endpoints=False`` skips the endpoint policy (``config check`` lists those problems itself)."""
     file = config_path(path)
     source = str(file) if file is not None else "configuration (no file; defaults and environment)"
     if file is not None:
@@ -553,8 +574,10 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     finally:
         _toml_path.reset(token)
     settings._source = source
+    settings._file = file
     settings._base_dir = file.resolve().parent if file is not None else Path.cwd()
-    _check_endpoints(settings)
+    if check_endpoints:
+        _check_endpoints(settings)
     return settings
 
 
@@ -580,6 +603,13 @@ ENDPOINT_OPTIONS = ("token_url", "revocation_url", "issuer")
 def _check_endpoints(settings: Settings) -> None:
     """The endpoint policy over every configured URL a secret goes to; an :class:`UnsafeEndpoint` naming the
     file and the field (never the URL's path or query)."""
+    for field, message in endpoint_problems(settings):
+        raise UnsafeEndpoint(f"{settings.source}: {field}: {message}")
+
+
+def endpoint_problems(settings: Settings) -> list[tuple[str, str]]:
+    """(field, message) for every configured URL the endpoint policy refuses."""
+    out: list[tuple[str, str]] = []
     policy = settings.endpoint_policy()
     checks: list[tuple[str, Any]] = [("kv.base_url", settings.kv.base_url)]
     for name, client in settings.clients.items():
@@ -589,8 +619,10 @@ def _check_endpoints(settings: Settings) -> None:
         if value is None or value == "":
             continue
         if not isinstance(value, str):
-            raise UnsafeEndpoint(f"{settings.source}: {field}: must be a URL")
+            out.append((field, "must be a URL"))
+            continue
         try:
             policy.check_template(value, what="URL")
         except UnsafeEndpoint as exc:
-            raise UnsafeEndpoint(f"{settings.source}: {field}: {exc}") from None
+            out.append((field, str(exc)))
+    return out
