@@ -67,3 +67,33 @@ async def test_the_pool_reuses_connections_and_notices_closed_ones(server: KeepA
         await http.aclose()
     assert server.requests == 6
     assert server.connections == (6 if server.close_after_one else 1)
+
+
+async def test_requests_beyond_the_pool_wait_for_a_connection(server: KeepAliveServer) -> None:
+    """20 requests at once through a pool of 2: every one is answered, over at most 2 connections at a time."""
+    http = TokenHTTP(max_connections=2)
+    url = f"http://127.0.0.1:{server.port}/token"
+    open_now = peak = 0
+    real = server.handle
+
+    async def counting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal open_now, peak
+        open_now += 1
+        peak = max(peak, open_now)
+        try:
+            await real(reader, writer)
+        finally:
+            open_now -= 1
+
+    server.handle = counting  # type: ignore[method-assign]
+    s = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{s.sockets[0].getsockname()[1]}/token"
+    try:
+        answers = await asyncio.gather(*(http.post(url, {}, b"x", timeout=10) for _ in range(20)))
+    finally:
+        await http.aclose()
+        s.close()
+    assert [a.status for a in answers] == [200] * 20 and server.requests == 20
+    assert peak <= 2
+    if not server.close_after_one:
+        assert server.connections == 2

@@ -109,10 +109,11 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         limits: httpx.Limits | None = None,
         verify: Any = True,
         backend: httpcore.AsyncNetworkBackend | None = None,
+        pool_class: type[httpcore.AsyncConnectionPool] = httpcore.AsyncConnectionPool,
     ) -> None:
         limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
         self.policy = policy
-        self._pool = httpcore.AsyncConnectionPool(
+        self._pool = pool_class(
             ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
