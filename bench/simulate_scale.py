@@ -62,13 +62,13 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("mode", choices=["scale", "herd"])
     p.add_argument("--accounts", type=int, nargs="+", default=None)
-    p.add_argument("--duration", type=float, default=None, help="virtual seconds (scale: 86400; herd: 3600)")
+    p.add_argument("--duration", type=float, default=None, help="virtual seconds (scale: 86400; herd: 4500)")
     p.add_argument("--concurrency", type=int, default=32)
     args = p.parse_args(argv)
     if args.accounts is None:
         args.accounts = [20_000, 100_000, 1_000_000] if args.mode == "scale" else [100_000]
     if args.duration is None:
-        args.duration = 86_400.0 if args.mode == "scale" else 3_600.0
+        args.duration = 86_400.0 if args.mode == "scale" else 4_500.0  # herd: the drain after the deadline
     data = c.envelope(f"simulate-{args.mode}", vars(args).copy())
     started = time.monotonic()
     data.update(scale(args) if args.mode == "scale" else herd(args))
