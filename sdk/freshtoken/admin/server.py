@@ -8,15 +8,13 @@ refreshes still in flight.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
-import socket
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..embedded.runtime import drain_on_signals
 from ..errors import ConfigError
+from ..host.asgi_server import AsgiServer
 from .app import create_app
 from .auth import AdminToken, Scope, admin_tokens, check_bind
 from .readiness import ReadyLimits
@@ -28,89 +26,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("freshtoken.admin")
 
 
-def _uvicorn_server(app: Any, host: str, port: int) -> Any:
-    import uvicorn
+class AdminServer(AsgiServer):
+    """The admin API on ``host:port`` (port 0: any free port; see :attr:`port` once started). Refuses a
+    non-loopback address without a token (:func:`~.auth.check_bind`)."""
 
-    class _Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:  # the host handles signals itself
-            yield
-
-    config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, lifespan="off", log_config=None,
-        server_header=False, date_header=False,
-    )
-    return _Server(config)
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening-ready socket on ``host:port``; a clear :class:`OSError` when the address is unusable.
-
-    Binding here, not in uvicorn, turns "address already in use" into an error message instead of uvicorn's
-    ``sys.exit``.
-    """
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise OSError(f"admin API: cannot resolve host {host!r} ({exc.strerror})") from None
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-    except OSError as exc:
-        sock.close()
-        raise OSError(f"admin API cannot listen on {host}:{port}: {exc.strerror or exc.__class__.__name__}") from None
-    sock.set_inheritable(True)
-    return sock
-
-
-class AdminServer:
-    """The admin API on ``host:port`` (port 0: any free port; see :attr:`port` once started)."""
+    what = "admin API"
 
     def __init__(self, app: Any, *, host: str, port: int, token: object) -> None:
         check_bind(host, token)
-        self.host = host
-        self._requested_port = port
-        self._server = _uvicorn_server(app, host, port)
-        self._task: asyncio.Task[None] | None = None
-        self._sock: socket.socket | None = None
-        self._bound_port: int | None = None
-
-    @property
-    def port(self) -> int:
-        return self._bound_port or self._requested_port
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    async def start(self) -> None:
-        self._sock = bind_socket(self.host, self._requested_port)
-        self._bound_port = int(self._sock.getsockname()[1])
-        self._task = asyncio.ensure_future(self._serve())
-        while not self._server.started:
-            if self._task.done():
-                self._task = None
-                raise OSError(f"admin API could not start on {self.host}:{self.port}")
-            await asyncio.sleep(0.01)
-
-    async def _serve(self) -> None:
-        try:
-            await self._server.serve(sockets=[self._sock])
-        except SystemExit:  # uvicorn exits on a start-up failure; a host must not
-            log.error("admin API: uvicorn failed to start")
-
-    async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._server.should_exit = True
-        with contextlib.suppress(Exception):
-            await self._task
-        self._task = None
-        if self._sock is not None:
-            self._sock.close()
+        super().__init__(app, host=host, port=port)
 
 
 def configured_tokens(settings: Settings) -> list[AdminToken]:
