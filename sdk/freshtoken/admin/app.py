@@ -26,7 +26,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -44,10 +44,10 @@ from ..errors import (
     redact,
 )
 from ..keys import AccountKey
-from ..registration import SECRET_REGISTRATION_FIELDS, Registration, validation_problems
+from ..registration import SECRET_REGISTRATION_FIELDS, Registration
 from ..state import SECRET_FIELDS, Status
 from .auth import OPEN_PATHS, AdminToken, BearerAuth, Scope, request_scope
-from .body import MAX_BODY, BodyError, parse_json, read_limited
+from .body import MAX_BODY, BodyError, InvalidBody, parse_json, query_flag, read_limited, validate_body
 from .guard import BrowserGuard, HostPolicy, is_json
 from .openapi import document
 from .readiness import ReadyLimits, readiness
@@ -81,17 +81,6 @@ class ApiError(Exception):
 def public(view: dict[str, Any]) -> dict[str, Any]:
     """Defence in depth: drop any secret field a view might carry; RFC 3339 twins of its timestamps."""
     return with_rfc3339({k: v for k, v in view.items() if k not in SECRET_FIELDS})
-
-
-def _flag(value: str | None, name: str) -> bool:
-    if value is None:
-        return False
-    lowered = value.strip().lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no", ""):
-        return False
-    raise ApiError(400, "invalid_query", f"{name} must be true or false")
 
 
 def create_app(
@@ -136,6 +125,9 @@ def create_app(
                 return error(exc.status, exc.code, exc.message, extra)
             except BodyError as exc:
                 return error(exc.status, exc.code, exc.message, extra)
+            except InvalidBody as exc:
+                return JSONResponse({"error": "invalid_body", "message": redact(exc.message, [*known_secrets, *extra]),
+                                     "problems": exc.problems}, status_code=422)
             except ClientDisconnect:
                 return error(400, "disconnected", "the client went away before the request was read")
             except InvalidAccountKey as exc:
@@ -184,7 +176,7 @@ def create_app(
 
     @handler
     async def register(request: Request) -> Response:
-        replace = _flag(request.query_params.get("replace"), "replace")
+        replace = query_flag(request.query_params.get("replace"), "replace")
         raw = await read_json(request)
         if isinstance(raw, dict):
             for name in SECRET_REGISTRATION_FIELDS:
@@ -194,12 +186,7 @@ def create_app(
                 message = "replace is a query parameter (POST /accounts?replace=true), not a body field"
                 return JSONResponse({"error": "invalid_body", "message": message,
                                      "problems": [{"field": "replace", "message": message}]}, status_code=422)
-        try:
-            body = RegisterBody.model_validate(raw)
-        except ValidationError as exc:
-            problems = validation_problems(exc)
-            text = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
-            return JSONResponse({"error": "invalid_body", "message": text, "problems": problems}, status_code=422)
+        body = validate_body(RegisterBody, raw)
         key = str(AccountKey.parse(body.key))
         scope = scope_of(request)
         if not scope.allows(key):

@@ -1,11 +1,14 @@
 """Request bodies: read with a limit while they stream (never buffered whole first), parsed as JSON with a
-nesting limit (deep nesting is a clear 400, not a ``RecursionError``)."""
+nesting limit (deep nesting is a clear 400, not a ``RecursionError``), validated by a model (a 422 naming every
+field); and boolean query flags."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 #: Largest request body read, in bytes.
 MAX_BODY = 64 * 1024
@@ -81,3 +84,37 @@ def parse_json(raw: bytes, max_depth: int = MAX_DEPTH) -> Any:
                         f"request body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise BodyError(400, "invalid_json", "request body is not valid JSON") from None
+
+
+class InvalidBody(Exception):
+    """A JSON body that does not validate: a 422 ``invalid_body`` naming every field (never a value)."""
+
+    def __init__(self, problems: list[dict[str, str]]) -> None:
+        self.problems = problems
+        self.message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        super().__init__(self.message)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_body(model: type[M], raw: Any) -> M:
+    """``raw`` (parsed JSON) as ``model``; :class:`InvalidBody` with every problem otherwise."""
+    from ..registration import validation_problems
+
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidBody(validation_problems(exc)) from None
+
+
+def query_flag(value: str | None, name: str) -> bool:
+    """A boolean query parameter (``true/1/yes``, ``false/0/no``, absent = false); a 400 otherwise."""
+    if value is None:
+        return False
+    lowered = value.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no", ""):
+        return False
+    raise BodyError(400, "invalid_query", f"{name} must be true or false")

@@ -24,7 +24,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -32,7 +32,7 @@ from starlette.routing import Route
 from ..connect import ConnectError, ConnectFlow, MemoryStateStore, StateStore
 from ..connect.flow import DEFAULT_STATE_TTL
 from ..keys import AccountKey
-from ..registration import validation_problems
+from .body import query_flag, validate_body
 
 if TYPE_CHECKING:
     from ..embedded import EmbeddedRuntime
@@ -127,17 +127,8 @@ def connect_routes(
 
     @handler
     async def start(request: Request) -> Response:
-        flag = (request.query_params.get("replace") or "").strip().lower()
-        if flag not in ("true", "1", "yes", "false", "0", "no", ""):
-            return JSONResponse({"error": "invalid_query", "message": "replace must be true or false"},
-                                status_code=400)
-        replace = flag in ("true", "1", "yes")
-        try:
-            body = ConnectBody.model_validate(await read_json(request))
-        except ValidationError as exc:
-            problems = validation_problems(exc)
-            text = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
-            return JSONResponse({"error": "invalid_body", "message": text, "problems": problems}, status_code=422)
+        replace = query_flag(request.query_params.get("replace"), "replace")
+        body = validate_body(ConnectBody, await read_json(request))
         key = str(AccountKey.parse(body.key))
         scope = scope_of(request)
         if not scope.allows(key):
