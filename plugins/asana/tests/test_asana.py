@@ -1,8 +1,8 @@
 """Asana: the kit against the documented endpoints.
 
 Source: https://developers.asana.com/docs/oauth ("Quick reference": authorize, token exchange and revoke
-endpoints; the authorization code grant). The response body is not on the pages found, so no replay is
-shipped: the kit's RFC-shaped scenarios are used.
+endpoints; the authorization code grant). The documented response body is replayed in test_asana_replay.py;
+no error body is documented, so the kit's RFC-shaped error scenarios are used.
 """
 
 from freshtoken_asana import AsanaProvider
