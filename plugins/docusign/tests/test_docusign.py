@@ -3,8 +3,8 @@
 Sources: https://developers.docusign.com/platform/auth/reference/obtain-access-token (POST /oauth/token, Basic
 client authentication, a refresh returns a new refresh token) and Docusign's IAM SDK reference
 ("For the developer environment, the URI is https://account-d.docusign.com/oauth/token; for the production
-environment, the URI is https://account.docusign.com/oauth/token"). No documented response body was found,
-so no replay is shipped.
+environment, the URI is https://account.docusign.com/oauth/token"). The documented response and error bodies
+are replayed in test_docusign_replay.py.
 """
 
 import pytest
