@@ -2,8 +2,8 @@
 
 Sources: https://github.com/reddit-archive/reddit/wiki/OAuth2 (token and authorize endpoints, duration=permanent,
 Basic client authentication) and Reddit's API rules on a unique, descriptive User-Agent
-(https://github.com/reddit-archive/reddit/wiki/API). No documented response body was found on Reddit's own
-pages, so no replay is shipped: the kit's RFC-shaped scenarios (including an error answered with 200) are used.
+(https://github.com/reddit-archive/reddit/wiki/API). The wiki's documented token responses and errors are replayed
+in test_reddit_replay.py.
 """
 
 import pytest
