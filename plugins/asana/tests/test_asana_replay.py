@@ -73,7 +73,8 @@ def test_code_exchange_reads_the_documented_body() -> None:
 
 def test_documented_refresh_over_loopback_keeps_the_refresh_token(freshtoken_endpoint: TokenEndpoint) -> None:
     """The refresh response (documented body without ``refresh_token``), served by a loopback token endpoint:
-    refreshed, the stored refresh token kept, the expiry the response's, nothing of ``data`` in KV."""
+    refreshed, the stored refresh token kept, the expiry the response's, nothing of ``data`` in KV; the request is
+    the documented one."""
 
     async def scenario() -> None:
         async with KitRun(P, freshtoken_endpoint) as run:
@@ -89,6 +90,14 @@ def test_documented_refresh_over_loopback_keeps_the_refresh_token(freshtoken_end
             assert "gsanchez@example.com" not in (run.kv_raw() or "")
             await run.assert_no_secrets(RT0, outcome=outcome)
             assert freshtoken_endpoint.pending == 0
+            # the page's cURL example: a form body with grant_type, refresh_token, client_id and client_secret
+            sent = freshtoken_endpoint.requests[-1]
+            assert sent.headers["content-type"].startswith("application/x-www-form-urlencoded")
+            client = kit_client(P)
+            secret = client.client_secret.get_secret_value() if client.client_secret else ""
+            assert sent.params == {"grant_type": "refresh_token", "refresh_token": RT0,
+                                   "client_id": client.client_id, "client_secret": secret}
+            assert "authorization" not in sent.headers
 
     freshtoken_endpoint.reset()
     run_async(scenario)
