@@ -80,19 +80,23 @@ class Judge:
     def judge(self, key: str, text: str | bytes | None, now: float) -> Reading:
         if text is None:
             return _UNKNOWN
+        if not self.cache_size and type(text) is str:  # the common case, kept short: no cache, the fast parse
+            try:
+                token = _fast(text)
+            except ValueError:
+                token = None  # _reading() says what is wrong
+            if token is not None:
+                expires_at = token[2]
+                if expires_at is None or expires_at - now >= self.min_remaining:
+                    return _new(Reading, (_OK, token, ""))
+                return self._expired(expires_at, now)
         cache = self._cache
         hit = cache.get(key) if self.cache_size else None
         if hit is not None and hit[0] == text:
             reading = hit[1]
         else:
-            token = None
-            if type(text) is str:
-                try:
-                    token = _fast(text)  # the common case, without a detour through parse()
-                except ValueError:
-                    pass  # parse() says what is wrong
-            reading = _new(Reading, (Reason.OK, token, "")) if token is not None else _reading(text)
-            if self.cache_size and reading.reason is not Reason.UNSUPPORTED_VERSION:
+            reading = _reading(text)
+            if self.cache_size and reading.reason is not _UNSUPPORTED:
                 if len(cache) >= self.cache_size and key not in cache:
                     cache.clear()  # cheaper than evicting one by one: a miss costs one dict insert
                 cache[key] = (text, reading)
@@ -102,11 +106,15 @@ class Judge:
         expires_at = token.expires_at
         if expires_at is None or expires_at - now >= self.min_remaining:
             return reading
+        return self._expired(expires_at, now)
+
+    def _expired(self, expires_at: int, now: float) -> Reading:
         if expires_at <= now:
             return _EXPIRED
         return Reading(Reason.EXPIRED, None, f"less than {self.min_remaining:g} s left")
 
 
+_OK, _UNSUPPORTED = Reason.OK, Reason.UNSUPPORTED_VERSION  # (a module constant is cheaper than Reason.OK)
 _new = tuple.__new__  # builds a NamedTuple without its Python-level __new__
 _EXPIRED = Reading(Reason.EXPIRED, None, "the token has expired (refreshing has not replaced it)")
 
@@ -118,7 +126,7 @@ def _reading(text: str | bytes) -> Reading:
     except InvalidRecord as exc:
         return Reading(Reason.UNSUPPORTED_VERSION, None, str(exc))
     if type(record) is Token:
-        return Reading(Reason.OK, record)
+        return _new(Reading, (_OK, record, ""))
     assert isinstance(record, ReasonRecord)
     return Reading(record.reason, None, f"{record.status} (generation {record.generation}, since {record.since})")
 
