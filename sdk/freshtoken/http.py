@@ -33,6 +33,8 @@ quiet_provider_echoes()  # httpx/httpcore log reason phrases and response header
 #: Largest token response read; anything longer is refused as malformed.
 MAX_RESPONSE_BYTES = 256 * 1024
 USER_AGENT = "freshtoken/0.1"
+#: How many allowed token-endpoint URLs a TokenHTTP remembers (one per provider endpoint and account host).
+ALLOWED_URLS_KEPT = 4096
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,9 @@ class TokenHTTP:
         if client is not None and transport is not None:
             raise ValueError("TokenHTTP: pass an httpx client or a transport, not both")
         self.policy = policy or DEFAULT_POLICY
+        #: URLs this policy allowed (a check parses and classifies the host: ~10 % of a refresh's CPU); bounded,
+        #: and forgotten when ``policy`` is replaced. A refused URL is never remembered: it is refused every time.
+        self._allowed: tuple[EndpointPolicy, set[str]] = (self.policy, set())
         self._own = client is None
         self._client = client
         self._transport = transport
@@ -271,7 +276,7 @@ class TokenHTTP:
         A refusal, here or when the connection is opened, is a :class:`Misconfigured` (``unsafe_endpoint``).
         """
         try:
-            self.policy.check(request.url)
+            self._check(request.url)
         except UnsafeEndpoint as exc:
             raise _unsafe(exc) from None
         try:
@@ -288,6 +293,17 @@ class TokenHTTP:
             return await self.post(url, headers, body, timeout=timeout)
         except UnsafeEndpoint as exc:  # the address a host name resolved to (GuardedTransport)
             raise _unsafe(exc) from None
+
+    def _check(self, url: str) -> None:
+        """``self.policy.check(url)``, remembered for a URL it allowed (the check is a pure function of both)."""
+        policy, allowed = self._allowed
+        if policy is not self.policy:
+            self._allowed = policy, allowed = self.policy, set()
+        if url in allowed:
+            return
+        self.policy.check(url)
+        if len(allowed) < ALLOWED_URLS_KEPT:
+            allowed.add(url)
 
     async def post(self, url: str, headers: dict[str, str], body: bytes, *, timeout: float) -> TokenResponse:
         """POST and read the answer, all of it within ``timeout`` seconds: one deadline from the connection

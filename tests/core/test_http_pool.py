@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any, ClassVar
 
 import pytest
 
@@ -97,3 +98,35 @@ async def test_requests_beyond_the_pool_wait_for_a_connection(server: KeepAliveS
     assert peak <= 2
     if not server.close_after_one:
         assert server.connections == 2
+
+
+async def test_an_allowed_url_is_checked_once_and_a_refused_one_every_time(server: KeepAliveServer) -> None:
+    """TokenHTTP remembers the URLs its endpoint policy allowed (the check is a pure function of policy and URL);
+    a refused URL is refused at every request, and a new policy starts afresh."""
+    from freshtoken import Misconfigured, OAuthClient
+    from freshtoken.egress.endpoint_policy import EndpointPolicy
+    from freshtoken.http import TokenRequest
+
+    class Counting(EndpointPolicy):
+        calls: ClassVar[list[str]] = []
+
+        def check(self, url: str, what: str = "endpoint") -> Any:
+            Counting.calls.append(url)
+            return super().check(url, what)
+
+    client = OAuthClient(name="c", provider="generic", client_id="id", client_secret="s")
+    good = TokenRequest(url=f"http://127.0.0.1:{server.port}/token", params={"grant_type": "refresh_token"})
+    bad = TokenRequest(url="http://example.com/token", params={"grant_type": "refresh_token"})
+    http = TokenHTTP(policy=Counting())
+    try:
+        for _ in range(3):
+            assert (await http.send(good, client, timeout=10)).status == 200
+        for _ in range(2):
+            with pytest.raises(Misconfigured, match="plain http"):
+                await http.send(bad, client, timeout=10)
+        assert Counting.calls == [good.url, bad.url, bad.url]
+        http.policy = Counting(allow_private_networks=True)  # a new policy: checked again
+        assert (await http.send(good, client, timeout=10)).status == 200
+        assert Counting.calls[-1] == good.url and len(Counting.calls) == 4
+    finally:
+        await http.aclose()
