@@ -117,6 +117,23 @@ def prepare(request: TokenRequest, client: OAuthClient) -> tuple[str, dict[str, 
     return url, headers, body
 
 
+def _text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _header_dict(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Response headers by lower-case name, a repeated one joined with ", " (as httpx's ``Headers.items()``),
+    from the raw pairs: ``items()`` works out the encoding of every header again for each one (quadratic)."""
+    out: dict[str, str] = {}
+    for k, v in raw:
+        name, value = _text(k).lower(), _text(v)
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
+
+
 def _readable(sock: socket.socket | None) -> bool:
     """Whether ``sock`` has data (or an EOF) to read now; a closed socket counts as readable (httpcore's rule)."""
     fd = -1 if sock is None else sock.fileno()
@@ -327,7 +344,7 @@ class TokenHTTP:
                     raw = b"".join(chunks)
                     return TokenResponse(
                         status=resp.status_code,
-                        headers={k.lower(): v for k, v in resp.headers.items()},
+                        headers=_header_dict(resp.headers.raw),
                         body=raw,
                         truncated=truncated,
                     )

@@ -130,3 +130,19 @@ async def test_an_allowed_url_is_checked_once_and_a_refused_one_every_time(serve
         assert Counting.calls[-1] == good.url and len(Counting.calls) == 4
     finally:
         await http.aclose()
+
+
+async def test_response_headers_are_read_as_httpx_reads_them() -> None:
+    """Lower-case names, a repeated header joined with ", ", UTF-8 values decoded (read from the raw pairs)."""
+    import httpx
+
+    raw = [(b"Content-Type", b"application/json"), (b"Set-Cookie", b"a=1"), (b"set-cookie", b"b=2"),
+           (b"Retry-After", b"120"), (b"X-Note", "café".encode())]
+    http = TokenHTTP(transport=httpx.MockTransport(lambda r: httpx.Response(200, headers=raw, content=BODY)))
+    try:
+        response = await http.post("http://127.0.0.1:1/token", {}, b"x", timeout=5)
+    finally:
+        await http.aclose()
+    expected = {k.lower(): v for k, v in httpx.Response(200, headers=raw, content=BODY).headers.items()}
+    assert response.headers == expected
+    assert response.headers["set-cookie"] == "a=1, b=2" and response.headers["x-note"] == "café"
