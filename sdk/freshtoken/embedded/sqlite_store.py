@@ -191,6 +191,15 @@ class SQLiteStore:
                 self.recovery.close()
 
     # -- key check and recovery file ------------------------------------------------------------------------
+    def check_keys(self) -> None:
+        """:class:`WrongKeys` unless the configured keys open this database (readiness probes)."""
+        self._check_keys()
+
+    def probe_write(self, now: float) -> None:
+        """One write transaction (an upsert in the meta table): raises when the database does not take writes."""
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta(name, value) VALUES ('ready_probe', ?)", (repr(float(now)),))
+
     def _check_keys(self, codec: SecretCodec | None = None) -> None:
         """Verify the key-check value (or, in a store from before it existed, one stored secret); seal one
         under the primary key when there is none."""
