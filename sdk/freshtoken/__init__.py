@@ -68,7 +68,6 @@ __all__ = [
     "Refresher",
     "RetryPolicy",
     "RetryableError",
-    "SQLiteKV",
     "SecretCodec",
     "Status",
     "SystemClock",
@@ -85,14 +84,3 @@ __all__ = [
     "hookimpl",
     "refresh_at",
 ]
-
-
-def __getattr__(name: str) -> object:
-    # SQLiteKV (what a gateway on the embedded runtime's machine reads: ``SQLiteKV(path, readonly=True)`` and
-    # ``TokenReader(kv).check(key, kv.get_sync(key))``) is imported on first use: sqlite3 stays off the import
-    # path of runtimes that cannot carry it (Python Workers).
-    if name == "SQLiteKV":
-        from .embedded import SQLiteKV  # (freshtoken.kv.sqlite imported first would be circular)
-
-        return SQLiteKV
-    raise AttributeError(f"module 'freshtoken' has no attribute {name!r}")

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from freshtoken.record import EXPIRED_LINGER
 from freshtoken.sandbox.server import Fault as SandboxFault
 
 from .conftest import ADMIN_TOKEN, CF, KEY
@@ -59,8 +60,9 @@ async def test_alarm_refreshes_writes_kv_with_ttl_and_sets_next_alarm_from_new_e
     assert record["access_token"] == state["access_token"]
     assert record["expires_at"] == int(state["expires_at"])
     assert state["expires_at"] == pytest.approx(state["issued_at"] + 3600, abs=0.01)
-    # real KV: TTL = time to expiry, as the expiration KV reports; metadata mirrors the record
-    assert entry["expiration"] == pytest.approx(state["expires_at"], abs=2)
+    # real KV: TTL = time to expiry + EXPIRED_LINGER (past expiry a reader says 'expired', not 'unknown'), as the
+    # expiration KV reports; metadata mirrors the record
+    assert entry["expiration"] == pytest.approx(state["expires_at"] + EXPIRED_LINGER, abs=2)
     assert entry["metadata"] == {"v": 1, "generation": 1, "expires_at": record["expires_at"]}
     # the next alarm, in real DO storage, is set from the new expiry: expiry - lead (600 s)
     assert state["next_refresh_at"] == pytest.approx(state["expires_at"] - 600, abs=0.01)

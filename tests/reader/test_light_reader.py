@@ -175,8 +175,3 @@ async def test_httpx_async_auth(tmp_path: Path, echo_url: str):
     assert Echo.seen == ["Bearer AT-9"]
     kv.close()
 
-
-def test_sqlite_kv_is_exported_from_freshtoken_without_importing_sqlite_on_import():
-    code = ("import sys, freshtoken; assert 'sqlite3' not in sys.modules, 'sqlite3 imported'; "
-            "from freshtoken import SQLiteKV; from freshtoken.kv.sqlite import SQLiteKV as K; assert SQLiteKV is K")
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
