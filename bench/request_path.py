@@ -84,20 +84,20 @@ class CachedTokenReader(TokenReader):
 
     def __init__(self, kv: Any, *, min_remaining: float = 5.0, max_entries: int = 100_000) -> None:
         super().__init__(kv, min_remaining=min_remaining)
-        self._cache: dict[str, tuple[str | bytes, KVRecord]] = {}
+        self._proposal_cache: dict[str, tuple[str | bytes, KVRecord]] = {}
         self._max = max_entries
 
     def check(self, key: str, text: str | bytes | None) -> KVRecord:
         if text is None:
             raise TokenUnavailable(f"no token in KV for {key!r}")
-        hit = self._cache.get(key)
+        hit = self._proposal_cache.get(key)
         if hit is not None and hit[0] == text:
             record = hit[1]
         else:
             record = KVRecord.loads(text)
-            if len(self._cache) >= self._max:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = (text, record)
+            if len(self._proposal_cache) >= self._max:
+                self._proposal_cache.pop(next(iter(self._proposal_cache)))
+            self._proposal_cache[key] = (text, record)
         if record.expires_at is not None and record.expires_at - time.time() < self._min_remaining:
             raise TokenUnavailable(f"token for {key!r} is expired or about to expire")
         return record
