@@ -416,7 +416,11 @@ async def test_dead_refresh_token_is_reauth_required_without_retry_storm(
         host.clock.advance(86400 * 2.5)
         assert await host.fire_due() == 0
     assert len(host.token_requests()) == 1
-    assert host.kv_record(key) is None
+    # The KV holds no token, only the reason a gateway can act on (a v2 reason record: 403, re-authorise).
+    raw = host.kv.get_sync(key)
+    assert raw is not None
+    reason = json.loads(raw)
+    assert reason["v"] == 2 and reason["status"] == "reauth_required" and "access_token" not in reason
 
 
 @pytest.mark.parametrize(

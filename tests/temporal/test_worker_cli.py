@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from freshtoken import KVRecord, TokenReader
+from freshtoken import TokenReader
 from freshtoken.kv.redis import RedisKV
 from freshtoken.temporal import TemporalAccounts
 from freshtoken.temporal.client import connect
@@ -70,7 +70,7 @@ prefix = "cli:"
             assert time.monotonic() < deadline, proc.log_tail()
             await asyncio.sleep(0.05)
         record = await TokenReader(kv).get(f"cli:{key}")
-        assert isinstance(record, KVRecord) and record.generation == 1
+        assert record.generation == 1 and record.access_token and record.token_type == "Bearer"
         deadline = time.monotonic() + 10  # visibility is eventually consistent
         while True:
             listed = {a["key"]: a for a in await accounts.list_accounts(with_status=True)}
