@@ -68,6 +68,7 @@ __all__ = [
     "Refresher",
     "RetryPolicy",
     "RetryableError",
+    "SQLiteKV",
     "SecretCodec",
     "Status",
     "SystemClock",
@@ -84,3 +85,13 @@ __all__ = [
     "hookimpl",
     "refresh_at",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # SQLiteKV (what a gateway on the embedded runtime's machine reads: ``SQLiteKV(path, readonly=True)``) is
+    # imported on first use, so that ``import freshtoken`` does not import sqlite3 (a Python Worker has none).
+    if name == "SQLiteKV":
+        from .kv.sqlite import SQLiteKV
+
+        return SQLiteKV
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

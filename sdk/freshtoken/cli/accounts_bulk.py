@@ -325,7 +325,7 @@ def export(state: CliState, out_path: str, with_secrets: bool, to_key: str | Non
     if out_path == "-":
         out = sys.stdout
     else:
-        from ..embedded.private_files import create_private
+        from ..kv.sqlite_files import create_private
 
         create_private(Path(out_path))  # 0600 before anything is written
         out = open(out_path, "w", encoding="utf-8")  # closed below

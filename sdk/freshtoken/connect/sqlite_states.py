@@ -41,7 +41,7 @@ class SQLiteStateStore:
     """:class:`~.state_store.StateStore` in the database of a :class:`~freshtoken.embedded.SQLiteStore`."""
 
     def __init__(self, store: SQLiteStore) -> None:
-        from ..embedded.sqlite_store import connect
+        from ..kv.sqlite_files import connect
 
         if str(store.path) in ("", ":memory:"):
             raise ConfigError("SQLiteStateStore needs a database file (not ':memory:')")

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from .sqlite_store import connect
+from ..kv.sqlite_files import connect
 
 __all__ = ["FleetGauges"]
 

@@ -42,8 +42,8 @@ from ..events import (
     TokenExpired,
 )
 from ..hookspecs import hookimpl
+from ..kv.sqlite_files import connect
 from ..redaction import redact
-from .sqlite_store import connect
 
 __all__ = ["DEFAULT_PER_ACCOUNT", "EVENT_TYPES", "AccountHistory"]
 

@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..errors import ConfigError, StateConflict
+from ..kv.sqlite_files import connect
 from ..state import SECRET_FIELDS, AccountState
 from ..storage import SecretCodec
 from .crypto import seal_key_check, verify_key_check
-from .private_files import create_private, private_side_files
 from .recovery import AAD_PREFIX, DEFAULT_SLOTS, RecoveryError, RecoveryFile, import_entries, recovery_path
 
 log = logging.getLogger("freshtoken.embedded.store")
@@ -65,26 +65,6 @@ CREATE INDEX IF NOT EXISTS accounts_lease ON accounts(lease_owner) WHERE lease_o
 CREATE INDEX IF NOT EXISTS accounts_in_flight ON accounts(in_flight_since) WHERE in_flight_since IS NOT NULL;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 """
-
-
-def connect(path: str | os.PathLike[str], *, readonly: bool = False) -> sqlite3.Connection:
-    """A connection in autocommit mode, WAL, ``synchronous=NORMAL``, with a busy timeout."""
-    p = Path(path)
-    if readonly:
-        conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, isolation_level=None, check_same_thread=False,
-                               timeout=5.0)
-    else:
-        on_disk = str(p) not in ("", ":memory:")
-        if on_disk:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            create_private(p)  # 0600 before SQLite creates it with the umask (it holds tokens)
-        conn = sqlite3.connect(str(p), isolation_level=None, check_same_thread=False, timeout=5.0)
-        conn.execute("PRAGMA journal_mode=WAL")
-        if on_disk:
-            private_side_files(p)  # -wal, -shm
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=5000")
-    return conn
 
 
 class Unset(Enum):

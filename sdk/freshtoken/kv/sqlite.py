@@ -16,8 +16,8 @@ import threading
 from pathlib import Path
 
 from ..clock import Clock, SystemClock
-from ..embedded.sqlite_store import connect
 from ..errors import ConfigError
+from .sqlite_files import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (

@@ -1,4 +1,6 @@
-"""Files that hold tokens are created readable by their owner only (mode 0600).
+"""SQLite files that hold tokens: :func:`connect` (autocommit, WAL, ``synchronous=NORMAL``, a busy timeout), and
+the files created readable by their owner only (mode 0600). Shared by the KV file (:mod:`freshtoken.kv.sqlite`)
+and the embedded runtime's state database, with nothing of either.
 
 SQLite creates a database with the process umask (usually 0644) and its ``-wal`` / ``-shm`` files with the
 database's mode. So the database file is created first, empty and 0600, with ``O_EXCL`` (an existing file is
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from pathlib import Path
 
 log = logging.getLogger("freshtoken.embedded.files")
@@ -61,3 +64,23 @@ def _warn_if_shared(path: Path) -> None:
         _warned.add(str(path))
         log.warning("%s holds tokens and other users can read it (mode %03o): 'chmod 600' it unless a gateway "
                     "running as another user reads it", path, mode)
+
+
+def connect(path: str | os.PathLike[str], *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode, WAL, ``synchronous=NORMAL``, with a busy timeout."""
+    p = Path(path)
+    if readonly:
+        conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, isolation_level=None, check_same_thread=False,
+                               timeout=5.0)
+    else:
+        on_disk = str(p) not in ("", ":memory:")
+        if on_disk:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            create_private(p)  # 0600 before SQLite creates it with the umask (it holds tokens)
+        conn = sqlite3.connect(str(p), isolation_level=None, check_same_thread=False, timeout=5.0)
+        conn.execute("PRAGMA journal_mode=WAL")
+        if on_disk:
+            private_side_files(p)  # -wal, -shm
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
