@@ -10,13 +10,10 @@ parameter: none is declared; scopes are the operator's.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 from freshtoken_asana import AsanaProvider
 from pydantic import SecretStr
 
-from freshtoken.http import prepare
-from freshtoken.testing import kit_client
+from freshtoken.testing import authorize_parts, code_exchange_on_wire, kit_client
 
 P = AsanaProvider()
 CLIENT = kit_client(P)
@@ -27,9 +24,9 @@ ACCOUNT: dict[str, str] = {}
 def test_documented_authorize_url() -> None:
     # GET https://app.asana.com/-/oauth_authorize with the RFC 6749 §4.1.1 parameters; no scope unless named.
     url = P.build_authorize_url(CLIENT, ACCOUNT, redirect_uri=REDIRECT, state="st-1", code_challenge="ch-1")
-    parts = urlsplit(url)
-    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "https://app.asana.com/-/oauth_authorize"
-    assert parse_qs(parts.query) == {
+    endpoint, query = authorize_parts(url)
+    assert endpoint == "https://app.asana.com/-/oauth_authorize"
+    assert query == {
         "client_id": ["kit-client-id"],
         "code_challenge": ["ch-1"],
         "code_challenge_method": ["S256"],
@@ -44,10 +41,10 @@ def test_documented_code_exchange() -> None:
     # the verifier, and client_id / client_secret in the body as the plugin's refresh sends them.
     request = P.build_code_request(SecretStr("code-1"), CLIENT, ACCOUNT, redirect_uri=REDIRECT,
                                    code_verifier="v" * 43)
-    url, headers, body = prepare(request, CLIENT)
-    assert url == "https://app.asana.com/-/oauth_token"
-    assert headers["Content-Type"] == "application/x-www-form-urlencoded"
-    assert {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()} == {
+    sent = code_exchange_on_wire(request, CLIENT)
+    assert sent.url == "https://app.asana.com/-/oauth_token"
+    assert sent.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert sent.form == {
         "grant_type": "authorization_code",
         "code": "code-1",
         "redirect_uri": "http://127.0.0.1:53682/callback",
@@ -55,4 +52,4 @@ def test_documented_code_exchange() -> None:
         "client_id": "kit-client-id",
         "client_secret": "kit-client-secret-7f3a9c",
     }
-    assert "Authorization" not in headers
+    assert "Authorization" not in sent.headers

@@ -7,13 +7,11 @@ documentation says, parameter by parameter, for the authorize URL and the code e
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qs, urlsplit
 
 from freshtoken_atlassian import AtlassianProvider
 from pydantic import SecretStr
 
-from freshtoken.http import prepare
-from freshtoken.testing import kit_client
+from freshtoken.testing import authorize_parts, code_exchange_on_wire, kit_client
 
 P = AtlassianProvider()
 CLIENT = kit_client(P)
@@ -27,9 +25,9 @@ def test_documented_authorize_url() -> None:
     # prompt=consent; "Use a refresh token": add offline_access to the scope)
     url = P.build_authorize_url(CLIENT, ACCOUNT, redirect_uri=REDIRECT, state="st-1", code_challenge="ch-1",
                                 scopes=('read:jira-work',))
-    parts = urlsplit(url)
-    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == 'https://auth.atlassian.com/authorize'
-    assert parse_qs(parts.query) == {
+    endpoint, query = authorize_parts(url)
+    assert endpoint == 'https://auth.atlassian.com/authorize'
+    assert query == {
         'audience': ['api.atlassian.com'],
         'client_id': ['kit-client-id'],
         'code_challenge': ['ch-1'],
@@ -47,10 +45,10 @@ def test_documented_code_exchange() -> None:
     # access token": POST https://auth.atlassian.com/oauth/token, JSON body with grant_type=authorization_code,
     # client_id, client_secret, code, redirect_uri)
     request = P.build_code_request(SecretStr("code-1"), CLIENT, ACCOUNT, redirect_uri=REDIRECT, code_verifier="v" * 43)
-    url, headers, body = prepare(request, CLIENT)
-    assert url == P.token_endpoint(ACCOUNT)
-    assert headers["Content-Type"] == 'application/json'
-    assert json.loads(body) == {
+    sent = code_exchange_on_wire(request, CLIENT)
+    assert sent.url == P.token_endpoint(ACCOUNT)
+    assert sent.headers["Content-Type"] == 'application/json'
+    assert json.loads(sent.body) == {
         'grant_type': 'authorization_code',
         'code': 'code-1',
         'redirect_uri': 'http://127.0.0.1:53682/callback',
@@ -58,4 +56,4 @@ def test_documented_code_exchange() -> None:
         'client_id': 'kit-client-id',
         'client_secret': 'kit-client-secret-7f3a9c',
     }
-    assert "Authorization" not in headers  # client_id and client_secret in the body
+    assert "Authorization" not in sent.headers  # client_id and client_secret in the body

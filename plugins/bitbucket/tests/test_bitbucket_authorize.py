@@ -8,13 +8,10 @@ Bitbucket documents no PKCE; the challenge is sent anyway (RFC 6749 §3.1: unkno
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 from freshtoken_bitbucket import BitbucketProvider
 from pydantic import SecretStr
 
-from freshtoken.http import prepare
-from freshtoken.testing import kit_client
+from freshtoken.testing import authorize_parts, code_exchange_on_wire, kit_client
 
 P = BitbucketProvider()
 CLIENT = kit_client(P)
@@ -27,9 +24,9 @@ def test_documented_authorize_url() -> None:
     # https://bitbucket.org/site/oauth2/authorize?client_id={client_id}&response_type=code". The scopes are the
     # consumer's (set when it is created): none is sent.
     url = P.build_authorize_url(CLIENT, ACCOUNT, redirect_uri=REDIRECT, state="st-1", code_challenge="ch-1")
-    parts = urlsplit(url)
-    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "https://bitbucket.org/site/oauth2/authorize"
-    assert parse_qs(parts.query) == {
+    endpoint, query = authorize_parts(url)
+    assert endpoint == "https://bitbucket.org/site/oauth2/authorize"
+    assert query == {
         "client_id": ["kit-client-id"],
         "code_challenge": ["ch-1"],
         "code_challenge_method": ["S256"],
@@ -44,11 +41,11 @@ def test_documented_code_exchange() -> None:
     #   -d grant_type=authorization_code -d code={code}
     request = P.build_code_request(SecretStr("code-1"), CLIENT, ACCOUNT, redirect_uri=REDIRECT,
                                    code_verifier="v" * 43)
-    url, headers, body = prepare(request, CLIENT)
-    assert url == "https://bitbucket.org/site/oauth2/access_token"
-    assert headers["Content-Type"] == "application/x-www-form-urlencoded"
-    assert headers["Authorization"] == "Basic a2l0LWNsaWVudC1pZDpraXQtY2xpZW50LXNlY3JldC03ZjNhOWM="
-    assert {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()} == {
+    sent = code_exchange_on_wire(request, CLIENT)
+    assert sent.url == "https://bitbucket.org/site/oauth2/access_token"
+    assert sent.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert sent.headers["Authorization"] == "Basic a2l0LWNsaWVudC1pZDpraXQtY2xpZW50LXNlY3JldC03ZjNhOWM="
+    assert sent.form == {
         "grant_type": "authorization_code",
         "code": "code-1",
         "redirect_uri": "http://127.0.0.1:53682/callback",  # RFC 6749 §4.1.3: repeats the authorize request's

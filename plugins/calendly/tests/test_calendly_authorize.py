@@ -9,13 +9,10 @@ take "HTTP with localhost domain", Production apps only HTTPS
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 from freshtoken_calendly import CalendlyProvider
 from pydantic import SecretStr
 
-from freshtoken.http import prepare
-from freshtoken.testing import kit_client
+from freshtoken.testing import authorize_parts, code_exchange_on_wire, kit_client
 
 P = CalendlyProvider()
 CLIENT = kit_client(P)
@@ -30,9 +27,9 @@ def test_documented_authorize_url() -> None:
     # ("use a specific redirect_uri, a Proof Key for Code Exchange (PKCE), and S256 for code_challenge_method").
     # Scopes are chosen for the app at registration: none is requested unless the operator names some.
     url = P.build_authorize_url(CLIENT, ACCOUNT, redirect_uri=REDIRECT, state="st-1", code_challenge="ch-1")
-    parts = urlsplit(url)
-    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "https://auth.calendly.com/oauth/authorize"
-    assert parse_qs(parts.query) == {
+    endpoint, query = authorize_parts(url)
+    assert endpoint == "https://auth.calendly.com/oauth/authorize"
+    assert query == {
         "client_id": ["kit-client-id"],
         "code_challenge": ["ch-1"],
         "code_challenge_method": ["S256"],
@@ -51,10 +48,10 @@ def test_documented_code_exchange() -> None:
     # plugin's refresh sends them (auth_method client_secret_post).
     request = P.build_code_request(SecretStr("code-1"), CLIENT, ACCOUNT, redirect_uri=REDIRECT,
                                    code_verifier="v" * 43)
-    url, headers, body = prepare(request, CLIENT)
-    assert url == "https://auth.calendly.com/oauth/token"
-    assert headers["Content-Type"] == "application/x-www-form-urlencoded"
-    assert {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()} == {
+    sent = code_exchange_on_wire(request, CLIENT)
+    assert sent.url == "https://auth.calendly.com/oauth/token"
+    assert sent.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert sent.form == {
         "grant_type": "authorization_code",
         "code": "code-1",
         "redirect_uri": "http://localhost:53682/callback",
@@ -62,4 +59,4 @@ def test_documented_code_exchange() -> None:
         "client_id": "kit-client-id",
         "client_secret": "kit-client-secret-7f3a9c",
     }
-    assert "Authorization" not in headers
+    assert "Authorization" not in sent.headers

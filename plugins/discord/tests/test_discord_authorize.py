@@ -14,8 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 from freshtoken_discord import DiscordProvider
 from pydantic import SecretStr
 
-from freshtoken.http import prepare
-from freshtoken.testing import kit_client
+from freshtoken.testing import authorize_parts, code_exchange_on_wire, kit_client
 
 P = DiscordProvider()
 CLIENT = kit_client(P)
@@ -29,10 +28,10 @@ def test_documented_authorize_url() -> None:
     # (%20)" (identify%20guilds.join), state, redirect_uri. prompt and integration_type are optional and not sent.
     url = P.build_authorize_url(CLIENT, ACCOUNT, redirect_uri=REDIRECT, state="st-1", code_challenge="ch-1",
                                 scopes=("identify", "guilds.join"))
-    parts = urlsplit(url)
-    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "https://discord.com/oauth2/authorize"
-    assert "scope=identify%20guilds.join" in parts.query  # %20, never '+'
-    assert parse_qs(parts.query) == {
+    endpoint, query = authorize_parts(url)
+    assert endpoint == "https://discord.com/oauth2/authorize"
+    assert "scope=identify%20guilds.join" in url  # %20, never '+'
+    assert query == {
         "client_id": ["kit-client-id"],
         "code_challenge": ["ch-1"],
         "code_challenge_method": ["S256"],
@@ -56,10 +55,10 @@ def test_documented_code_exchange() -> None:
     # client_id and client_secret supplied in the form data body" (the plugin uses the body).
     request = P.build_code_request(SecretStr("code-1"), CLIENT, ACCOUNT, redirect_uri=REDIRECT,
                                    code_verifier="v" * 43)
-    url, headers, body = prepare(request, CLIENT)
-    assert url == "https://discord.com/api/oauth2/token"
-    assert headers["Content-Type"] == "application/x-www-form-urlencoded"
-    assert {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()} == {
+    sent = code_exchange_on_wire(request, CLIENT)
+    assert sent.url == "https://discord.com/api/oauth2/token"
+    assert sent.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert sent.form == {
         "grant_type": "authorization_code",
         "code": "code-1",
         "redirect_uri": "http://127.0.0.1:53682/callback",
@@ -67,4 +66,4 @@ def test_documented_code_exchange() -> None:
         "client_id": "kit-client-id",
         "client_secret": "kit-client-secret-7f3a9c",
     }
-    assert "Authorization" not in headers
+    assert "Authorization" not in sent.headers

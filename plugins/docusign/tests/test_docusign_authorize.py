@@ -13,8 +13,7 @@ from freshtoken_docusign import DocusignProvider
 from pydantic import SecretStr
 
 from freshtoken import ConfigError, Plugins
-from freshtoken.http import prepare
-from freshtoken.testing import kit_client
+from freshtoken.testing import code_exchange_on_wire, kit_client
 
 P = DocusignProvider(environment="demo")
 CLIENT = kit_client(P)
@@ -79,11 +78,11 @@ def test_documented_code_exchange() -> None:
     # into Base64 and prefixed with the word Basic"; grant_type=authorization_code, code).
     request = P.build_code_request(SecretStr("code-1"), CLIENT, ACCOUNT, redirect_uri=REDIRECT,
                                    code_verifier="v" * 43)
-    url, headers, body = prepare(request, CLIENT)
-    assert url == "https://account-d.docusign.com/oauth/token"
-    assert headers["Content-Type"] == "application/x-www-form-urlencoded"
-    assert headers["Authorization"] == "Basic a2l0LWNsaWVudC1pZDpraXQtY2xpZW50LXNlY3JldC03ZjNhOWM="
-    assert {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()} == {
+    sent = code_exchange_on_wire(request, CLIENT)
+    assert sent.url == "https://account-d.docusign.com/oauth/token"
+    assert sent.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert sent.headers["Authorization"] == "Basic a2l0LWNsaWVudC1pZDpraXQtY2xpZW50LXNlY3JldC03ZjNhOWM="
+    assert sent.form == {
         "grant_type": "authorization_code",
         "code": "code-1",
         "redirect_uri": "http://127.0.0.1:53682/callback",

@@ -11,13 +11,10 @@ found: no extra parameter is declared; the challenge is sent (RFC 6749 §3.1: un
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 from freshtoken_figma import FigmaProvider
 from pydantic import SecretStr
 
-from freshtoken.http import prepare
-from freshtoken.testing import kit_client
+from freshtoken.testing import authorize_parts, code_exchange_on_wire, kit_client
 
 P = FigmaProvider()
 CLIENT = kit_client(P)
@@ -29,9 +26,9 @@ def test_documented_authorize_url() -> None:
     # rest-api-spec, securitySchemes.OAuth2: authorizationUrl https://www.figma.com/oauth; scope files:read.
     url = P.build_authorize_url(CLIENT, ACCOUNT, redirect_uri=REDIRECT, state="st-1", code_challenge="ch-1",
                                 scopes=("files:read",))
-    parts = urlsplit(url)
-    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "https://www.figma.com/oauth"
-    assert parse_qs(parts.query) == {
+    endpoint, query = authorize_parts(url)
+    assert endpoint == "https://www.figma.com/oauth"
+    assert query == {
         "client_id": ["kit-client-id"],
         "code_challenge": ["ch-1"],
         "code_challenge_method": ["S256"],
@@ -47,11 +44,11 @@ def test_documented_code_exchange() -> None:
     # refreshes go to /v1/oauth/refresh, token_url). RFC 6749 §4.1.3 parameters, credentials in the body.
     request = P.build_code_request(SecretStr("code-1"), CLIENT, ACCOUNT, redirect_uri=REDIRECT,
                                    code_verifier="v" * 43)
-    url, headers, body = prepare(request, CLIENT)
-    assert url == "https://api.figma.com/v1/oauth/token"
-    assert url != P.token_endpoint(ACCOUNT)
-    assert headers["Content-Type"] == "application/x-www-form-urlencoded"
-    assert {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()} == {
+    sent = code_exchange_on_wire(request, CLIENT)
+    assert sent.url == "https://api.figma.com/v1/oauth/token"
+    assert sent.url != P.token_endpoint(ACCOUNT)
+    assert sent.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert sent.form == {
         "grant_type": "authorization_code",
         "code": "code-1",
         "redirect_uri": "http://127.0.0.1:53682/callback",

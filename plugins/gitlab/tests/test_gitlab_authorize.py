@@ -7,15 +7,12 @@ Source: https://docs.gitlab.com/api/oauth2/ ("Authorization code with Proof Key 
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 import pytest
 from freshtoken_gitlab import GitLabProvider
 from pydantic import SecretStr
 
 from freshtoken import InvalidAccountData
-from freshtoken.http import prepare
-from freshtoken.testing import kit_client
+from freshtoken.testing import authorize_parts, code_exchange_on_wire, kit_client
 
 P = GitLabProvider(allowed_hosts=("gitlab.com", "gitlab.example.com"))
 CLIENT = kit_client(P)
@@ -29,9 +26,9 @@ def test_documented_authorize_url(host: str) -> None:
     # &code_challenge=CODE_CHALLENGE&code_challenge_method=S256 (scopes space-separated, e.g. api read_user).
     url = P.build_authorize_url(CLIENT, {"host": host}, redirect_uri=REDIRECT, state="st-1", code_challenge="ch-1",
                                 scopes=("api", "read_user"))
-    parts = urlsplit(url)
-    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == f"https://{host}/oauth/authorize"
-    assert parse_qs(parts.query) == {
+    endpoint, query = authorize_parts(url)
+    assert endpoint == f"https://{host}/oauth/authorize"
+    assert query == {
         "client_id": ["kit-client-id"],
         "code_challenge": ["ch-1"],
         "code_challenge_method": ["S256"],
@@ -55,10 +52,10 @@ def test_documented_code_exchange() -> None:
     account = {"host": "gitlab.example.com"}
     request = P.build_code_request(SecretStr("code-1"), CLIENT, account, redirect_uri=REDIRECT,
                                    code_verifier="v" * 43)
-    url, headers, body = prepare(request, CLIENT)
-    assert url == "https://gitlab.example.com/oauth/token"
-    assert headers["Content-Type"] == "application/x-www-form-urlencoded"
-    assert {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()} == {
+    sent = code_exchange_on_wire(request, CLIENT)
+    assert sent.url == "https://gitlab.example.com/oauth/token"
+    assert sent.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert sent.form == {
         "client_id": "kit-client-id",
         "client_secret": "kit-client-secret-7f3a9c",
         "code": "code-1",
@@ -66,4 +63,4 @@ def test_documented_code_exchange() -> None:
         "redirect_uri": "http://127.0.0.1:53682/callback",
         "code_verifier": "v" * 43,
     }
-    assert "Authorization" not in headers
+    assert "Authorization" not in sent.headers

@@ -9,13 +9,10 @@ redirect here is a deployed service's admin API callback, never the CLI's loopba
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 from freshtoken_intercom import IntercomProvider
 from pydantic import SecretStr
 
-from freshtoken.http import prepare
-from freshtoken.testing import kit_client
+from freshtoken.testing import authorize_parts, code_exchange_on_wire, kit_client
 
 P = IntercomProvider()
 CLIENT = kit_client(P)
@@ -29,9 +26,9 @@ def test_documented_authorize_url() -> None:
     # app in the Developer Hub, so none is sent. No PKCE is documented; the challenge is sent anyway (RFC 6749
     # §3.1: unknown parameters are ignored).
     url = P.build_authorize_url(CLIENT, ACCOUNT, redirect_uri=REDIRECT, state="st-1", code_challenge="ch-1")
-    parts = urlsplit(url)
-    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "https://app.intercom.io/oauth"
-    assert parse_qs(parts.query) == {
+    endpoint, query = authorize_parts(url)
+    assert endpoint == "https://app.intercom.io/oauth"
+    assert query == {
         "client_id": ["kit-client-id"],
         "code_challenge": ["ch-1"],
         "code_challenge_method": ["S256"],
@@ -46,14 +43,14 @@ def test_documented_code_exchange() -> None:
     # (the RFC 6749 §4.1.3 grant_type and redirect_uri go along).
     request = P.build_code_request(SecretStr("code-1"), CLIENT, ACCOUNT, redirect_uri=REDIRECT,
                                    code_verifier="v" * 43)
-    url, headers, body = prepare(request, CLIENT)
-    assert url == "https://api.intercom.io/auth/eagle/token"
-    assert headers["Content-Type"] == "application/x-www-form-urlencoded"
-    sent = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
-    assert {k: sent[k] for k in ("code", "client_id", "client_secret")} == {
+    sent = code_exchange_on_wire(request, CLIENT)
+    assert sent.url == "https://api.intercom.io/auth/eagle/token"
+    assert sent.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    form = sent.form
+    assert {k: form[k] for k in ("code", "client_id", "client_secret")} == {
         "code": "code-1",
         "client_id": "kit-client-id",
         "client_secret": "kit-client-secret-7f3a9c",
     }
-    assert sent["grant_type"] == "authorization_code"
-    assert "Authorization" not in headers
+    assert form["grant_type"] == "authorization_code"
+    assert "Authorization" not in sent.headers

@@ -9,13 +9,10 @@ https://developers.pipedrive.com/docs/api/v1/Oauth. Pipedrive documents no PKCE;
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 from freshtoken_pipedrive import PipedriveProvider
 from pydantic import SecretStr
 
-from freshtoken.http import prepare
-from freshtoken.testing import kit_client
+from freshtoken.testing import authorize_parts, code_exchange_on_wire, kit_client
 
 P = PipedriveProvider()
 CLIENT = kit_client(P)
@@ -28,9 +25,9 @@ def test_documented_authorize_url() -> None:
     # &redirect_uri=... (client_id and redirect_uri required, state optional). No scope parameter: the scopes
     # are chosen when the app is registered, so none is sent.
     url = P.build_authorize_url(CLIENT, ACCOUNT, redirect_uri=REDIRECT, state="st-1", code_challenge="ch-1")
-    parts = urlsplit(url)
-    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "https://oauth.pipedrive.com/oauth/authorize"
-    assert parse_qs(parts.query) == {
+    endpoint, query = authorize_parts(url)
+    assert endpoint == "https://oauth.pipedrive.com/oauth/authorize"
+    assert query == {
         "client_id": ["kit-client-id"],
         "code_challenge": ["ch-1"],
         "code_challenge_method": ["S256"],
@@ -45,11 +42,11 @@ def test_documented_code_exchange() -> None:
     # base64(client_id:client_secret), form body grant_type=authorization_code, code, redirect_uri.
     request = P.build_code_request(SecretStr("code-1"), CLIENT, ACCOUNT, redirect_uri=REDIRECT,
                                    code_verifier="v" * 43)
-    url, headers, body = prepare(request, CLIENT)
-    assert url == "https://oauth.pipedrive.com/oauth/token"
-    assert headers["Content-Type"] == "application/x-www-form-urlencoded"
-    assert headers["Authorization"] == "Basic a2l0LWNsaWVudC1pZDpraXQtY2xpZW50LXNlY3JldC03ZjNhOWM="
-    assert {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()} == {
+    sent = code_exchange_on_wire(request, CLIENT)
+    assert sent.url == "https://oauth.pipedrive.com/oauth/token"
+    assert sent.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert sent.headers["Authorization"] == "Basic a2l0LWNsaWVudC1pZDpraXQtY2xpZW50LXNlY3JldC03ZjNhOWM="
+    assert sent.form == {
         "grant_type": "authorization_code",
         "code": "code-1",
         "redirect_uri": "http://127.0.0.1:53682/callback",

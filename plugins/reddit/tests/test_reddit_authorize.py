@@ -8,13 +8,10 @@ flow)"). Reddit documents no PKCE; the challenge is sent anyway (RFC 6749 §3.1:
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 from freshtoken_reddit import RedditProvider
 from pydantic import SecretStr
 
-from freshtoken.http import prepare
-from freshtoken.testing import kit_client
+from freshtoken.testing import authorize_parts, code_exchange_on_wire, kit_client
 
 UA = "web:io.freshtoken.kit:v0.1 (by /u/freshtoken_kit)"
 P = RedditProvider(user_agent=UA)
@@ -29,9 +26,9 @@ def test_documented_authorize_url() -> None:
     # refresh token; scope e.g. identity (https://www.reddit.com/api/v1/scopes lists them).
     url = P.build_authorize_url(CLIENT, ACCOUNT, redirect_uri=REDIRECT, state="st-1", code_challenge="ch-1",
                                 scopes=("identity",))
-    parts = urlsplit(url)
-    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "https://www.reddit.com/api/v1/authorize"
-    assert parse_qs(parts.query) == {
+    endpoint, query = authorize_parts(url)
+    assert endpoint == "https://www.reddit.com/api/v1/authorize"
+    assert query == {
         "client_id": ["kit-client-id"],
         "code_challenge": ["ch-1"],
         "code_challenge_method": ["S256"],
@@ -49,12 +46,12 @@ def test_documented_code_exchange() -> None:
     # user, secret as the password); the wiki's API rules ask for a unique User-Agent on every request.
     request = P.build_code_request(SecretStr("code-1"), CLIENT, ACCOUNT, redirect_uri=REDIRECT,
                                    code_verifier="v" * 43)
-    url, headers, body = prepare(request, CLIENT)
-    assert url == "https://www.reddit.com/api/v1/access_token"
-    assert headers["Content-Type"] == "application/x-www-form-urlencoded"
-    assert headers["Authorization"] == "Basic a2l0LWNsaWVudC1pZDpraXQtY2xpZW50LXNlY3JldC03ZjNhOWM="
-    assert headers["User-Agent"] == UA
-    assert {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()} == {
+    sent = code_exchange_on_wire(request, CLIENT)
+    assert sent.url == "https://www.reddit.com/api/v1/access_token"
+    assert sent.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert sent.headers["Authorization"] == "Basic a2l0LWNsaWVudC1pZDpraXQtY2xpZW50LXNlY3JldC03ZjNhOWM="
+    assert sent.headers["User-Agent"] == UA
+    assert sent.form == {
         "grant_type": "authorization_code",
         "code": "code-1",
         "redirect_uri": "http://127.0.0.1:53682/callback",

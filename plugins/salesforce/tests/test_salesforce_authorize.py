@@ -6,13 +6,10 @@ documentation says, parameter by parameter, for the authorize URL and the code e
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 from freshtoken_salesforce import SalesforceProvider
 from pydantic import SecretStr
 
-from freshtoken.http import prepare
-from freshtoken.testing import kit_client
+from freshtoken.testing import authorize_parts, code_exchange_on_wire, kit_client
 
 P = SalesforceProvider()
 CLIENT = kit_client(P)
@@ -28,9 +25,9 @@ def test_documented_authorize_url() -> None:
     # "Allows a refresh token to be returned"; api: REST API access)
     url = P.build_authorize_url(CLIENT, ACCOUNT, redirect_uri=REDIRECT, state="st-1", code_challenge="ch-1",
                                 scopes=None)
-    parts = urlsplit(url)
-    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == 'https://acme.my.salesforce.com/services/oauth2/authorize'
-    assert parse_qs(parts.query) == {
+    endpoint, query = authorize_parts(url)
+    assert endpoint == 'https://acme.my.salesforce.com/services/oauth2/authorize'
+    assert query == {
         'client_id': ['kit-client-id'],
         'code_challenge': ['ch-1'],
         'code_challenge_method': ['S256'],
@@ -45,10 +42,10 @@ def test_documented_code_exchange() -> None:
     # the web server flow page (POST /services/oauth2/token with grant_type=authorization_code, code, client_id,
     # client_secret, redirect_uri, code_verifier)
     request = P.build_code_request(SecretStr("code-1"), CLIENT, ACCOUNT, redirect_uri=REDIRECT, code_verifier="v" * 43)
-    url, headers, body = prepare(request, CLIENT)
-    assert url == P.token_endpoint(ACCOUNT)
-    assert headers["Content-Type"] == 'application/x-www-form-urlencoded'
-    assert {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()} == {
+    sent = code_exchange_on_wire(request, CLIENT)
+    assert sent.url == P.token_endpoint(ACCOUNT)
+    assert sent.headers["Content-Type"] == 'application/x-www-form-urlencoded'
+    assert sent.form == {
         'grant_type': 'authorization_code',
         'code': 'code-1',
         'redirect_uri': 'http://127.0.0.1:53682/callback',
@@ -56,4 +53,4 @@ def test_documented_code_exchange() -> None:
         'client_id': 'kit-client-id',
         'client_secret': 'kit-client-secret-7f3a9c',
     }
-    assert "Authorization" not in headers  # client_id and client_secret in the body
+    assert "Authorization" not in sent.headers  # client_id and client_secret in the body

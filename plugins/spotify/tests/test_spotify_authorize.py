@@ -7,13 +7,11 @@ documentation says, parameter by parameter, for the authorize URL and the code e
 from __future__ import annotations
 
 import base64
-from urllib.parse import parse_qs, urlsplit
 
 from freshtoken_spotify import SpotifyProvider
 from pydantic import SecretStr
 
-from freshtoken.http import prepare
-from freshtoken.testing import kit_client
+from freshtoken.testing import authorize_parts, code_exchange_on_wire, kit_client
 
 P = SpotifyProvider()
 CLIENT = kit_client(P)
@@ -28,9 +26,9 @@ def test_documented_authorize_url() -> None:
     # code_challenge)
     url = P.build_authorize_url(CLIENT, ACCOUNT, redirect_uri=REDIRECT, state="st-1", code_challenge="ch-1",
                                 scopes=('user-read-private', 'user-read-email'))
-    parts = urlsplit(url)
-    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == 'https://accounts.spotify.com/authorize'
-    assert parse_qs(parts.query) == {
+    endpoint, query = authorize_parts(url)
+    assert endpoint == 'https://accounts.spotify.com/authorize'
+    assert query == {
         'client_id': ['kit-client-id'],
         'code_challenge': ['ch-1'],
         'code_challenge_method': ['S256'],
@@ -45,13 +43,13 @@ def test_documented_code_exchange() -> None:
     # the code-flow page (POST https://accounts.spotify.com/api/token with grant_type=authorization_code, code,
     # redirect_uri; Authorization: Basic base64(client_id:client_secret))
     request = P.build_code_request(SecretStr("code-1"), CLIENT, ACCOUNT, redirect_uri=REDIRECT, code_verifier="v" * 43)
-    url, headers, body = prepare(request, CLIENT)
-    assert url == P.token_endpoint(ACCOUNT)
-    assert headers["Content-Type"] == 'application/x-www-form-urlencoded'
-    assert {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()} == {
+    sent = code_exchange_on_wire(request, CLIENT)
+    assert sent.url == P.token_endpoint(ACCOUNT)
+    assert sent.headers["Content-Type"] == 'application/x-www-form-urlencoded'
+    assert sent.form == {
         'grant_type': 'authorization_code',
         'code': 'code-1',
         'redirect_uri': 'http://127.0.0.1:53682/callback',
         'code_verifier': 'vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv',
     }
-    assert headers["Authorization"] == "Basic " + base64.b64encode(b"kit-client-id:kit-client-secret-7f3a9c").decode()
+    assert sent.headers["Authorization"] == "Basic " + base64.b64encode(b"kit-client-id:kit-client-secret-7f3a9c").decode()

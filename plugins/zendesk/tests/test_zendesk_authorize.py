@@ -7,13 +7,11 @@ documentation says, parameter by parameter, for the authorize URL and the code e
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qs, urlsplit
 
 from freshtoken_zendesk import ZendeskProvider
 from pydantic import SecretStr
 
-from freshtoken.http import prepare
-from freshtoken.testing import kit_client
+from freshtoken.testing import authorize_parts, code_exchange_on_wire, kit_client
 
 P = ZendeskProvider()
 CLIENT = kit_client(P)
@@ -27,9 +25,9 @@ def test_documented_authorize_url() -> None:
     # redirect_uri, client_id, scope (e.g. "read write"), state, code_challenge, code_challenge_method)
     url = P.build_authorize_url(CLIENT, ACCOUNT, redirect_uri=REDIRECT, state="st-1", code_challenge="ch-1",
                                 scopes=('read', 'write'))
-    parts = urlsplit(url)
-    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == 'https://acme.zendesk.com/oauth/authorizations/new'
-    assert parse_qs(parts.query) == {
+    endpoint, query = authorize_parts(url)
+    assert endpoint == 'https://acme.zendesk.com/oauth/authorizations/new'
+    assert query == {
         'client_id': ['kit-client-id'],
         'code_challenge': ['ch-1'],
         'code_challenge_method': ['S256'],
@@ -48,10 +46,10 @@ def test_documented_code_exchange() -> None:
     # authorization_code and refresh_token grant types ... If you set an expiry, it will be applied and
     # enforced"): the first grant asks for the lifetimes every refresh asks for (30 min, 30 days by default).
     request = P.build_code_request(SecretStr("code-1"), CLIENT, ACCOUNT, redirect_uri=REDIRECT, code_verifier="v" * 43)
-    url, headers, body = prepare(request, CLIENT)
-    assert url == P.token_endpoint(ACCOUNT)
-    assert headers["Content-Type"] == 'application/json'
-    assert json.loads(body) == {
+    sent = code_exchange_on_wire(request, CLIENT)
+    assert sent.url == P.token_endpoint(ACCOUNT)
+    assert sent.headers["Content-Type"] == 'application/json'
+    assert json.loads(sent.body) == {
         'grant_type': 'authorization_code',
         'code': 'code-1',
         'redirect_uri': 'http://127.0.0.1:53682/callback',
@@ -61,7 +59,7 @@ def test_documented_code_exchange() -> None:
         'expires_in': '1800',
         'refresh_token_expires_in': '2592000',
     }
-    assert "Authorization" not in headers  # client_id and client_secret in the body
+    assert "Authorization" not in sent.headers  # client_id and client_secret in the body
 
 
 def test_code_exchange_asks_for_the_configured_lifetimes() -> None:
