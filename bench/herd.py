@@ -37,6 +37,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import random
 import tempfile
 import time
@@ -84,7 +85,8 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-async def read_load(kv: SQLiteKV, keys: list[str], stop: asyncio.Event, counts: Counter[str], per_tick: int) -> None:
+async def read_load(kv: SQLiteKV, keys: list[str], stop: asyncio.Event, counts: Counter[str], per_tick: int,
+                    firsts: dict[str, float]) -> None:
     reader = TokenReader(kv, min_remaining=0)
     rng = random.Random(7)
     while not stop.is_set():
@@ -96,6 +98,7 @@ async def read_load(kv: SQLiteKV, keys: list[str], stop: asyncio.Event, counts: 
                 counts["served"] += 1
             except Exception:
                 counts["refused"] += 1
+                firsts.setdefault("refused", now)
             if raw is not None:
                 rec = json.loads(raw)
                 if "access_token" in rec and rec.get("expires_at") is not None and rec["expires_at"] <= now:
@@ -130,7 +133,8 @@ async def run_runtime(args: argparse.Namespace, token_url: str, tmp: Path) -> di
     stop = asyncio.Event()
     counts: Counter[str] = Counter()
     end = onboard_start + args.cycles * args.lifetime + args.lead
-    reader = asyncio.create_task(read_load(kv, keys, stop, counts, max(1, args.reads_per_second // 10)))
+    firsts: dict[str, float] = {}
+    reader = asyncio.create_task(read_load(kv, keys, stop, counts, max(1, args.reads_per_second // 10), firsts))
     cpu0 = c.cpu_seconds()
     sched = asyncio.create_task(rt.run(stop))
     await asyncio.sleep(max(0.0, end - time.time()))
@@ -153,11 +157,26 @@ async def run_runtime(args: argparse.Namespace, token_url: str, tmp: Path) -> di
             delay.append(at - alarm)
         if at > prev_exp:
             lapsed += 1
+            firsts.setdefault("lapse", prev_exp)
         (first_cycle if at < onboard_start + args.lifetime else next_cycle)[int(at)] += 1
         issued[key] = (at, expires_at if expires_at is not None else at + args.lifetime)
         next_alarm[key] = next_at
+    # tokens that expired during the run and were never replaced in it lapsed too
+    never = [exp for _, exp in issued.values() if exp < end]
+    if never:
+        firsts["lapse"] = min(firsts.get("lapse", math.inf), min(never))
+
+    def since(t: float | None) -> float | None:
+        return None if t is None else t - onboard_start
+
+    first_alert = min((a["at"] for a in rec.alerts), default=None)
     return {
         "onboard_seconds": onboard_seconds,
+        "expired_unreplaced_at_end": len(never),
+        "first_lapse_after_onboard_start": since(firsts.get("lapse")),
+        "first_alert_after_onboard_start": since(first_alert),
+        "first_refusal_after_onboard_start": since(firsts.get("refused")),
+        "alert_before_first_lapse": None if first_alert is None else first_alert < firsts.get("lapse", math.inf),
         "cpu_seconds_per_refresh": cpu / max(1, len(rec.refreshes)),
         "planned_peak_per_second": max(planned.values(), default=0),
         "refreshes": len(rec.refreshes),
@@ -202,7 +221,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="give the simulator the runtime's measured CPU seconds per refresh (--cpu-per-refresh)")
     args = p.parse_args(argv)
     params = vars(args).copy()
-    data = c.envelope("herd" if args.planner == "capacity" else "herd-deadline", params)
+    name = "herd" if args.planner == "capacity" else "herd-deadline"
+    data = c.envelope(name if args.accounts == 20_000 else f"{name}-{args.accounts}", params)
     started = time.monotonic()
     port = c.free_port()
     with c.process(c.python_module("bench.endpoint", "fast", "--port", str(port), "--lifetime", str(args.lifetime),
@@ -225,6 +245,10 @@ def main(argv: list[str] | None = None) -> None:
     print(c.table(["figure", "runtime", "simulator"], rows))
     print(f"runtime: latency estimate {runtime['latency_estimate']}, capacity estimate {runtime['capacity_estimate']}, "
           f"CPU per refresh {runtime['cpu_seconds_per_refresh'] * 1000:.2f} ms (reader load included)")
+    print(f"first lapse {c.fmt(runtime['first_lapse_after_onboard_start'])} s, first backlog alert "
+          f"{c.fmt(runtime['first_alert_after_onboard_start'])} s, first refusal "
+          f"{c.fmt(runtime['first_refusal_after_onboard_start'])} s after onboarding began; tokens expired and not "
+          f"replaced at the end: {runtime['expired_unreplaced_at_end']}")
     print(f"capacity {data['capacity_per_second']:.0f}/s; reads {runtime['reads']}, refused "
           f"{runtime['reads_refused']}, served expired (raw) {runtime['reads_served_expired_raw']}; backlog alerts "
           f"{len(runtime['backlog_alerts'])} (simulator {len(sim.get('backlog_alerts', []))})")
