@@ -34,6 +34,7 @@ DEFAULT_UTILIZATION = 0.8
 class _Planned:
     at: float
     client: str
+    weight: int = 1
 
 
 class CapacityPlanner:
@@ -108,13 +109,16 @@ class CapacityPlanner:
         if p is not None:
             self._unbook(p)
 
-    def place(self, key: str, client: str, due_by: float, now: float) -> float:
+    def place(self, key: str, client: str, due_by: float, now: float, weight: int = 1) -> float:
+        """See :class:`~freshtoken.alarm_planner.AlarmPlanner`. ``weight``: how many alarms this one stands for (the
+        simulator's cohorts of identical accounts, ``freshtoken simulate --cohort``): booked together in one bucket
+        that has room for all of them."""
         self.forget(key)  # placing again moves it
         if due_by <= now:  # due already: never delayed; booked where the queue will run it
-            self._book(key, client, self._forward(self._ledgers(client), now))
+            self._book(key, client, self._forward(self._ledgers(client, weight), now), weight)
             return now
-        at = self._choose(client, due_by, now)
-        self._book(key, client, at)
+        at = self._choose(client, due_by, now, weight)
+        self._book(key, client, at, weight)
         return at
 
     def load(self, alarms: Iterable[tuple[str, float, str]]) -> int:
@@ -127,14 +131,15 @@ class CapacityPlanner:
         return n
 
     # -- internals -------------------------------------------------------------------------------------------------
-    def _ledgers(self, client: str) -> list[tuple[DemandLedger, int]]:
-        out = [(self._runtime, self._runtime_slots())]
+    def _ledgers(self, client: str, weight: int = 1) -> list[tuple[DemandLedger, int]]:
+        """Each ledger with the count a bucket must stay under to take ``weight`` more alarms."""
+        out = [(self._runtime, max(1, self._runtime_slots() - weight + 1))]
         if client in self._clients:
-            out.append((self._clients[client], self._client_slots(client)))
+            out.append((self._clients[client], max(1, self._client_slots(client) - weight + 1)))
         return out
 
-    def _choose(self, client: str, due_by: float, now: float) -> float:
-        ledgers = self._ledgers(client)
+    def _choose(self, client: str, due_by: float, now: float, weight: int = 1) -> float:
+        ledgers = self._ledgers(client, weight)
         t = due_by
         while True:  # the latest moment <= t where every ledger has room; each step only moves t earlier
             moved = False
@@ -167,15 +172,15 @@ class CapacityPlanner:
             if not moved:
                 return t
 
-    def _book(self, key: str, client: str, at: float) -> None:
-        self._planned[key] = _Planned(at, client)
-        self._runtime.add(self._runtime.bucket(at))
+    def _book(self, key: str, client: str, at: float, weight: int = 1) -> None:
+        self._planned[key] = _Planned(at, client, weight)
+        self._runtime.add(self._runtime.bucket(at), weight)
         led = self._clients.get(client)
         if led is not None:
-            led.add(led.bucket(at))
+            led.add(led.bucket(at), weight)
 
     def _unbook(self, p: _Planned) -> None:
-        self._runtime.remove(self._runtime.bucket(p.at))
+        self._runtime.remove(self._runtime.bucket(p.at), p.weight)
         led = self._clients.get(p.client)
         if led is not None:
-            led.remove(led.bucket(p.at))
+            led.remove(led.bucket(p.at), p.weight)

@@ -40,14 +40,14 @@ class DemandLedger:
     def count(self, b: int) -> int:
         return self.counts.get(b, 0)
 
-    def add(self, b: int) -> int:
-        """Count one more alarm in ``b``; returns how many were there before."""
-        n = self.counts.get(b, 0)
-        self.counts[b] = n + 1
-        return n
+    def add(self, b: int, n: int = 1) -> int:
+        """Count ``n`` more alarms in ``b``; returns how many were there before."""
+        before = self.counts.get(b, 0)
+        self.counts[b] = before + n
+        return before
 
-    def remove(self, b: int) -> None:
-        n = self.counts.get(b, 0) - 1
+    def remove(self, b: int, n: int = 1) -> None:
+        n = self.counts.get(b, 0) - n
         if n <= 0:
             self.counts.pop(b, None)
         else:

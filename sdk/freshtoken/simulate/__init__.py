@@ -5,6 +5,8 @@
   rate limits, rotation with reuse detection);
 * :mod:`.engine` and :mod:`.clock` — the discrete-event loop that steps the real coroutines in virtual time;
 * :mod:`.fleet` — the hosts: alarms, slots, queues, the backlog monitor;
+* :mod:`.storage` — each account's storage, its state held as an object;
+* :mod:`.cohort` — cohort mode, an approximation for large fleets (one refresher per cohort of identical accounts);
 * :mod:`.ledger` — what was measured, and the report.
 
 Not a model: each refresh is ``Refresher.alarm()`` with its storage, KV write and next alarm (docs/capacity.md).

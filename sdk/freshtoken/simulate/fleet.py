@@ -1,24 +1,31 @@
 """The simulated fleet: hosts that run the real :class:`~freshtoken.refresher.Refresher` and the real
 :class:`~freshtoken.schedule.CapacityPlanner` in virtual time, as the embedded runtime hosts them.
 
-Each account has a :class:`~freshtoken.storage.MemoryStorage` (state kept serialised, exactly as a store keeps
-it) and one alarm. When an alarm comes due, its host runs ``Refresher.alarm()`` if one of its ``concurrency``
-slots is free, else queues it (oldest first), as the embedded scheduler does; the refresher's next alarm is read
-back from the storage when it finishes. Onboarding runs ``Refresher.register()``. Once a virtual second each
-host's backlog (queued + in flight) is read by a :class:`~freshtoken.schedule.BacklogMonitor`.
+Each account has one :class:`~freshtoken.refresher.Refresher`, built once (runtimes may keep one per account;
+nothing in it changes between calls), a :class:`~freshtoken.simulate.storage.SimStorage` (the storage contract
+with the state held as an object: ``serialise_state=True`` keeps it serialised in a ``MemoryStorage`` instead, with
+the same answers) and one alarm. When an alarm comes due, its host runs ``Refresher.alarm()`` if one of its
+``concurrency`` slots is free, else queues it (oldest first), as the embedded scheduler does; the refresher's next
+alarm is read back from the storage when it finishes. Onboarding runs ``Refresher.register()``. Once a virtual
+second each host's backlog (queued + in flight) is read by a :class:`~freshtoken.schedule.BacklogMonitor`. In cohort
+mode (:mod:`.cohort`) an account stands for ``Scenario.cohort`` identical ones: it holds that many slots, and counts
+that many times.
 """
 
 from __future__ import annotations
 
 import functools
+import gc
 import heapq
 import random
 import time
 from collections import Counter
 from typing import Any
 
+from ..alarm_planner import AlarmPlanner
 from ..client import OAuthClient
 from ..host.providers import ClientProviders
+from ..keys import AccountKey
 from ..outcome import Outcome
 from ..plugins import Plugins
 from ..provider import Provider
@@ -27,12 +34,30 @@ from ..refresher import Refresher
 from ..schedule import BacklogMonitor, CapacityPlanner, LatencyEstimate
 from ..storage import MemoryStorage
 from .clock import SimClock
+from .cohort import CohortPlanner, cohorts
 from .engine import Engine
 from .ledger import RecordingKV, report
 from .provider import SimHTTP, SimProvider
 from .scenario import Scenario
+from .storage import SimStorage
 
 START = 1_800_000_000.0
+#: The cyclic collector's first threshold during a run (allocations between young collections; default 700).
+GC_THRESHOLD = 100_000
+
+
+class _Account:
+    """One simulated account: its refresher (built once), storage and host."""
+
+    __slots__ = ("host", "key", "refresher", "storage", "weight")
+
+    def __init__(self, key: str, refresher: Refresher, storage: MemoryStorage, host: _Host, weight: int) -> None:
+        self.key = key
+        self.refresher = refresher
+        self.storage = storage
+        self.host = host
+        #: how many identical accounts it stands for (cohort mode; else 1)
+        self.weight = weight
 
 
 class _Host:
@@ -42,16 +67,20 @@ class _Host:
         self.http = http
         self.concurrency = concurrency
         self.planner = planner
-        self.running = 0
-        self.waiting: list[tuple[float, int, str]] = []
+        self.running = 0  # slots held (accounts, in cohort mode)
+        self.waiting: list[tuple[float, int, _Account]] = []
+        self.queued = 0  # accounts in ``waiting`` (stale entries included, as len(waiting) counts them)
         self.monitor = BacklogMonitor(threshold)
 
 
 class Simulation:
     """One run of a :class:`Scenario` (see the module docstring). :meth:`run` returns the report dict."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, *, serialise_state: bool = False) -> None:
+        """``serialise_state``: keep each account's state serialised (``MemoryStorage``) rather than as an object
+        (``SimStorage``): slower, the same answers."""
         scenario.check()
+        self.serialise_state = serialise_state
         self.scenario = scenario
         self.clock = SimClock(START)
         self.engine = Engine(self.clock)
@@ -89,66 +118,74 @@ class Simulation:
                                           latency=LatencyEstimate())
             http = SimHTTP(self.clock, self.sim, cpu_per_refresh=scenario.cpu_per_refresh)
             self.hosts.append(_Host(i, scenario.concurrency, planner, scenario.backlog_threshold, http))
-        self._host_of: dict[str, _Host] = {}
-        self._client_of: dict[str, str] = {}
+        self.accounts: dict[str, _Account] = {}
         self._seq = 0
         self.outcomes: Counter[str] = Counter()
         self.alerts: list[dict[str, Any]] = []
         self.refreshes = 0
 
     # -- accounts ---------------------------------------------------------------------------------------------
-    def _refresher(self, key: str) -> Refresher:
-        name = self._client_of[key]
-        host = self._host_of[key]
-        return Refresher(key, storage=self.storages[key], kv=self.kv, provider=self.providers[name],
-                         client=self.clients[name], http=host.http, clock=self.clock, rng=self.rng,
-                         kv_margin=self.scenario.kv_margin, planner=host.planner)
+    def _account(self, key: str, name: str, host: _Host, weight: int) -> _Account:
+        storage = MemoryStorage() if self.serialise_state else SimStorage()
+        self.storages[key] = storage
+        planner: AlarmPlanner | None = host.planner
+        if host.planner is not None and self.scenario.cohort > 1:
+            planner = CohortPlanner(host.planner, weight)
+        if self.scenario.cohort > 1:
+            self.kv.weights[key] = weight
+        refresher = Refresher(AccountKey.parse(key), storage=storage, kv=self.kv, provider=self.providers[name],
+                              client=self.clients[name], http=host.http, clock=self.clock, rng=self.rng,
+                              kv_key=key, kv_margin=self.scenario.kv_margin, planner=planner)
+        account = self.accounts[key] = _Account(key, refresher, storage, host, weight)
+        return account
 
-    def _onboard(self, key: str, account: int, sim: SimProvider) -> None:
-        fields: dict[str, Any] = {"refresh_token": sim.grant(account)}
+    def _onboard(self, account: _Account, number: int, sim: SimProvider) -> None:
+        fields: dict[str, Any] = {"refresh_token": sim.grant(number)}
         if self.scenario.with_access_token:
-            fields.update(access_token=f"a{account}.0", expires_in=sim.profile.lifetime)
-        self.engine.spawn(self._refresher(key).register(**fields), lambda _r, e: self._after(key, e))
+            fields.update(access_token=f"a{number}.0", expires_in=sim.profile.lifetime)
+        self.engine.spawn(account.refresher.register(**fields), lambda _r, e: self._after(account, e))
 
-    def _after(self, key: str, error: BaseException | None) -> None:
+    def _after(self, account: _Account, error: BaseException | None) -> None:
         if error is not None:
-            self.outcomes[f"error:{type(error).__name__}"] += 1
-        at = self.storages[key].alarm
+            self.outcomes[f"error:{type(error).__name__}"] += account.weight
+        at = account.storage.alarm
         if at is not None:
-            self.engine.at(at, lambda: self._due(key, at))
+            self.engine.at(at, self._due, account, at)
 
     # -- the scheduler of each host ----------------------------------------------------------------------------
-    def _due(self, key: str, at: float) -> None:
-        if self.storages[key].alarm != at:
+    def _due(self, account: _Account, at: float) -> None:
+        if account.storage.alarm != at:
             return  # moved since (a stale heap entry)
-        host = self._host_of[key]
-        if host.running < host.concurrency:
-            self._fire(host, key, at)
+        host = account.host
+        if host.running + account.weight <= host.concurrency:
+            self._fire(host, account, at)
         else:
             self._seq += 1
-            heapq.heappush(host.waiting, (at, self._seq, key))
+            heapq.heappush(host.waiting, (at, self._seq, account))
+            host.queued += account.weight
 
-    def _fire(self, host: _Host, key: str, at: float) -> None:
-        host.running += 1
-        self.kv.fired_at[key] = (at, self.clock.t)
-        self.engine.spawn(self._refresher(key).alarm(), lambda r, e: self._done(host, key, r, e))
+    def _fire(self, host: _Host, account: _Account, at: float) -> None:
+        host.running += account.weight
+        self.kv.fired_at[account.key] = (at, self.clock.t)
+        self.engine.spawn(account.refresher.alarm(), functools.partial(self._done, host, account))
 
-    def _done(self, host: _Host, key: str, outcome: Outcome | None, error: BaseException | None) -> None:
-        host.running -= 1
-        self.refreshes += 1
-        self.kv.fired_at.pop(key, None)
+    def _done(self, host: _Host, account: _Account, outcome: Outcome | None, error: BaseException | None) -> None:
+        host.running -= account.weight
+        self.refreshes += account.weight
+        self.kv.fired_at.pop(account.key, None)
         if outcome is not None:
-            self.outcomes[str(outcome.kind)] += 1
-        self._after(key, error)
-        while host.waiting and host.running < host.concurrency:
-            at, _, k = heapq.heappop(host.waiting)
-            if self.storages[k].alarm == at:
-                self._fire(host, k, at)
+            self.outcomes[str(outcome.kind)] += account.weight
+        self._after(account, error)
+        while host.waiting and host.running + host.waiting[0][2].weight <= host.concurrency:
+            at, _, queued = heapq.heappop(host.waiting)
+            host.queued -= queued.weight
+            if queued.storage.alarm == at:
+                self._fire(host, queued, at)
 
     def _tick(self, now: float) -> None:
         for host in self.hosts:
             latency = host.planner.latency.value if host.planner is not None else self._mean_latency()
-            reading = host.monitor.read(at=now, due=host.running + len(host.waiting), latency=latency,
+            reading = host.monitor.read(at=now, due=host.running + host.queued, latency=latency,
                                         concurrency=host.concurrency, lead=self.lead)
             if reading.alert:
                 self.alerts.append({"at": now, "host": host.index, "due": reading.due,
@@ -165,18 +202,27 @@ class Simulation:
         wall = time.perf_counter()
         total = sum(p.accounts for p in sc.providers)
         n = 0
+        simulated = 0
         for p in sc.providers:
             sim = self.sim[f"{p.name}.sim.example"]
-            for a in range(p.accounts):
-                key = f"t:{p.name}:{a}"
-                self.storages[key] = MemoryStorage()
-                self._client_of[key] = p.name
-                self._host_of[key] = self.hosts[n % sc.hosts]
+            for a, weight in enumerate(cohorts(p.accounts, sc.cohort)):
+                account = self._account(f"t:{p.name}:{a}", p.name, self.hosts[simulated % sc.hosts], weight)
+                if sc.cohort > 1:
+                    sim.weights[a] = weight
                 when = START + (sc.onboarding * n / total if sc.onboarding else 0.0)
-                self.engine.at(when, functools.partial(self._onboard, key, a, sim))
-                n += 1
+                self.engine.at(when, self._onboard, account, a, sim)
+                n += weight
+                simulated += 1
         end = START + sc.duration
-        self.engine.run(end, on_tick=self._tick)
+        # The run allocates millions of short-lived objects and keeps one state per account: at the default
+        # thresholds the cyclic collector rescans the accounts' states again and again (~15 % of the run), for
+        # the few cycles there are. Collect less often while the run lasts.
+        thresholds = gc.get_threshold()
+        gc.set_threshold(max(thresholds[0], GC_THRESHOLD), *thresholds[1:])
+        try:
+            self.engine.run(end, on_tick=self._tick)
+        finally:
+            gc.set_threshold(*thresholds)
         demand: Counter[int] = Counter()
         for s in self.sim.values():
             demand.update(s.per_second)

@@ -47,6 +47,9 @@ class RecordingKV:
         self.first_lapse: float | None = None
         self.order_violations = 0
         self.writes = 0
+        #: Cohort mode: key -> how many identical accounts it stands for (absent: 1). Lapses count accounts; the
+        #: delay and lateness samples are one per cohort (cohorts are of one size, but the last of each provider).
+        self.weights: dict[str, int] = {}
 
     async def put(self, key: str, value: str, ttl: float | None) -> None:
         now = self.clock.t
@@ -58,7 +61,8 @@ class RecordingKV:
         prev = self.tokens.get(key)
         # a token record carries its expiry (its TTL may outlive it); a reason record (no token) serves nothing
         expires = record.get("expires_at") if "access_token" in record else now
-        lifetime = self.lifetime_of.get(key.split(":", 2)[1])
+        provider = key.split(":", 2)[1]
+        lifetime = self.lifetime_of.get(provider)
         if expires is not None and lifetime is not None and abs(now + lifetime - expires) < 1.0:
             expires = now + lifetime  # issued at this instant (virtual time does not move during a write)
         self.tokens[key] = (now, None if expires is None else float(expires))
@@ -70,12 +74,13 @@ class RecordingKV:
         issued, expires = prev
         if expires is None:
             return
-        lead = self.lead_of[key.split(":", 2)[1]]
+        lead = self.lead_of[provider]
         started = now if fired is None else fired[1]
         self.late.append(max(0.0, started - refresh_at(issued, expires, lead, margin=self.margin)))
         if now > expires:
-            self.lapsed += 1
-            self.lapsed_seconds += now - expires
+            weight = self.weights.get(key, 1) if self.weights else 1
+            self.lapsed += weight
+            self.lapsed_seconds += weight * (now - expires)
             if self.first_lapse is None:
                 self.first_lapse = now
 
@@ -84,7 +89,8 @@ class RecordingKV:
 
     def expired_at(self, now: float) -> int:
         """Accounts whose token in KV has expired at ``now`` (the request path fails for them)."""
-        return sum(1 for _, exp in self.tokens.values() if exp is not None and exp <= now)
+        weights = self.weights
+        return sum(weights.get(key, 1) for key, (_, exp) in self.tokens.items() if exp is not None and exp <= now)
 
 
 def report(*, scenario: Any, kv: RecordingKV, outcomes: Counter[str], demand: Counter[int], start: float,
@@ -95,8 +101,11 @@ def report(*, scenario: Any, kv: RecordingKV, outcomes: Counter[str], demand: Co
     steady = [n for s, n in demand.items() if s >= start + cycle]
     first = [n for s, n in demand.items() if s < start + cycle]
     first_alert = alerts[0]["at"] - start if alerts else None
+    cohort = getattr(scenario, "cohort", 1)
     return {
         "accounts": sum(p.accounts for p in scenario.providers),
+        "mode": "per-account" if cohort == 1 else f"COHORTS of {cohort} identical accounts (approximation)",
+        "simulated_accounts": len(kv.storages),
         "hosts": scenario.hosts,
         "concurrency": scenario.concurrency,
         "planner": "capacity" if scenario.planner else "deadline",

@@ -13,7 +13,7 @@ import json
 import random
 from collections import deque
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from ..errors import RetryableError
 from ..http import TokenHTTP, TokenResponse
@@ -75,12 +75,16 @@ class SimProvider:
         self._current: dict[int, int] = {}  # account -> the number of its one valid refresh token
         self._dead: set[int] = set()
         self._window: deque[float] = deque()
+        #: Cohort mode: account -> how many identical accounts it stands for (absent: 1)
+        self.weights: dict[int, int] = {}
         self.requests = 0
         self.refreshes = 0
+        self._issued = 0
         self.reuse_detected = 0
         self.rate_limited = 0
         self.failures = 0
         self.per_second: dict[int, int] = {}
+        self._expires_in = json.dumps(profile.lifetime)
 
     def grant(self, account: int) -> str:
         """The first refresh token of ``account`` (an onboarding)."""
@@ -96,48 +100,70 @@ class SimProvider:
         return p.latency * (1 + p.jitter * (2 * self.rng.random() - 1)) if p.jitter else p.latency
 
     def answer(self, body: bytes) -> TokenResponse:
-        """The endpoint's answer, at the moment the request arrives (after the latency)."""
+        """The endpoint's answer, at the moment the request arrives (after the latency). In cohort mode a request
+        counts as many times as its account stands for."""
         now = self.clock.t
-        self.requests += 1
+        token = _refresh_token(body)
+        try:
+            account_s, n_s = token[1:].split(".")
+            account: int | None = int(account_s)
+            n = int(n_s)
+        except ValueError:
+            account, n = None, -1
+        weight = self.weights.get(account, 1) if self.weights and account is not None else 1
+        self.requests += weight
         second = int(now)
-        self.per_second[second] = self.per_second.get(second, 0) + 1
+        self.per_second[second] = self.per_second.get(second, 0) + weight
         p = self.profile
         if p.rate_limit is not None:
             w = self._window
             while w and w[0] <= now - 1.0:
                 w.popleft()
-            if len(w) >= p.rate_limit:
-                self.rate_limited += 1
+            if len(w) + weight - 1 >= p.rate_limit:
+                self.rate_limited += weight
                 return _json(429, {"error": "rate_limited"}, {"retry-after": "1"})
-            w.append(now)
+            w.extend([now] * weight)
         rel = now - self.start
         if any(s <= rel < e for s, e in p.outages) or (p.failure_rate and self.rng.random() < p.failure_rate):
-            self.failures += 1
+            self.failures += weight
             return _json(503, {"error": "temporarily_unavailable"})
-        params = dict(parse_qsl(body.decode()))
-        token = params.get("refresh_token", "")
-        try:
-            account_s, n_s = token[1:].split(".")
-            account, n = int(account_s), int(n_s)
-        except ValueError:
+        if account is None:
             return _json(400, {"error": "invalid_grant", "error_description": "unknown refresh token"})
         if account in self._dead or self._current.get(account) is None:
             return _json(400, {"error": "invalid_grant", "error_description": "grant revoked"})
         if n != self._current[account]:
-            self.reuse_detected += 1  # a rotated token presented again: the grant is revoked (RFC 9700)
+            self.reuse_detected += weight  # a rotated token presented again: the grant is revoked (RFC 9700)
             self._dead.add(account)
             return _json(400, {"error": "invalid_grant", "error_description": "refresh token reused"})
         if p.invalid_grant_rate and self.rng.random() < p.invalid_grant_rate:
             self._dead.add(account)
             return _json(400, {"error": "invalid_grant", "error_description": "access revoked by the user"})
-        self.refreshes += 1
-        answer: dict[str, object] = {
-            "access_token": f"a{account}.{self.refreshes}", "token_type": "Bearer", "expires_in": p.lifetime,
-        }
+        self.refreshes += weight
+        self._issued += 1
+        # json.dumps of {"access_token": ..., "token_type": "Bearer", "expires_in": lifetime[, "refresh_token"]},
+        # written out: the tokens are letters, digits and dots
+        body_text = f'{{"access_token": "a{account}.{self._issued}", "token_type": "Bearer", "expires_in": ' \
+                    f'{self._expires_in}'
         if p.rotate:
             self._current[account] = n + 1
-            answer["refresh_token"] = f"r{account}.{n + 1}"
-        return _json(200, answer)
+            body_text += f', "refresh_token": "r{account}.{n + 1}"'
+        return TokenResponse(200, {"content-type": "application/json"}, (body_text + "}").encode())
+
+
+def _refresh_token(body: bytes) -> str:
+    """The ``refresh_token`` parameter of a form body (``parse_qsl``'s answer for it, without parsing the rest)."""
+    text = body.decode()
+    name = "refresh_token="
+    at = text.rfind("&" + name)  # the last one, as dict(parse_qsl(...)) keeps
+    if at >= 0:
+        at += 1 + len(name)
+    elif text.startswith(name):
+        at = len(name)
+    else:
+        return ""
+    end = text.find("&", at)
+    value = text[at:] if end < 0 else text[at:end]
+    return unquote_plus(value) if "%" in value or "+" in value else value
 
 
 def _json(status: int, body: dict[str, object], headers: dict[str, str] | None = None) -> TokenResponse:
@@ -154,9 +180,14 @@ class SimHTTP(TokenHTTP):
         #: One host's event loop: each exchange first takes its turn for ``cpu_per_refresh`` seconds.
         self.cpu_per_refresh = cpu_per_refresh
         self._cpu_free_at = 0.0
+        self._by_url: dict[str, SimProvider] = {}
 
     async def post(self, url: str, headers: dict[str, str], body: bytes, *, timeout: float) -> TokenResponse:
-        provider = self.providers.get(urlsplit(url).hostname or "")
+        provider = self._by_url.get(url)
+        if provider is None:
+            provider = self.providers.get(urlsplit(url).hostname or "")
+            if provider is not None:
+                self._by_url[url] = provider
         if provider is None:
             raise RetryableError(f"no simulated provider answers {url}")
         if self.cpu_per_refresh:

@@ -36,6 +36,12 @@ class Scenario:
     #: The backlog alert fires at this fraction of the lead.
     backlog_threshold: float = 0.5
     seed: int = 1
+    #: Cohort mode (an approximation; 1: off, every account simulated). Each simulated account stands for this many
+    #: identical accounts (same provider, onboarded at the same instant): one real refresher runs per cohort, the
+    #: planner books it as that many alarms in one second, it holds that many slots, and the provider counts it as
+    #: that many requests. Counts in the report are accounts; percentiles are over cohorts. At most
+    #: ``concurrency``; no host-CPU model with it.
+    cohort: int = 1
 
     def check(self) -> None:
         problems = []
@@ -49,6 +55,17 @@ class Scenario:
             problems.append("onboarding, kv_margin and cpu_per_refresh must be 0 or more")
         if self.lead is not None and not self.lead > 0:
             problems.append("lead must be positive")
+        if not 1 <= self.cohort <= max(1, self.concurrency):
+            problems.append(f"cohort must be between 1 and concurrency ({self.concurrency}): a cohort holds that "
+                            "many slots at once")
+        if self.cohort > 1 and self.cpu_per_refresh:
+            problems.append("cohort mode does not model host CPU (cpu_per_refresh must be 0)")
+        for p in self.providers if self.cohort > 1 else []:
+            for what, rate in (("rate_limit", p.rate_limit), ("client_rate_limit / hosts",
+                               None if p.client_rate_limit is None else p.client_rate_limit / max(1, self.hosts))):
+                if rate is not None and rate < self.cohort:
+                    problems.append(f"provider {p.name!r}: {what} ({rate:g}/s) is below the cohort ({self.cohort}): a "
+                                    "cohort's requests would never fit in one second")
         names = [p.name for p in self.providers]
         if len(set(names)) != len(names):
             problems.append(f"provider names must differ ({', '.join(names)})")

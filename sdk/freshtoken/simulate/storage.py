@@ -1,0 +1,75 @@
+"""The simulator's account storage: a :class:`~freshtoken.storage.MemoryStorage` that keeps each saved state as
+an object (a private copy) instead of its JSON.
+
+The refresher sees the same contract — ``load`` returns a state of its own that it may change freely, ``save``
+replaces the stored one (a compare-and-swap on the generation, as ``MemoryStorage`` does), one alarm — but the
+JSON encode and decode of every load and save, which the simulator does not measure, is not paid per event.
+Saving takes a copy and loading hands out a copy, so a state changed after ``save`` (or one loaded and changed but
+never saved) leaves the stored one as it was, as a serialised store would. :attr:`raw` serialises on demand.
+``Simulation(..., serialise_state=True)`` uses ``MemoryStorage`` instead (the same answers; a test compares).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from ..codec import SecretCodec
+from ..errors import StateConflict
+from ..state import AccountState
+from ..storage import MemoryStorage
+
+
+def _copy(state: AccountState) -> AccountState:
+    """A state that shares nothing mutable with ``state`` (the dict fields copied; secrets are immutable)."""
+    out = state.model_copy()
+    fields = out.__dict__
+    fields["account_data"] = dict(fields["account_data"])
+    if fields["extras"]:
+        fields["extras"] = copy.deepcopy(fields["extras"])
+    return out
+
+
+class _Held:
+    """The state of one account, shared by the handles on it (:meth:`SimStorage.view`)."""
+
+    __slots__ = ("state",)
+
+    def __init__(self) -> None:
+        self.state: AccountState | None = None
+
+
+class SimStorage(MemoryStorage):
+    """A ``MemoryStorage`` holding the state as an object (see the module docstring)."""
+
+    def __init__(self, codec: SecretCodec | None = None, *, _cell: Any = None, _held: _Held | None = None) -> None:
+        super().__init__(codec, _cell=_cell)
+        self._held = _held or _Held()
+
+    def view(self) -> SimStorage:
+        return SimStorage(self._codec, _cell=self._cell, _held=self._held)
+
+    async def load(self) -> AccountState | None:
+        self._read = True
+        self._expected = self._cell.generation
+        state = self._held.state
+        return None if state is None else _copy(state)
+
+    async def save(self, state: AccountState) -> None:
+        if self._read and self._cell.generation != self._expected:
+            raise StateConflict(
+                f"{state.key}: the stored generation is {self._cell.generation}, not {self._expected}"
+            )
+        self._held.state = _copy(state)
+        self._cell.generation = state.generation
+        self._expected, self._read = state.generation, True
+
+    async def delete(self) -> None:
+        self._held.state = None
+        await super().delete()
+
+    @property
+    def raw(self) -> str | None:
+        """The state as a store would hold it (serialised now, with this storage's codec)."""
+        state = self._held.state
+        return None if state is None else _copy(state).dump(self._codec)
