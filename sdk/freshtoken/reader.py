@@ -10,6 +10,9 @@ the reason.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from freshtoken_reader import Judge, Reading, Token
 
 from .clock import Clock, SystemClock
@@ -41,6 +44,9 @@ class TokenReader:
         self._kv = kv
         self._clock = clock or SystemClock()
         self._judge = Judge(min_remaining=min_remaining, cache_size=cache_size)
+        # bound once: the request path makes no attribute walk per read (the system clock: time.time itself)
+        self._now: Callable[[], float] = time.time if type(self._clock) is SystemClock else self._clock.now
+        self._verdict = self._judge.judge
 
     @property
     def min_remaining(self) -> float:
@@ -56,8 +62,8 @@ class TokenReader:
 
     async def read(self, key: str | AccountKey) -> Reading:
         """The reading for ``key``: never raises for a reason (a failing KV raises its own error)."""
-        k = str(key)
-        return self._judge.judge(k, await self._kv.get(k), self._clock.now())
+        k = key if type(key) is str else str(key)
+        return self._verdict(k, await self._kv.get(k), self._now())
 
     async def get(self, key: str | AccountKey) -> Token:
         k = str(key)
@@ -65,11 +71,11 @@ class TokenReader:
 
     def judge(self, key: str, text: str | bytes | None) -> Reading:
         """The reading of a raw KV value read by any means (the sync path)."""
-        return self._judge.judge(key, text, self._clock.now())
+        return self._verdict(key, text, self._now())
 
     def check(self, key: str, text: str | bytes | None) -> Token:
         """The token in a raw KV value read by any means, or :class:`TokenUnavailable` (with ``.reason``)."""
-        reading = self._judge.judge(key, text, self._clock.now())
+        reading = self._verdict(key, text, self._now())
         if reading.token is None:
             raise TokenUnavailable(_message(key, reading), reason=reading.reason.value)
         return reading.token

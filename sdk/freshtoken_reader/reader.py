@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import NamedTuple
+from types import FunctionType
+from typing import NamedTuple, TypeVar
 
 from .record import HTTP_STATUS, InvalidRecord, Reason, ReasonRecord, Token, _fast, parse
 
@@ -24,6 +25,8 @@ __all__ = ["AsyncReader", "Judge", "Reader", "Reading", "Unavailable"]
 
 #: Default refusal threshold: a token with less than this many seconds left is not handed out.
 MIN_REMAINING = 5.0
+
+_T = TypeVar("_T")
 
 
 class Reading(NamedTuple):
@@ -78,18 +81,18 @@ class Judge:
         self._cache: dict[str, tuple[str | bytes, Reading]] = {}
 
     def judge(self, key: str, text: str | bytes | None, now: float) -> Reading:
-        if text is None:
-            return _UNKNOWN
-        if not self.cache_size and type(text) is str:  # the common case, kept short: no cache, the fast parse
+        if type(text) is str and not self.cache_size:  # the common case, kept short: no cache, the fast parse
             try:
                 token = _fast(text)
             except ValueError:
                 token = None  # _reading() says what is wrong
             if token is not None:
-                expires_at = token[2]
+                expires_at = token.expires_at
                 if expires_at is None or expires_at - now >= self.min_remaining:
                     return _new(Reading, (_OK, token, ""))
                 return self._expired(expires_at, now)
+        if text is None:
+            return _UNKNOWN
         cache = self._cache
         hit = cache.get(key) if self.cache_size else None
         if hit is not None and hit[0] == text:
@@ -131,6 +134,16 @@ def _reading(text: str | bytes) -> Reading:
     return Reading(record.reason, None, f"{record.status} (generation {record.generation}, since {record.since})")
 
 
+def _direct(source: Callable[[str], _T]) -> Callable[[str], _T]:
+    """``source``, or its bound ``__call__`` when it is an instance of a class with a Python ``__call__`` (such
+    as :class:`~freshtoken_reader.sources.SQLiteSource`): calling the bound method directly skips the type slot
+    lookup on every read."""
+    call = next((k.__dict__["__call__"] for k in type(source).__mro__ if "__call__" in k.__dict__), None)
+    if isinstance(call, FunctionType):
+        return source.__call__  # type: ignore[operator, no-any-return]
+    return source
+
+
 class Reader:
     """A key -> :class:`Reading` over any source: a callable ``get(key) -> str | bytes | None`` such as
     :class:`~freshtoken_reader.sources.SQLiteSource` or :class:`~freshtoken_reader.sources.RedisSource`."""
@@ -147,14 +160,15 @@ class Reader:
         self.clock = clock
         self.judge = Judge(min_remaining=min_remaining, cache_size=cache_size)
         self._judge = self.judge.judge
+        self._get = _direct(source)
 
     def read(self, key: str) -> Reading:
         """Never raises for a reason; a failing source (network, file) raises its own error."""
-        return self._judge(key, self.source(key), self.clock())
+        return self._judge(key, self._get(key), self.clock())
 
     def token(self, key: str) -> Token:
         """The token for ``key``, or :class:`Unavailable`."""
-        reading = self._judge(key, self.source(key), self.clock())
+        reading = self._judge(key, self._get(key), self.clock())
         if reading.token is None:
             raise Unavailable(key, reading)
         return reading.token

@@ -16,15 +16,18 @@ reason is never mistaken for a token.
 
 Cheap parse: the SDK writes fields in a fixed order without whitespace, so a record exactly in that shape
 (with an empty ``extras``) is read without ``json.loads`` building and checking a dict: the token by the JSON
-module's own C string scanner, the short rest by one regular expression (about 40 % less CPU than the full
-parse on a 1 KB record; the full parse and its checks cost as much as the SQLite read itself). The result
-is identical to the full parse, which takes every other record (tests/reader/ checks that both agree).
+module's own C string scanner, the short rest checked by one regular expression, and only ``expires_at`` (what
+the reader checks) converted; the :class:`Token` reads its other fields from the matched text when first asked
+(a lazy view: the record is validated whole before a token is handed out). The full parse and its checks cost
+as much as the SQLite read itself; this costs less than half of what building every field did. The answers
+are the full parse's, which takes every other record (tests/reader/ checks that both agree, field by field).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from enum import StrEnum
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
@@ -78,16 +81,60 @@ class InvalidRecord(ValueError):
     reason = Reason.UNSUPPORTED_VERSION
 
 
-class Token(NamedTuple):
-    """A v1 record: the access token and what goes with it. Its repr never shows the token."""
+class Token:
+    """A v1 record: the access token and what goes with it. Its repr never shows the token.
+
+    The request path reads only what it checks: a token the judge hands out has its ``access_token`` and
+    ``expires_at`` read from the record's text, and the other fields are read from that text the first time
+    one is asked for (the record was validated whole before the token was handed out; the answers are the
+    full parse's: tests/reader/test_fast_paths.py). Compared, iterated and turned into a dict field by field.
+    """
+
+    __slots__ = ("_rest", "access_token", "expires_at")
+
+    _fields = ("access_token", "token_type", "expires_at", "scope", "generation", "refreshed_at", "extras")
 
     access_token: str
-    token_type: str
     expires_at: int | None
-    scope: str | None
-    generation: int
-    refreshed_at: int
-    extras: dict[str, Any]
+    #: the other fields (token_type, scope, generation, refreshed_at, extras), or the record's tail match
+    _rest: tuple[str, str | None, int, int, dict[str, Any]] | re.Match[str]
+
+    def __init__(self, access_token: str, token_type: str, expires_at: int | None, scope: str | None,
+                 generation: int, refreshed_at: int, extras: dict[str, Any]) -> None:
+        self.access_token = access_token
+        self.expires_at = expires_at
+        self._rest = (token_type, scope, generation, refreshed_at, extras)
+
+    def _other(self) -> tuple[str, str | None, int, int, dict[str, Any]]:
+        rest = self._rest
+        if type(rest) is tuple:
+            return rest
+        assert isinstance(rest, re.Match)  # the fast path's tail: read once, kept
+        token_type, _, scope, generation, refreshed_at = rest.groups()
+        done: tuple[str, str | None, int, int, dict[str, Any]] = (token_type, scope, int(generation),
+                                                                 int(refreshed_at), {})
+        self._rest = done
+        return done
+
+    @property
+    def token_type(self) -> str:
+        return self._other()[0]
+
+    @property
+    def scope(self) -> str | None:
+        return self._other()[1]
+
+    @property
+    def generation(self) -> int:
+        return self._other()[2]
+
+    @property
+    def refreshed_at(self) -> int:
+        return self._other()[3]
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        return self._other()[4]
 
     @property
     def authorization(self) -> str:
@@ -98,9 +145,30 @@ class Token(NamedTuple):
         """Seconds left at ``now`` (None: never expires)."""
         return None if self.expires_at is None else self.expires_at - now
 
+    def _astuple(self) -> tuple[str, str, int | None, str | None, int, int, dict[str, Any]]:
+        token_type, scope, generation, refreshed_at, extras = self._other()
+        return (self.access_token, token_type, self.expires_at, scope, generation, refreshed_at, extras)
+
+    def _asdict(self) -> dict[str, Any]:
+        """The fields as a dict, without ``v``."""
+        return dict(zip(self._fields, self._astuple(), strict=True))
+
     def as_dict(self) -> dict[str, Any]:
         """The record as written (JSON-ready), with ``v``."""
         return {"v": 1, **self._asdict()}
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._astuple())
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Token:
+            return NotImplemented
+        return self._astuple() == other._astuple()
+
+    __hash__ = None  # type: ignore[assignment]  # (extras is a dict)
+
+    def __reduce__(self) -> tuple[type[Token], tuple[Any, ...]]:
+        return Token, self._astuple()
 
     def __repr__(self) -> str:
         return (f"Token(token_type={self.token_type!r}, expires_at={self.expires_at!r}, "
@@ -122,7 +190,7 @@ class ReasonRecord(NamedTuple):
         return REASON_STATUSES[self.status]
 
 
-_new = tuple.__new__  # builds a NamedTuple without its Python-level __new__
+_alloc = object.__new__  # a Token without its Python-level __init__
 _FAST = '{"v":1,"access_token":"'
 _FAST_LEN = len(_FAST)
 _STR = r'[^"\\\x00-\x1f]*'  # a JSON string's content without escapes
@@ -135,7 +203,8 @@ _FAST_TAIL = re.compile(
 
 def _fast(text: str) -> Token | None:
     """A record exactly as the SDK writes it (its field order, no whitespace, empty ``extras``): the token read
-    by the JSON module's own C string scanner, the short rest by one regular expression, no dict built. None
+    by the JSON module's own C string scanner, the short rest checked by one regular expression, no dict built;
+    the :class:`Token` gets ``access_token`` and ``expires_at``, its other fields are read when asked for. None
     for anything else (which then takes the full parse); raises ValueError where ``json.loads`` would."""
     if not text.startswith(_FAST):
         return None
@@ -143,9 +212,12 @@ def _fast(text: str) -> Token | None:
     m = _FAST_TAIL.match(text, end)
     if m is None or not access_token:
         return None
-    token_type, expires_at, scope, generation, refreshed_at = m.groups()
-    return _new(Token, (access_token, token_type, None if expires_at == "null" else int(expires_at), scope,
-                        int(generation), int(refreshed_at), {}))
+    token = _alloc(Token)
+    token.access_token = access_token
+    expires_at = m[2]
+    token.expires_at = None if expires_at == "null" else int(expires_at)
+    token._rest = m
+    return token
 
 
 def _int(value: Any) -> bool:

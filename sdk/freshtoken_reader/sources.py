@@ -22,8 +22,18 @@ if TYPE_CHECKING:
 __all__ = ["AsyncRedisSource", "RedisSource", "SQLiteSource"]
 
 
+#: The one statement a SQLite source runs (sqlite3 keeps it prepared in the connection's statement cache).
+_SELECT = "SELECT value FROM kv WHERE key = ?"
+
+
 class SQLiteSource:
-    """Reads the embedded runtime's KV file, read-only, one connection per thread (WAL: beside the writer)."""
+    """Reads the embedded runtime's KV file, read-only, one connection per thread (WAL: beside the writer).
+
+    Each thread reads through one cursor of its own, kept between reads: ``execute`` + ``fetchone`` on it
+    (the statement stays prepared; no cursor is built and registered with the connection per read). A read
+    runs to the end of its single row, so no read transaction stays open between reads (a reader never holds
+    an old snapshot of the file).
+    """
 
     def __init__(self, path: str | Path, *, prefix: str = "") -> None:
         self.path = Path(path)
@@ -50,7 +60,11 @@ class SQLiteSource:
         return conn
 
     def __call__(self, key: str) -> str | None:
-        row = self._db().execute("SELECT value FROM kv WHERE key = ?", (self.prefix + key,)).fetchone()
+        try:
+            execute = self._local.execute
+        except AttributeError:  # first read in this thread (or after close)
+            execute = self._local.execute = self._db().cursor().execute
+        row = execute(_SELECT, (self.prefix + key,)).fetchone()
         return None if row is None else row[0]
 
     def close(self) -> None:
@@ -58,6 +72,7 @@ class SQLiteSource:
         if conn is not None:
             conn.close()
             self._local.conn = None
+        self._local.__dict__.pop("execute", None)
 
 
 class RedisSource:

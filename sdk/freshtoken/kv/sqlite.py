@@ -28,6 +28,9 @@ CREATE TABLE IF NOT EXISTS kv (
 CREATE INDEX IF NOT EXISTS kv_expiry ON kv(expires_at) WHERE expires_at IS NOT NULL;
 """
 
+#: The request path's read: the value, unless its row is past ``expires_at`` (the key is the primary key).
+_GET = "SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)"
+
 #: Purge expired rows every this many writes, at most this many at a time.
 PURGE_EVERY = 500
 PURGE_BATCH = 500
@@ -98,14 +101,14 @@ class SQLiteKV:
         return self.get_sync(key)
 
     def get_sync(self, key: str) -> str | None:
-        """The value under ``key``, or None if absent or expired. Cheap: one indexed read."""
-        row = self._db().execute("SELECT value, expires_at FROM kv WHERE key = ?", (key,)).fetchone()
-        if row is None:
-            return None
-        value, expires = row
-        if expires is not None and expires <= self.clock.now():
-            return None
-        return str(value)
+        """The value under ``key``, or None if absent or expired. Cheap: one indexed read, through a cursor
+        kept per thread (no cursor built per read; the read runs to its end: no transaction stays open)."""
+        try:
+            execute = self._local.execute
+        except AttributeError:  # first read in this thread (or after close)
+            execute = self._local.execute = self._db().cursor().execute
+        row = execute(_GET, (key, self.clock.now())).fetchone()
+        return None if row is None else row[0]
 
     def __len__(self) -> int:
         now = self.clock.now()
