@@ -6,11 +6,13 @@ user info, a query string or a fragment.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 
+@functools.lru_cache(maxsize=1024)
 def endpoint_label(url: str) -> str:
     """``host[:port]/path`` of ``url``: no user info, query or fragment (they may carry secrets)."""
     try:

@@ -13,6 +13,7 @@ import base64
 import json
 import select
 import socket
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,8 @@ quiet_provider_echoes()  # httpx/httpcore log reason phrases and response header
 #: Largest token response read; anything longer is refused as malformed.
 MAX_RESPONSE_BYTES = 256 * 1024
 USER_AGENT = "freshtoken/0.1"
+#: Seconds between two sweeps of the idle pooled connections for expiry (the one about to be used is always checked).
+SWEEP_INTERVAL = 1.0
 #: How many allowed token-endpoint URLs a TokenHTTP remembers (one per provider endpoint and account host).
 ALLOWED_URLS_KEPT = 4096
 
@@ -152,14 +155,27 @@ class _PooledStream(httpcore.AsyncNetworkStream):
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
         self._inner = inner
         self._sock: socket.socket | None = inner.get_extra_info("socket")
+        self._head: bytes | None = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if self._head is not None:  # never wait for an answer to bytes not sent
+            await self.write(b"", timeout)
         return await self._inner.read(max_bytes, timeout)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
+        """A request's head is held until the next write (its body, or the empty end of a request without one)
+        and sent with it: one send and one segment per token request instead of two (h11 writes the head and the
+        body separately). Anything else, or a read, sends what is held at once."""
+        if self._head is not None:
+            buffer, self._head = self._head + buffer, None
+        elif buffer.endswith(b"\r\n\r\n") and buffer[:5] == b"POST ":
+            self._head = buffer
+            return
+        if buffer:
+            await self._inner.write(buffer, timeout)
 
     async def aclose(self) -> None:
+        self._head = None
         await self._inner.aclose()
 
     async def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
@@ -177,21 +193,35 @@ class _LeanPool(httpcore.AsyncConnectionPool):
     queued or released; for each idle connection it counts every pooled connection again (quadratic in the pool
     size: ~1,000 checks per request with 32 connections). Same decisions, same order."""
 
+    _swept_at = 0.0
+
     def _assign_requests_to_connections(self) -> list[Any]:
         closing: list[Any] = []
+        # httpcore asks every pooled connection whether it has expired (for an idle one, a poll() of its socket)
+        # twice per request; here that sweep runs at most once a second, and the connection about to be used
+        # is always asked first (below)
+        now = time.monotonic()
+        sweep = now - self._swept_at >= SWEEP_INTERVAL
+        if sweep:
+            self._swept_at = now
         for pooled in list(self._connections):
             if pooled.is_closed():
                 self._connections.remove(pooled)
-            elif pooled.has_expired() or (
+            elif (sweep and pooled.has_expired()) or (
                 pooled.is_idle() and len(self._connections) > self._max_keepalive_connections
             ):
                 self._connections.remove(pooled)
                 closing.append(pooled)
         for pool_request in [r for r in self._requests if r.is_queued()]:
             origin = pool_request.request.url.origin
-            connection: Any = next(
-                (c for c in self._connections if c.can_handle_request(origin) and c.is_available()), None
-            )
+            connection: Any = None
+            for candidate in [c for c in self._connections if c.can_handle_request(origin) and c.is_available()]:
+                if candidate.has_expired():  # keep-alive expired, or the server closed it while idle
+                    self._connections.remove(candidate)
+                    closing.append(candidate)
+                    continue
+                connection = candidate
+                break
             if connection is None:
                 if len(self._connections) >= self._max_connections:
                     idle = next((c for c in self._connections if c.is_idle()), None)
@@ -223,6 +253,27 @@ class _PooledBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+def _merged(base: httpx.Headers | None, headers: dict[str, str]) -> httpx.Headers:
+    merged = httpx.Headers(base)
+    merged.update(headers)
+    return merged
+
+
+async def _read(resp: httpx.Response) -> TokenResponse:
+    """The response, decoded, at most :data:`MAX_RESPONSE_BYTES` of it (the limit bounds a zip bomb too)."""
+    chunks: list[bytes] = []
+    size = 0
+    truncated = False
+    async for chunk in resp.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            truncated = True
+            break
+        chunks.append(chunk)
+    return TokenResponse(status=resp.status_code, headers=_header_dict(resp.headers.raw), body=b"".join(chunks),
+                         truncated=truncated)
 
 
 def _unsafe(exc: UnsafeEndpoint) -> Misconfigured:
@@ -266,6 +317,12 @@ class TokenHTTP:
         self._client = client
         self._transport = transport
         self._max_connections = max_connections
+        #: The transport :meth:`post` sends through when this TokenHTTP built the client: the client's layer
+        #: (cookie jar, redirects, auth flows, URL merging) does nothing for a token request and costs ~10 % of a
+        #: refresh's CPU; a cookie a token endpoint sets must not ride along on another account's request either.
+        self._direct: httpx.AsyncBaseTransport | None = None
+        #: The headers the client would add (Accept-Encoding, Connection, ...), under the request's own.
+        self._base_headers: httpx.Headers | None = None
 
     def _http(self) -> httpx.AsyncClient:
         """The httpx client, built on first use (redirects never followed: the body carries credentials)."""
@@ -273,14 +330,13 @@ class TokenHTTP:
             limits = httpx.Limits(
                 max_connections=self._max_connections, max_keepalive_connections=self._max_connections
             )
-            self._client = httpx.AsyncClient(
-                transport=self._transport or GuardedTransport(
-                    self.policy, limits=limits, backend=GuardedNetworkBackend(self.policy, inner=_PooledBackend()),
-                    pool_class=_LeanPool,
-                ),
-                follow_redirects=False,
-                trust_env=False,
+            transport = self._transport or GuardedTransport(
+                self.policy, limits=limits, backend=GuardedNetworkBackend(self.policy, inner=_PooledBackend()),
+                pool_class=_LeanPool,
             )
+            self._client = httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False)
+            self._direct = transport
+            self._base_headers = self._client.headers
         return self._client
 
     async def aclose(self) -> None:
@@ -329,25 +385,22 @@ class TokenHTTP:
         deadline is a :class:`RetryableError`; the exchange is abandoned and its connection closed."""
         try:
             async with asyncio.timeout(timeout):
-                async with self._http().stream(
-                    "POST", url, headers=headers, content=body, timeout=httpx.Timeout(timeout)
-                ) as resp:
-                    chunks: list[bytes] = []
-                    size = 0
-                    truncated = False
-                    async for chunk in resp.aiter_bytes():  # decoded; the limit bounds a zip bomb too
-                        size += len(chunk)
-                        if size > MAX_RESPONSE_BYTES:
-                            truncated = True
-                            break
-                        chunks.append(chunk)
-                    raw = b"".join(chunks)
-                    return TokenResponse(
-                        status=resp.status_code,
-                        headers=_header_dict(resp.headers.raw),
-                        body=raw,
-                        truncated=truncated,
-                    )
+                client = self._http()
+                if self._direct is None:  # a client passed in (proxies): its own layer applies
+                    async with client.stream(
+                        "POST", url, headers=headers, content=body, timeout=httpx.Timeout(timeout)
+                    ) as resp:
+                        return await _read(resp)
+                request = httpx.Request(
+                    "POST", url, headers=_merged(self._base_headers, headers), content=body,
+                    extensions={"timeout": httpx.Timeout(timeout).as_dict()},
+                )
+                resp = await self._direct.handle_async_request(request)
+                resp.request = request
+                try:
+                    return await _read(resp)
+                finally:
+                    await resp.aclose()
         except TimeoutError:  # the deadline (asyncio.timeout); httpx's per-step timeouts are handled below
             raise RetryableError(
                 f"token endpoint timed out: exceeded its deadline ({timeout:g} s from connect to the last byte)"

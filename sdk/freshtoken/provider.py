@@ -457,10 +457,12 @@ class Provider(BaseModel):
         if scope is not None and not isinstance(scope, str):
             scope = None
         id_token = payload.get("id_token")
-        secret = set(secret_field_names(self.extra_fields, self.secret_fields))  # (a model_copy skips validation)
-        extras = {
-            k: payload[k] for k in self.extra_fields if k in payload and _is_plain(payload[k]) and k not in secret
-        }
+        extras: dict[str, Any] = {}
+        if self.extra_fields:
+            secret = set(secret_field_names(self.extra_fields, self.secret_fields))  # (a model_copy skips validation)
+            extras = {
+                k: payload[k] for k in self.extra_fields if k in payload and _is_plain(payload[k]) and k not in secret
+            }
         return TokenSet(
             access_token=SecretStr(access),
             token_type=token_type,

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from .tokens import TokenSet
 
 SECRET_FIELDS = ("refresh_token", "access_token", "previous_refresh_token")
+_SECRETS = set(SECRET_FIELDS)
+_json_string = json.JSONEncoder().encode
 STATE_VERSION = 1
 
 
@@ -94,21 +96,27 @@ class AccountState(BaseModel):
         says that form is current (``codec.reusable(stored)``: same key, same account); anything else is
         encoded afresh.
         """
-        data = self.model_dump(mode="json", exclude=set(SECRET_FIELDS))
+        # pydantic serialises the plain fields in one pass; the encoded secrets are appended to the object
+        text = self.model_dump_json(exclude=_SECRETS)
+        private = self.__pydantic_private__ if self.__pydantic_private__ is not None else {}
+        kept: dict[str, str] = private.get("_sealed") or {}
         reusable = getattr(codec, "reusable", None)
         sealed: dict[str, str] = {}
+        parts = [text[:-1]]
         for name in SECRET_FIELDS:
-            value: SecretStr | None = getattr(self, name)
+            value: SecretStr | None = self.__dict__[name]
             if value is None:
-                data[name] = None
+                parts.append(f',"{name}":null')
                 continue
             plain = value.get_secret_value()
-            stored = self._sealed.get(plain)
+            stored = kept.get(plain)
             if stored is None or reusable is None or not reusable(stored):
                 stored = codec.encode(plain)
-            data[name] = sealed[plain] = stored
+            sealed[plain] = stored
+            parts.append(f',"{name}":{_json_string(stored)}')
         self._sealed = sealed
-        return json.dumps(data, separators=(",", ":"))
+        parts.append("}")
+        return "".join(parts)
 
     @classmethod
     def load(cls, text: str | bytes, codec: SecretCodec) -> AccountState:

@@ -146,3 +146,45 @@ async def test_response_headers_are_read_as_httpx_reads_them() -> None:
     expected = {k.lower(): v for k, v in httpx.Response(200, headers=raw, content=BODY).headers.items()}
     assert response.headers == expected
     assert response.headers["set-cookie"] == "a=1, b=2" and response.headers["x-note"] == "café"
+
+
+class _Recorder:
+    """The network stream under :class:`_PooledStream`: records what is handed to the socket."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def get_extra_info(self, info: str) -> Any:
+        return None
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.sent.append(buffer)
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return b"HTTP/1.1 200 OK\r\n"
+
+
+async def test_a_request_head_goes_out_with_its_body_in_one_send() -> None:
+    from freshtoken.http import _PooledStream
+
+    inner = _Recorder()
+    stream = _PooledStream(inner)  # type: ignore[arg-type]
+    head = b"POST /token HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\r\n"
+    await stream.write(head)
+    assert inner.sent == []  # held ...
+    await stream.write(b"a=b")
+    await stream.write(b"")  # h11's end of a request with a Content-Length
+    assert inner.sent == [head + b"a=b"]  # ... and sent with the body
+
+
+async def test_a_held_head_is_sent_before_any_read() -> None:
+    from freshtoken.http import _PooledStream
+
+    inner = _Recorder()
+    stream = _PooledStream(inner)  # type: ignore[arg-type]
+    head = b"POST /token HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n"
+    await stream.write(head)
+    await stream.read(100)
+    assert inner.sent == [head]
+    await stream.write(b"GET / HTTP/1.1\r\n\r\n")  # not a POST head: not held
+    assert inner.sent == [head, b"GET / HTTP/1.1\r\n\r\n"]
