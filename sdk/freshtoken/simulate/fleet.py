@@ -198,6 +198,17 @@ class Simulation:
 
     # -- the run -------------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
+        # The run allocates millions of short-lived objects and keeps a refresher and a state per account: at the
+        # default thresholds the cyclic collector rescans them again and again (~15 % of the run), for the few
+        # cycles there are. Collect less often while the run lasts.
+        thresholds = gc.get_threshold()
+        gc.set_threshold(max(thresholds[0], GC_THRESHOLD), *thresholds[1:])
+        try:
+            return self._run()
+        finally:
+            gc.set_threshold(*thresholds)
+
+    def _run(self) -> dict[str, Any]:
         sc = self.scenario
         wall = time.perf_counter()
         total = sum(p.accounts for p in sc.providers)
@@ -214,15 +225,7 @@ class Simulation:
                 n += weight
                 simulated += 1
         end = START + sc.duration
-        # The run allocates millions of short-lived objects and keeps one state per account: at the default
-        # thresholds the cyclic collector rescans the accounts' states again and again (~15 % of the run), for
-        # the few cycles there are. Collect less often while the run lasts.
-        thresholds = gc.get_threshold()
-        gc.set_threshold(max(thresholds[0], GC_THRESHOLD), *thresholds[1:])
-        try:
-            self.engine.run(end, on_tick=self._tick)
-        finally:
-            gc.set_threshold(*thresholds)
+        self.engine.run(end, on_tick=self._tick)
         demand: Counter[int] = Counter()
         for s in self.sim.values():
             demand.update(s.per_second)
