@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -236,3 +238,23 @@ def test_reader_takes_any_callable_source():
         assert reader.read("k").token.access_token == "AT-1"  # type: ignore[union-attr]
         assert reader.read("missing").reason is Reason.UNKNOWN
         assert reader.authorization("k") == "Bearer AT-1"
+
+
+async def test_the_async_reader_awaits_a_get_that_a_subclass_overrides(tmp_path: Path) -> None:
+    """The async read calls ``get_sync`` directly only for a KV whose ``get`` declares it merely wraps it; a
+    subclass that overrides ``get`` (a wrapper, a fault injector) is awaited as written."""
+    class Refusing(SQLiteKV):
+        async def get(self, key: str) -> str | None:
+            raise ConnectionError("the KV is down")
+
+    plain = SQLiteKV(tmp_path / "plain.db")
+    refusing = Refusing(tmp_path / "refusing.db")
+    record = KVRecord(access_token="tok", expires_at=int(time.time()) + 3600, generation=1, refreshed_at=1).dumps()
+    for kv in (plain, refusing):
+        await kv.put("t:p:a", record, None)
+    assert (await TokenReader(plain).read("t:p:a")).token is not None
+    assert (await TokenReader(plain).get("t:p:a")).access_token == "tok"
+    with pytest.raises(ConnectionError):
+        await TokenReader(refusing).read("t:p:a")
+    with pytest.raises(ConnectionError):
+        await TokenReader(refusing).get("t:p:a")

@@ -58,6 +58,9 @@ class MemoryKV:
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)
 
+    #: :meth:`get` only wraps :meth:`get_sync` (no I/O to wait for): an async reader may call that directly.
+    get_wraps_sync = True
+
     async def get(self, key: str) -> str | None:
         return self.get_sync(key)
 

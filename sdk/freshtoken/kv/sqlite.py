@@ -97,6 +97,9 @@ class SQLiteKV:
         return self._db().execute(sql, params).rowcount
 
     # -- reader ------------------------------------------------------------------------------------------
+    #: :meth:`get` only wraps :meth:`get_sync` (no I/O to wait for): an async reader may call that directly.
+    get_wraps_sync = True
+
     async def get(self, key: str) -> str | None:
         return self.get_sync(key)
 
