@@ -94,19 +94,26 @@ class MemoryStorage:
     async def load(self) -> AccountState | None:
         self._read = True
         self._expected = self._cell.generation
-        return None if self._cell.state is None else AccountState.load(self._cell.state, self._codec)
+        return self._get()
 
     async def save(self, state: AccountState) -> None:
         if self._read and self._cell.generation != self._expected:
             raise StateConflict(
                 f"{state.key}: the stored generation is {self._cell.generation}, not {self._expected}"
             )
-        self._cell.state = state.dump(self._codec)
+        self._put(state)
         self._cell.generation = state.generation
         self._expected, self._read = state.generation, True
 
+    def _get(self) -> AccountState | None:
+        """The stored state, as a new object (a subclass may hold it in another form)."""
+        return None if self._cell.state is None else AccountState.load(self._cell.state, self._codec)
+
+    def _put(self, state: AccountState | None) -> None:
+        self._cell.state = None if state is None else state.dump(self._codec)
+
     async def delete(self) -> None:
-        self._cell.state = None
+        self._put(None)
         self._cell.generation = None
         self._cell.alarm = None
         self._expected = None

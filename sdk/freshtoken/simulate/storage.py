@@ -15,7 +15,6 @@ import copy
 from typing import Any
 
 from ..codec import SecretCodec
-from ..errors import StateConflict
 from ..state import AccountState
 from ..storage import MemoryStorage
 
@@ -49,24 +48,12 @@ class SimStorage(MemoryStorage):
     def view(self) -> SimStorage:
         return SimStorage(self._codec, _cell=self._cell, _held=self._held)
 
-    async def load(self) -> AccountState | None:
-        self._read = True
-        self._expected = self._cell.generation
+    def _get(self) -> AccountState | None:
         state = self._held.state
         return None if state is None else _copy(state)
 
-    async def save(self, state: AccountState) -> None:
-        if self._read and self._cell.generation != self._expected:
-            raise StateConflict(
-                f"{state.key}: the stored generation is {self._cell.generation}, not {self._expected}"
-            )
-        self._held.state = _copy(state)
-        self._cell.generation = state.generation
-        self._expected, self._read = state.generation, True
-
-    async def delete(self) -> None:
-        self._held.state = None
-        await super().delete()
+    def _put(self, state: AccountState | None) -> None:
+        self._held.state = None if state is None else _copy(state)
 
     @property
     def raw(self) -> str | None:
