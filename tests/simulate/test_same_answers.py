@@ -5,13 +5,11 @@ gives the report that serialising them gives, and a known scenario still gives t
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
 from freshtoken.errors import StateConflict
 from freshtoken.simulate import ProviderProfile, Scenario, Simulation
-from freshtoken.simulate.provider import _refresh_token
 from freshtoken.simulate.storage import SimStorage
 from freshtoken.state import AccountState, Status
 from freshtoken.storage import MemoryStorage
@@ -125,21 +123,6 @@ def test_a_known_scenario_gives_the_figures_it_gave_before(name: str, scenario: 
     r = answers(Simulation(scenario()).run())
     expected = BEFORE[name]
     assert {k: r[k] for k in expected} == expected
-
-
-def test_the_refresh_token_is_read_from_a_form_body_as_parse_qsl_reads_it() -> None:
-    bodies = [
-        urlencode({"grant_type": "refresh_token", "refresh_token": "r12.3", "client_id": "c", "client_secret": "s"}),
-        urlencode({"refresh_token": "r1.0", "client_id": "c"}),
-        urlencode({"client_id": "c", "refresh_token": "r 1+%&=.0"}),
-        "grant_type=refresh_token&xrefresh_token=r9.9&client_id=c",
-        "grant_type=refresh_token&refresh_token=&client_id=c",
-        "refresh_token=r1.1&refresh_token=r1.2",
-        "grant_type=refresh_token",
-        "",
-    ]
-    for body in bodies:
-        assert _refresh_token(body.encode()) == dict(parse_qsl(body)).get("refresh_token", ""), body
 
 
 async def test_sim_storage_hands_out_copies_and_keeps_the_storage_contract() -> None:

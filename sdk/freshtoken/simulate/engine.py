@@ -51,7 +51,7 @@ class Engine:
         except Exception as exc:
             done(None, exc)
             return
-        if type(yielded) is Wake or isinstance(yielded, Wake):
+        if isinstance(yielded, Wake):
             self.at(yielded.at, self._step, coro, done)
         elif yielded is None:  # a bare yield (asyncio.sleep(0)): resume at the same moment
             self.at(self.clock.t, self._step, coro, done)

@@ -13,7 +13,7 @@ import json
 import random
 from collections import deque
 from dataclasses import dataclass, field
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import RetryableError
 from ..http import TokenHTTP, TokenResponse
@@ -84,7 +84,6 @@ class SimProvider:
         self.rate_limited = 0
         self.failures = 0
         self.per_second: dict[int, int] = {}
-        self._expires_in = json.dumps(profile.lifetime)
 
     def grant(self, account: int) -> str:
         """The first refresh token of ``account`` (an onboarding)."""
@@ -103,7 +102,7 @@ class SimProvider:
         """The endpoint's answer, at the moment the request arrives (after the latency). In cohort mode a request
         counts as many times as its account stands for."""
         now = self.clock.t
-        token = _refresh_token(body)
+        token = dict(parse_qsl(body.decode())).get("refresh_token", "")
         try:
             account_s, n_s = token[1:].split(".")
             account: int | None = int(account_s)
@@ -140,30 +139,13 @@ class SimProvider:
             return _json(400, {"error": "invalid_grant", "error_description": "access revoked by the user"})
         self.refreshes += weight
         self._issued += 1
-        # json.dumps of {"access_token": ..., "token_type": "Bearer", "expires_in": lifetime[, "refresh_token"]},
-        # written out: the tokens are letters, digits and dots
-        body_text = f'{{"access_token": "a{account}.{self._issued}", "token_type": "Bearer", "expires_in": ' \
-                    f'{self._expires_in}'
+        answer: dict[str, object] = {
+            "access_token": f"a{account}.{self._issued}", "token_type": "Bearer", "expires_in": p.lifetime,
+        }
         if p.rotate:
             self._current[account] = n + 1
-            body_text += f', "refresh_token": "r{account}.{n + 1}"'
-        return TokenResponse(200, {"content-type": "application/json"}, (body_text + "}").encode())
-
-
-def _refresh_token(body: bytes) -> str:
-    """The ``refresh_token`` parameter of a form body (``parse_qsl``'s answer for it, without parsing the rest)."""
-    text = body.decode()
-    name = "refresh_token="
-    at = text.rfind("&" + name)  # the last one, as dict(parse_qsl(...)) keeps
-    if at >= 0:
-        at += 1 + len(name)
-    elif text.startswith(name):
-        at = len(name)
-    else:
-        return ""
-    end = text.find("&", at)
-    value = text[at:] if end < 0 else text[at:end]
-    return unquote_plus(value) if "%" in value or "+" in value else value
+            answer["refresh_token"] = f"r{account}.{n + 1}"
+        return _json(200, answer)
 
 
 def _json(status: int, body: dict[str, object], headers: dict[str, str] | None = None) -> TokenResponse:
