@@ -12,6 +12,7 @@ id_token or a client secret.
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -76,6 +77,29 @@ class KVRecord(BaseModel):
 
     def remaining(self, now: float) -> float | None:
         return None if self.expires_at is None else self.expires_at - now
+
+
+def token_record(*, access_token: str, token_type: str, expires_at: int | None, scope: str | None, generation: int,
+                 refreshed_at: int, extras: dict[str, Any]) -> str:
+    """``KVRecord(...).dumps()`` of these fields, byte for byte, without building the model when every value is
+    plain (ASCII strings, ints, no extras: what a refresh writes); anything else goes through :class:`KVRecord`,
+    which validates it and raises as it does."""
+    if (
+        not extras
+        and type(access_token) is str and access_token and access_token.isascii()
+        and type(token_type) is str and token_type.isascii()
+        and (scope is None or (type(scope) is str and scope.isascii()))
+        and (expires_at is None or type(expires_at) is int)
+        and type(generation) is int and generation >= 0
+        and type(refreshed_at) is int
+    ):
+        # pydantic writes compact JSON, fields in declaration order; for ASCII its string escapes are json's
+        return (f'{{"v":1,"access_token":{encode_basestring(access_token)},"token_type":'
+                f'{encode_basestring(token_type)},"expires_at":{"null" if expires_at is None else expires_at},'
+                f'"scope":{"null" if scope is None else encode_basestring(scope)},"generation":{generation},'
+                f'"refreshed_at":{refreshed_at},"extras":{{}}}}')
+    return KVRecord(access_token=access_token, token_type=token_type, expires_at=expires_at, scope=scope,
+                    generation=generation, refreshed_at=refreshed_at, extras=extras).dumps()
 
 
 def json_schema() -> dict[str, Any]:

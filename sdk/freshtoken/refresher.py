@@ -67,7 +67,7 @@ from .outcome import Outcome as Outcome  # re-exported: its home is freshtoken.o
 from .outcome import OutcomeKind as OutcomeKind
 from .plugins import Plugins
 from .provider import Provider
-from .record import EXPIRED_LINGER, KVRecord, reason_record
+from .record import EXPIRED_LINGER, reason_record, token_record
 from .registration import Registration, registration_of
 from .retry import RetryPolicy
 from .state import AccountState, Status
@@ -572,7 +572,7 @@ class Refresher:
     async def _write_kv(self, state: AccountState, now: float) -> None:
         if state.access_token is None:
             return
-        record = KVRecord(
+        record = token_record(  # KVRecord(...).dumps(), without the model for plain values
             access_token=state.access_token.get_secret_value(),
             token_type=state.token_type,
             expires_at=None if state.expires_at is None else int(state.expires_at),
@@ -583,7 +583,7 @@ class Refresher:
         )
         # the record outlives its token (EXPIRED_LINGER): a reader past expiry answers 'expired', not 'unknown'
         linger = None if state.expires_at is None else state.expires_at + EXPIRED_LINGER
-        await self.kv.put(self.kv_key, record.dumps(), ttl_until(linger, now))
+        await self.kv.put(self.kv_key, record, ttl_until(linger, now))
 
     async def _write_reason(self, state: AccountState, status: str, now: float) -> None:
         """Replace the token in KV by a reason record (v2, no token); a failed write is logged, not raised."""

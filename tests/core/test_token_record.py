@@ -1,0 +1,58 @@
+"""``record.token_record`` (the refresher's KV record without building the model) writes exactly what
+``KVRecord(...).dumps()`` writes, and refuses exactly what it refuses."""
+
+import json
+import random
+
+import pytest
+from pydantic import ValidationError
+
+from freshtoken.record import KVRecord, token_record
+
+#: every ASCII character (quotes, backslash, controls, DEL), and non-ASCII ones (accents, line separator, an
+#: astral character, a lone surrogate) that take the model's path
+CHARS = [chr(i) for i in range(128)] + ["é", "\u2028", "\U0001f600", "\ud800"]
+
+
+def _outcome(fn, kw):
+    try:
+        return fn(**kw), None
+    except Exception as exc:  # the type of the exception is what is compared
+        return None, type(exc)
+
+
+def _text(rng: random.Random) -> str:
+    return "".join(rng.choice(CHARS) for _ in range(rng.randint(0, 12)))
+
+
+def test_token_record_matches_the_model_byte_for_byte_and_refuses_what_it_refuses():
+    rng = random.Random(17)
+    written = refused = 0
+    for _ in range(20_000):
+        kw = dict(
+            access_token=_text(rng), token_type=rng.choice(["Bearer", _text(rng)]),
+            expires_at=rng.choice([None, 0, -5, 1_800_003_600, 10**20]),
+            scope=rng.choice([None, "", "a b", _text(rng)]),
+            generation=rng.choice([0, 1, 41, -1, 2**70]),
+            refreshed_at=rng.choice([0, 1_800_000_000, -3]),
+            extras=rng.choice([{}, {}, {"instance_url": "https://x.example"}, {"n": 1.5, "t": None}]),
+        )
+        expected = _outcome(lambda **k: KVRecord(**k).dumps(), kw)
+        assert _outcome(token_record, kw) == expected, kw
+        written += expected[0] is not None
+        refused += expected[1] is not None
+    assert written > 5_000 and refused > 1_000  # both paths were exercised
+
+
+def test_token_record_of_a_refresh_is_the_record_readers_parse():
+    text = token_record(access_token='a"\\\n\x00\x7f/', token_type="Bearer", expires_at=1_800_003_600, scope=None,
+                        generation=3, refreshed_at=1_800_000_000, extras={})
+    assert json.loads(text)["access_token"] == 'a"\\\n\x00\x7f/'
+    assert KVRecord.loads(text) == KVRecord(access_token='a"\\\n\x00\x7f/', expires_at=1_800_003_600,
+                                            generation=3, refreshed_at=1_800_000_000)
+
+
+def test_an_empty_access_token_is_refused_as_the_model_does():
+    with pytest.raises(ValidationError, match="access_token"):
+        token_record(access_token="", token_type="Bearer", expires_at=1, scope=None, generation=0, refreshed_at=0,
+                     extras={})
