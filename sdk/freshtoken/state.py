@@ -138,6 +138,14 @@ class AccountState(BaseModel):
         data["has_access_token"] = self.access_token is not None
         return data
 
+    def _set(self, **values: Any) -> None:
+        """Assign fields as pydantic's ``__setattr__`` does on this model (no validation on assignment: the value
+        stored, the field marked set), many in one step; a name that is not a field is refused."""
+        if not values.keys() <= _FIELDS:
+            raise AttributeError(f"AccountState has no field(s) {', '.join(sorted(values.keys() - _FIELDS))}")
+        self.__dict__.update(values)
+        self.__pydantic_fields_set__.update(values)
+
     # -- transitions (no I/O: the refresher saves, writes KV and arms) -----------------------------------
     def begin_attempt(self, now: float) -> float | None:
         """A refresh starts at ``now``: mark it in flight (a crash from here on is visible at restart).
@@ -145,8 +153,7 @@ class AccountState(BaseModel):
         Returns the access token's expiry when it has passed and that was not alerted yet (it is marked
         alerted); otherwise None.
         """
-        self.in_flight_since = now
-        self.last_attempt_at = now
+        self._set(in_flight_since=now, last_attempt_at=now)
         if self.expires_at is None or now < self.expires_at or self.alerted_expired:
             return None
         self.alerted_expired = True
@@ -165,38 +172,38 @@ class AccountState(BaseModel):
             or tokens.refresh_token.get_secret_value() != self.refresh_token.get_secret_value()
         )
         if rotated:
-            self.previous_refresh_token = self.refresh_token
-            self.refresh_token = tokens.refresh_token
-            self.rotated_at = now
+            self._set(previous_refresh_token=self.refresh_token, refresh_token=tokens.refresh_token, rotated_at=now)
         if tokens.refresh_token_expires_at is not None:
             if rotated or self.refresh_token_expires_at is None:
                 self.alerted_refresh_token_expiry = False
             self.refresh_token_expires_at = tokens.refresh_token_expires_at
-        self.access_token = tokens.access_token
-        self.token_type = tokens.token_type
-        self.scope = tokens.scope if tokens.scope is not None else self.scope
-        self.issued_at = tokens.issued_at
-        self.expires_at = tokens.expires_at
-        self.extras = dict(tokens.extras)
-        self.generation += 1
-        self.refresh_count += 1
-        self.failures = 0
-        self.unexplained_failures = 0
-        self.last_error = None
-        self.last_error_kind = None
-        self.last_success_at = now
-        self.in_flight_since = None
-        self.alerted_failures = False
-        self.alerted_expired = False
-        self.alerted_reauth = False
         if tokens.expires_at is None:
-            self.status = Status.STATIC
-            self.next_refresh_at = None
+            status, next_refresh_at = Status.STATIC, None
         else:
-            self.status = Status.ACTIVE
-            self.next_refresh_at = refresh_at(
+            status, next_refresh_at = Status.ACTIVE, refresh_at(
                 tokens.issued_at, tokens.expires_at, lead, margin=margin, hint=tokens.refresh_hint
             )
+        self._set(
+            access_token=tokens.access_token,
+            token_type=tokens.token_type,
+            scope=tokens.scope if tokens.scope is not None else self.scope,
+            issued_at=tokens.issued_at,
+            expires_at=tokens.expires_at,
+            extras=dict(tokens.extras),
+            generation=self.generation + 1,
+            refresh_count=self.refresh_count + 1,
+            failures=0,
+            unexplained_failures=0,
+            last_error=None,
+            last_error_kind=None,
+            last_success_at=now,
+            in_flight_since=None,
+            alerted_failures=False,
+            alerted_expired=False,
+            alerted_reauth=False,
+            status=status,
+            next_refresh_at=next_refresh_at,
+        )
         return rotated
 
     def record_failure(
@@ -243,3 +250,7 @@ class AccountState(BaseModel):
         first = not self.alerted_reauth
         self.alerted_reauth = True
         return first
+
+
+#: The fields of :class:`AccountState` (what :meth:`AccountState._set` may assign).
+_FIELDS = frozenset(AccountState.model_fields)
