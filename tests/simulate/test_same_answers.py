@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from freshtoken.errors import StateConflict
 from freshtoken.simulate import ProviderProfile, Scenario, Simulation
-from freshtoken.simulate.storage import SimStorage
+from freshtoken.simulate.storage import SimStorage, _copy
 from freshtoken.state import AccountState, Status
 from freshtoken.storage import MemoryStorage
 
@@ -153,3 +154,15 @@ async def test_sim_storage_hands_out_copies_and_keeps_the_storage_contract() -> 
     assert storage.alarm == 5.0 and await other.get_alarm() == 5.0
     await other.delete()
     assert await storage.load() is None and storage.alarm is None
+
+
+def test_sim_storage_copy_is_model_copy_with_its_dicts_unshared() -> None:
+    state = AccountState(key="t:acme:1", client="acme", account_data={"site": "x"}, extras={"urls": ["a"]},
+                         refresh_token=SecretStr("rt"), generation=3)
+    state.dump(MemoryStorage()._codec)  # the stored forms of the secrets, a private attribute
+    copied, reference = _copy(state), state.model_copy()
+    assert copied == reference and copied.model_fields_set == reference.model_fields_set
+    assert copied.__pydantic_private__ == reference.__pydantic_private__ and copied.__pydantic_extra__ is None
+    copied.account_data["site"], copied.extras["urls"][0] = "changed", "changed"
+    copied.generation = 4
+    assert state.account_data == {"site": "x"} and state.extras == {"urls": ["a"]} and state.generation == 3

@@ -18,14 +18,25 @@ from ..codec import SecretCodec
 from ..state import AccountState
 from ..storage import MemoryStorage
 
+_new = object.__new__
+_setattr = object.__setattr__
+
 
 def _copy(state: AccountState) -> AccountState:
-    """A state that shares nothing mutable with ``state`` (the dict fields copied; secrets are immutable)."""
-    out = state.model_copy()
-    fields = out.__dict__
+    """A state that shares nothing mutable with ``state`` (the dict fields copied; secrets are immutable).
+
+    What ``state.model_copy()`` does (pydantic's ``__copy__``: the field dict, the set fields, the private
+    attributes copied one level), written out for this model: it is done at every load and save."""
+    out: AccountState = _new(type(state))
+    fields = state.__dict__.copy()
     fields["account_data"] = dict(fields["account_data"])
     if fields["extras"]:
         fields["extras"] = copy.deepcopy(fields["extras"])
+    _setattr(out, "__dict__", fields)
+    _setattr(out, "__pydantic_extra__", None)  # extra="forbid": there is none
+    _setattr(out, "__pydantic_fields_set__", state.__pydantic_fields_set__.copy())
+    private = state.__pydantic_private__
+    _setattr(out, "__pydantic_private__", None if private is None else private.copy())
     return out
 
 
