@@ -294,6 +294,9 @@ class Provider(BaseModel):
         return set(_PLACEHOLDER.findall(self.authorize_url))
 
     def _fill(self, template: str, account_data: Mapping[str, str], what: str = "token URL") -> str:
+        if "{" not in template:  # no placeholder: nothing to fill (the common case, on every refresh)
+            return template
+
         def sub(m: re.Match[str]) -> str:
             name = m.group(1)
             if name not in account_data:

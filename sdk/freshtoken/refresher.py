@@ -196,9 +196,10 @@ class Refresher:
         await self._arm(state)
         if old is not None and live:
             await self._revoke_replaced(old, refresh_token)
-        await self._emit("freshtoken_account_registered", AccountRegistered(
-            str(self.key), self.provider.name, now, state.generation, state.status.value, state.client,
-            old is not None))
+        if self.plugins is not None:  # events are built only for someone to hear them
+            await self._emit("freshtoken_account_registered", AccountRegistered(
+                str(self.key), self.provider.name, now, state.generation, state.status.value, state.client,
+                old is not None))
         if old is not None and old.status is Status.REAUTH_REQUIRED:
             await self._emit("freshtoken_account_recovered", AccountRecovered(
                 str(self.key), self.provider.name, now, state.generation, old.status.value, old.failures,
@@ -398,13 +399,14 @@ class Refresher:
         # 3. the next alarm
         await self._arm(state)
         await self._check_refresh_token_expiry(state, now)
-        await self._emit(
-            "freshtoken_refresh_succeeded",
-            RefreshSucceeded(
-                str(self.key), self.provider.name, now, state.generation, state.expires_at,
-                state.next_refresh_at, rotated, now - started, self._endpoint(state), lateness,
-            ),
-        )
+        if self.plugins is not None:  # events are built only for someone to hear them
+            await self._emit(
+                "freshtoken_refresh_succeeded",
+                RefreshSucceeded(
+                    str(self.key), self.provider.name, now, state.generation, state.expires_at,
+                    state.next_refresh_at, rotated, now - started, self._endpoint(state), lateness,
+                ),
+            )
         if was[1] > 0:  # a failing account is healthy again
             await self._emit("freshtoken_account_recovered", AccountRecovered(
                 str(self.key), self.provider.name, now, state.generation, was[0].value, was[1], was[2], "refresh"))
