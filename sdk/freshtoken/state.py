@@ -17,7 +17,7 @@ import random
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
 from .errors import Misconfigured, RefreshError, RetryableError, UnexplainedClientError
 from .lead import refresh_at
@@ -120,6 +120,29 @@ class AccountState(BaseModel):
 
     @classmethod
     def load(cls, text: str | bytes, codec: SecretCodec) -> AccountState:
+        """The state serialised in ``text`` (by :meth:`dump`), its secrets decoded by ``codec``.
+
+        pydantic parses and validates the JSON in one pass, the secrets as their stored forms; each is then decoded
+        and its stored form remembered. Text that pass refuses is read by :meth:`_load_parsed` (Python's JSON, then
+        the model), which raises what it always raised (a JSON error, a codec's error, a validation error)."""
+        try:
+            state = cls.model_validate_json(text)
+        except ValidationError:
+            return cls._load_parsed(text, codec)
+        fields = state.__dict__
+        sealed: dict[str, str] = {}
+        for name in SECRET_FIELDS:
+            value: SecretStr | None = fields[name]
+            if value is not None:
+                stored = value.get_secret_value()
+                plain = codec.decode(stored)
+                fields[name] = SecretStr(plain)
+                sealed[plain] = stored
+        state._sealed = sealed
+        return state
+
+    @classmethod
+    def _load_parsed(cls, text: str | bytes, codec: SecretCodec) -> AccountState:
         data = json.loads(text)
         sealed: dict[str, str] = {}
         for name in SECRET_FIELDS:
