@@ -20,7 +20,8 @@ def _check_part(name: str, value: str, *, allow_colon: bool) -> None:
         raise InvalidAccountKey(f"account key: {name} is empty")
     if not allow_colon and ":" in value:
         raise InvalidAccountKey(f"account key: {name} {value!r} must not contain ':'")
-    for ch in value:
+    # printable ASCII has none of these categories: only other text is looked at character by character
+    for ch in () if value.isascii() and value.isprintable() else value:
         if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
             raise InvalidAccountKey(
                 f"account key: {name} contains a control character (U+{ord(ch):04X})"
