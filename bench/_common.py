@@ -14,7 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +162,36 @@ def summary(values: Sequence[float]) -> dict[str, float]:
         "max": float(s[-1]) if s else float("nan"),
         "mean": (sum(s) / n) if n else float("nan"),
     }
+
+
+# -- timing one call per key ------------------------------------------------------------------------------
+def time_sync(fn: Callable[[str], Any], keys: list[str]) -> list[int]:
+    """Nanoseconds of ``fn(key)`` for each key, in order."""
+    pc = time.perf_counter_ns
+    out = []
+    append = out.append
+    for k in keys:
+        t0 = pc()
+        fn(k)
+        append(pc() - t0)
+    return out
+
+
+async def time_async(fn: Callable[[str], Awaitable[Any]], keys: list[str]) -> list[int]:
+    """Nanoseconds of ``await fn(key)`` for each key, in order."""
+    pc = time.perf_counter_ns
+    out = []
+    append = out.append
+    for k in keys:
+        t0 = pc()
+        await fn(k)
+        append(pc() - t0)
+    return out
+
+
+def us(samples_ns: list[int]) -> dict[str, float]:
+    """:func:`summary` of nanosecond samples, in microseconds (``n`` stays a count)."""
+    return {k: (v / 1000 if k != "n" else v) for k, v in summary(samples_ns).items()}
 
 
 def fmt(value: Any, digits: int = 3) -> str:

@@ -33,7 +33,7 @@ import sqlite3
 import subprocess
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,32 +58,6 @@ def key(i: int) -> str:
 def record(i: int, token_bytes: int, now: float) -> str:
     return KVRecord(access_token=f"at-{i}-".ljust(token_bytes, "x"), expires_at=int(now) + 7200,
                     scope="email profile", generation=1, refreshed_at=int(now)).dumps()
-
-
-def time_sync(fn: Callable[[str], Any], keys: list[str]) -> list[int]:
-    pc = time.perf_counter_ns
-    out = []
-    append = out.append
-    for k in keys:
-        t0 = pc()
-        fn(k)
-        append(pc() - t0)
-    return out
-
-
-async def time_async(fn: Callable[[str], Awaitable[Any]], keys: list[str]) -> list[int]:
-    pc = time.perf_counter_ns
-    out = []
-    append = out.append
-    for k in keys:
-        t0 = pc()
-        await fn(k)
-        append(pc() - t0)
-    return out
-
-
-def us(samples_ns: list[int]) -> dict[str, float]:
-    return {k: (v / 1000 if k != "n" else v) for k, v in c.summary(samples_ns).items()}
 
 
 def must_be_ok(reading: Any) -> None:
@@ -132,12 +106,12 @@ def bench_sqlite(tmp: Path, n_keys: int, reads: int, token_bytes: int, rounds: i
         must_be_ok(await sdk.read(k))
 
     variants: dict[str, Callable[[list[str]], list[int]]] = {
-        "raw sqlite3 SELECT": lambda p: time_sync(raw_get, p),
-        REFERENCE: lambda p: time_sync(raw_get_kept_cursor, p),
-        "light Reader(SQLiteSource).read": lambda p: time_sync(light_read, p),
-        "light reader with a 10,000-key parse cache": lambda p: time_sync(light_read_cached, p),
-        "TokenReader sync: judge(get_sync)": lambda p: time_sync(sdk_sync, p),
-        "TokenReader async: await read": lambda p: asyncio.run(time_async(sdk_async, p)),
+        "raw sqlite3 SELECT": lambda p: c.time_sync(raw_get, p),
+        REFERENCE: lambda p: c.time_sync(raw_get_kept_cursor, p),
+        "light Reader(SQLiteSource).read": lambda p: c.time_sync(light_read, p),
+        "light reader with a 10,000-key parse cache": lambda p: c.time_sync(light_read_cached, p),
+        "TokenReader sync: judge(get_sync)": lambda p: c.time_sync(sdk_sync, p),
+        "TokenReader async: await read": lambda p: asyncio.run(c.time_async(sdk_async, p)),
     }
     for run in variants.values():  # warm: page cache, statements
         run(keys[:2000])
@@ -159,7 +133,7 @@ def interleaved(variants: dict[str, Callable[[list[str]], list[int]]], keys: lis
         for name in names[turn:] + names[:turn]:
             gc.collect()
             samples[name] += variants[name](part)
-    return {name: us(s) for name, s in samples.items()}
+    return {name: c.us(s) for name, s in samples.items()}
 
 
 # -- Redis --------------------------------------------------------------------------------------------------
@@ -200,27 +174,27 @@ def bench_redis_python(url: str, n_keys: int, reads: int, rounds: int) -> dict[s
         async def sdk_read(k: str) -> None:
             must_be_ok(await sdk.read(k))
 
-        out = {"raw redis-py asyncio GET": await time_async(araw.get, part),
-               "TokenReader(RedisKV) async: await read": await time_async(sdk_read, part)}
+        out = {"raw redis-py asyncio GET": await c.time_async(araw.get, part),
+               "TokenReader(RedisKV) async: await read": await c.time_async(sdk_read, part)}
         await araw.aclose()
         await kv._client.aclose()
         return out
 
-    time_sync(raw.get, keys[:2000])
-    time_sync(light_read, keys[:2000])
+    c.time_sync(raw.get, keys[:2000])
+    c.time_sync(light_read, keys[:2000])
     samples: dict[str, list[int]] = {}
     chunk = max(1, len(keys) // rounds)
     for r in range(rounds):
         part = keys[r * chunk:(r + 1) * chunk]
         gc.collect()
-        samples.setdefault("raw redis-py GET", []).extend(time_sync(raw.get, part))
-        samples.setdefault("light Reader(RedisSource).read", []).extend(time_sync(light_read, part))
+        samples.setdefault("raw redis-py GET", []).extend(c.time_sync(raw.get, part))
+        samples.setdefault("light Reader(RedisSource).read", []).extend(c.time_sync(light_read, part))
         for name, s in asyncio.run(run_async(part)).items():
             samples.setdefault(name, []).extend(s)
     raw.close()
     return {"keys": n_keys, "raw": {"light Reader(RedisSource).read": "raw redis-py GET",
                                     "TokenReader(RedisKV) async: await read": "raw redis-py asyncio GET"},
-            "variants": {n: us(s) for n, s in samples.items()}}
+            "variants": {n: c.us(s) for n, s in samples.items()}}
 
 
 def bench_other(lang: str, url: str, n_keys: int, reads: int, tmp: Path) -> dict[str, Any] | str:

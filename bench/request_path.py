@@ -126,32 +126,6 @@ def record_text(i: int, token_bytes: int, now: float) -> str:
 
 
 # -- B. micro-benchmarks ----------------------------------------------------------------------------------
-def time_sync(fn: Callable[[str], Any], keys: list[str]) -> list[int]:
-    pc = time.perf_counter_ns
-    out = []
-    append = out.append
-    for k in keys:
-        t0 = pc()
-        fn(k)
-        append(pc() - t0)
-    return out
-
-
-async def time_async(fn: Callable[[str], Awaitable[Any]], keys: list[str]) -> list[int]:
-    pc = time.perf_counter_ns
-    out = []
-    append = out.append
-    for k in keys:
-        t0 = pc()
-        await fn(k)
-        append(pc() - t0)
-    return out
-
-
-def us(samples_ns: list[int]) -> dict[str, float]:
-    return {k: (v / 1000 if k != "n" else v) for k, v in c.summary(samples_ns).items()}
-
-
 def interleaved(variants: dict[str, Callable[[list[str]], list[int]]], keys: list[str], rounds: int
                 ) -> dict[str, dict[str, float]]:
     """Run each variant on the same keys, interleaved over ``rounds`` so drift hits all alike."""
@@ -161,7 +135,7 @@ def interleaved(variants: dict[str, Callable[[list[str]], list[int]]], keys: lis
         part = keys[r * chunk:(r + 1) * chunk]
         for name, run in variants.items():
             samples[name] += run(part)
-    return {name: us(s) for name, s in samples.items()}
+    return {name: c.us(s) for name, s in samples.items()}
 
 
 def profile_reader(reader: TokenReader, kv: SQLiteKV, keys: list[str]) -> list[dict[str, Any]]:
@@ -205,7 +179,7 @@ def micro_sqlite(tmp: Path, n_keys: int, iterations: int, token_bytes: int, roun
         return await reader.get(k)
 
     def run_async(part: list[str]) -> list[int]:
-        return asyncio.run(time_async(async_reader, part))
+        return asyncio.run(c.time_async(async_reader, part))
 
     for k in keys[:2000]:  # warm caches
         raw_select(k)
@@ -213,28 +187,28 @@ def micro_sqlite(tmp: Path, n_keys: int, iterations: int, token_bytes: int, roun
         onepass.check(k, reader_kv.get_sync(k))
     for k in texts:  # steady state: a record changes once per refresh, is read on every request
         cached.check(k, reader_kv.get_sync(k))
-    timer = time_sync(lambda k: None, keys[:20000])
+    timer = c.time_sync(lambda k: None, keys[:20000])
     results = interleaved({
-        "raw sqlite3 SELECT": lambda p: time_sync(raw_select, p),
-        "SQLiteKV.get_sync": lambda p: time_sync(reader_kv.get_sync, p),
-        "TokenReader sync: check(get_sync)": lambda p: time_sync(lambda k: reader.check(k, reader_kv.get_sync(k)), p),
+        "raw sqlite3 SELECT": lambda p: c.time_sync(raw_select, p),
+        "SQLiteKV.get_sync": lambda p: c.time_sync(reader_kv.get_sync, p),
+        "TokenReader sync: check(get_sync)": lambda p: c.time_sync(lambda k: reader.check(k, reader_kv.get_sync(k)), p),
         "TokenReader async: await get": run_async,
-        "proposal A: one-pass model_validate_json (sync)": lambda p: time_sync(
+        "proposal A: one-pass model_validate_json (sync)": lambda p: c.time_sync(
             lambda k: onepass.check(k, reader_kv.get_sync(k)), p),
-        "proposal B: parse-cached reader (sync)": lambda p: time_sync(
+        "proposal B: parse-cached reader (sync)": lambda p: c.time_sync(
             lambda k: cached.check(k, reader_kv.get_sync(k)), p),
     }, keys, rounds)
     parts = interleaved({
-        "json.loads(record)": lambda p: time_sync(lambda k: json.loads(sample_text), p),
-        "KVRecord.loads(record)": lambda p: time_sync(lambda k: KVRecord.loads(sample_text), p),
-        "KVRecord.model_validate_json(record)": lambda p: time_sync(
+        "json.loads(record)": lambda p: c.time_sync(lambda k: json.loads(sample_text), p),
+        "KVRecord.loads(record)": lambda p: c.time_sync(lambda k: KVRecord.loads(sample_text), p),
+        "KVRecord.model_validate_json(record)": lambda p: c.time_sync(
             lambda k: KVRecord.model_validate_json(sample_text), p),
-        "TokenReader.check(record)": lambda p: time_sync(lambda k: reader.check(k, sample_text), p),
+        "TokenReader.check(record)": lambda p: c.time_sync(lambda k: reader.check(k, sample_text), p),
     }, keys[: iterations // 2], rounds)
     profile = profile_reader(reader, reader_kv, keys[:50000])
     raw.close()
     reader_kv.close()
-    return {"timer_overhead_us": us(timer), "variants": results, "breakdown": parts, "profile_top": profile,
+    return {"timer_overhead_us": c.us(timer), "variants": results, "breakdown": parts, "profile_top": profile,
             "record_bytes": len(sample_text)}
 
 
@@ -277,10 +251,10 @@ async def micro_redis(url: str, n_keys: int, iterations: int, token_bytes: int, 
     for r in range(rounds):
         part = keys[r * chunk:(r + 1) * chunk]
         for name, fn in fns.items():
-            samples[name] += await time_async(fn, part)
+            samples[name] += await c.time_async(fn, part)
     await raw.aclose()
     await kv.bench_client.aclose()
-    return {"key_prefix": prefix, "variants": {n: us(s) for n, s in samples.items()}}
+    return {"key_prefix": prefix, "variants": {n: c.us(s) for n, s in samples.items()}}
 
 
 # -- A. the gateway under load -----------------------------------------------------------------------------
@@ -329,7 +303,7 @@ async def open_loop(obtain: Callable[[str], Any], is_async: bool, n_accounts: in
     if tasks:
         await asyncio.gather(*tasks)
     elapsed = loop.time() - start - warmup
-    out = us(lat)
+    out = c.us(lat)
     return {"latency_us": out, "requests": len(lat), "achieved_rate": len(lat) / elapsed,
             "errors": dict(errors), "warmup_errors": dict(warmup_errors),
             "slow_over_1ms": sum(1 for x in lat if x > 1_000_000)}
