@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import re
 import select
 import socket
 import time
@@ -106,26 +105,11 @@ def client_auth(client: OAuthClient, method: str, token_url: str) -> ClientAuth:
     raise Misconfigured(f"client {client.name!r}: unknown client auth method {method!r}")
 
 
-#: The characters ``quote_plus`` leaves as they are (RFC 3986 unreserved)
-_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
-
-
-def form_encode(params: Mapping[str, str]) -> str:
-    """``urlencode(params)``: names and values made only of unreserved characters (grant types, most tokens) are
-    written as they are, which is what ``quote_plus`` returns for them; anything else goes through ``urlencode``."""
-    parts = []
-    for k, v in params.items():
-        if type(k) is not str or type(v) is not str or not _UNRESERVED(k) or not _UNRESERVED(v):
-            return urlencode(params)
-        parts.append(f"{k}={v}")
-    return "&".join(parts)
-
-
 def prepare(request: TokenRequest, client: OAuthClient) -> tuple[str, dict[str, str], bytes]:
     """Apply client authentication; return (url, headers, body) ready to send."""
     headers = {"Accept": "application/json", "User-Agent": USER_AGENT, **request.headers}
     auth = client_auth(client, request.auth_method, request.url)
-    form = form_encode(request.params)
+    form = urlencode(request.params)
     url, headers, form = auth.prepare("POST", request.url, headers, form)
     if request.body_format == "json":
         body = json.dumps(dict(parse_qsl(form, keep_blank_values=True))).encode()
