@@ -8,7 +8,8 @@ server and a CLI ``accounts refresh``) never refresh one account at the same tim
 Due alarms are read from the index in batches (:meth:`SQLiteStore.due`), so memory does not grow with the
 number of accounts. Statements are short and run on the calling thread (sub-millisecond in WAL mode with
 ``synchronous=NORMAL``, which survives a process crash; only an OS crash or power loss may drop the last
-commits).
+commits); the WAL checkpoints, which sync the files, run in a thread of the store's own
+(:mod:`freshtoken.kv.wal_checkpointer`).
 
 At open the store checks that the configured keys decrypt it (a key-check value in ``meta``, sealed under the
 primary key at creation and by :meth:`SQLiteStore.rewrap`: wrong keys are a :class:`WrongKeys` start-up error,
@@ -33,6 +34,7 @@ from typing import Any, NamedTuple
 
 from ..errors import ConfigError, StateConflict
 from ..kv.sqlite_files import connect
+from ..kv.wal_checkpointer import WalCheckpointer, checkpoint_in_background
 from ..state import SECRET_FIELDS, AccountState
 from ..storage import SecretCodec
 from .crypto import seal_key_check, verify_key_check
@@ -96,13 +98,17 @@ class SQLiteStore:
     """Account state, alarms and leases for every account, in one SQLite file."""
 
     def __init__(self, path: str | os.PathLike[str], codec: SecretCodec, *,
-                 recovery_slots: int = DEFAULT_SLOTS) -> None:
+                 recovery_slots: int = DEFAULT_SLOTS, background_checkpoints: bool = True) -> None:
+        """``background_checkpoints``: WAL checkpoints from a thread of the store's own
+        (:mod:`freshtoken.kv.wal_checkpointer`), not inside a commit on the caller's thread."""
         if codec is None:
             raise ConfigError("SQLiteStore needs a SecretCodec (e.g. AesGcmCodec.from_env()); no plaintext fallback")
         self.path = Path(path)
         self.codec = codec
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
+        self._background_checkpoints = background_checkpoints
+        self._checkpointer: WalCheckpointer | None = None
         self._db()  # create the schema now: a bad path is a start-up error
         self._check_keys()  # wrong keys are a start-up error too
         self.recovery = self._open_recovery(recovery_slots)
@@ -120,6 +126,8 @@ class SQLiteStore:
                 )
             except sqlite3.Error as exc:
                 raise ConfigError(f"cannot open the state database {str(self.path)!r}: {exc}") from None
+            if self._background_checkpoints:
+                self._checkpointer = checkpoint_in_background(self, conn, self.path, self._checkpointer)
             self._conn = conn
         return self._conn
 
@@ -167,6 +175,9 @@ class SQLiteStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            if self._checkpointer is not None:
+                self._checkpointer.stop()
+                self._checkpointer = None
             if self.recovery is not None:
                 self.recovery.close()
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from ..clock import Clock, SystemClock
 from ..errors import ConfigError
 from .sqlite_files import connect
+from .wal_checkpointer import WalCheckpointer, checkpoint_in_background
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (
@@ -42,7 +43,10 @@ class SQLiteKV:
     #: A committed write is visible to every reader of the file at once: no propagation margin.
     propagation_margin = 0.0
 
-    def __init__(self, path: str | os.PathLike[str], *, clock: Clock | None = None, readonly: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, clock: Clock | None = None, readonly: bool = False,
+                 background_checkpoints: bool = True) -> None:
+        """``background_checkpoints`` (a writer): WAL checkpoints from a thread of the KV's own
+        (:mod:`freshtoken.kv.wal_checkpointer`), not inside a ``put`` on the caller's thread."""
         self.path = Path(path)
         self.clock = clock or SystemClock()
         self.readonly = readonly
@@ -50,6 +54,8 @@ class SQLiteKV:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._writes = 0
+        self._background_checkpoints = background_checkpoints and not readonly
+        self._checkpointer: WalCheckpointer | None = None
         self._db()  # a bad path fails now
 
     def _db(self) -> sqlite3.Connection:
@@ -64,6 +70,8 @@ class SQLiteKV:
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
+                if self._background_checkpoints:
+                    self._checkpointer = checkpoint_in_background(self, conn, self.path, self._checkpointer)
         return conn
 
     # -- writer ------------------------------------------------------------------------------------------
@@ -122,6 +130,9 @@ class SQLiteKV:
     def close(self) -> None:
         with self._lock:
             conns, self._all = self._all, []
+            checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            checkpointer.stop()
         for c in conns:
             try:
                 c.close()

@@ -1,0 +1,225 @@
+"""WAL checkpoints in a background thread (freshtoken.kv.wal_checkpointer): a writer never runs one in line, the
+log stays short, nothing acknowledged is lost when the process is killed mid-checkpoint, and a stopped process's
+checkpointer blocks no other writer or reader of the file."""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from freshtoken.embedded import AesGcmCodec, SQLiteKV, SQLiteStore, generate_key
+from freshtoken.kv.wal_checkpointer import FALLBACK_PAGES, TARGET_FRAMES, WalCheckpointer, _pending
+
+PAGE = 4096
+
+
+def shm(path: Path) -> Path:
+    return path.with_name(path.name + "-shm")
+
+
+def wait_until(predicate: object, seconds: float = 20.0) -> bool:
+    """A liveness wait (the thread runs on its own schedule), not a timing assertion."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def put_many(kv: SQLiteKV, n: int, start: int = 0) -> None:
+    for i in range(start, start + n):
+        kv.put_sync(f"t:generic:acct-{i:07d}", '{"access_token":"' + "a" * 600 + f'","generation":{i}}}', 3600)
+
+
+def test_a_writer_does_not_checkpoint_in_line(tmp_path: Path) -> None:
+    """Fails first against the writer that checkpoints inside the commit that crosses 1,000 pages: there the log
+    is copied back and restarted, and never holds more than ~1,000 pages."""
+    kv = SQLiteKV(tmp_path / "kv.db")
+    assert kv._checkpointer is not None and kv._checkpointer.running
+    kv._checkpointer.stop()  # the thread is away: whatever checkpoints now is the writer itself
+    put_many(kv, 1500)
+    pending = _pending(shm(kv.path))
+    assert pending is not None and TARGET_FRAMES * 2 < pending < FALLBACK_PAGES
+    kv.close()
+
+
+def test_the_checkpointer_keeps_the_log_short(tmp_path: Path) -> None:
+    kv = SQLiteKV(tmp_path / "kv.db")
+    cp = kv._checkpointer
+    assert cp is not None
+    longest = 0
+    for batch in range(30):
+        put_many(kv, 100, batch * 100)
+        longest = max(longest, _pending(shm(kv.path)) or 0)
+        time.sleep(0.01)
+    assert wait_until(lambda: (_pending(shm(kv.path)) or 0) < TARGET_FRAMES)
+    assert cp.stats.runs >= 1 and cp.stats.frames >= TARGET_FRAMES and cp.stats.errors == 0
+    assert longest < FALLBACK_PAGES  # the writer's own fallback never had to run
+    # every row is in the database file itself after a checkpoint: a fresh connection reads them all
+    assert sqlite3.connect(kv.path).execute("SELECT COUNT(*) FROM kv").fetchone()[0] == 3000
+    kv.close()
+
+
+def test_an_idle_file_is_left_alone(tmp_path: Path) -> None:
+    """No write, no checkpoint (each costs two fsyncs): the thread only looks at PRAGMA data_version."""
+    kv = SQLiteKV(tmp_path / "kv.db", background_checkpoints=False)
+    put_many(kv, 10)
+    cp = WalCheckpointer(kv.path, target_frames=1, poll=0.01, max_interval=0.02, idle_interval=0.01)
+    cp._thread.start()
+    assert wait_until(lambda: cp.stats.runs >= 1)
+    runs = cp.stats.runs
+    time.sleep(0.3)  # ~30 looks at an idle file
+    assert cp.stats.runs == runs
+    put_many(kv, 1, 100)
+    assert wait_until(lambda: cp.stats.runs == runs + 1)
+    cp.stop()
+    assert not cp.running
+    kv.close()
+
+
+def test_close_and_collection_stop_the_thread(tmp_path: Path, codec: AesGcmCodec) -> None:
+    store = SQLiteStore(tmp_path / "state.db", codec)
+    kv = SQLiteKV(tmp_path / "kv.db")
+    threads = [store._checkpointer, kv._checkpointer]
+    assert all(t is not None and t.running for t in threads)
+    store.close()
+    kv.close()
+    assert not any(t.running for t in threads if t is not None)
+    store._db()  # a closed store reopens on the next call, and so does its checkpointer
+    assert store._checkpointer is not None and store._checkpointer.running
+    store.close()
+
+    dropped = SQLiteKV(tmp_path / "dropped.db")
+    thread = dropped._checkpointer
+    assert thread is not None
+    del dropped
+    gc.collect()
+    thread._thread.join(5.0)
+    assert not thread.running  # an owner collected without close() takes its thread with it
+
+    # off where asked, and never for a reader or a database in memory
+    assert SQLiteKV(tmp_path / "kv.db", readonly=True)._checkpointer is None
+    assert SQLiteKV(tmp_path / "off.db", background_checkpoints=False)._checkpointer is None
+    assert SQLiteStore(":memory:", codec)._checkpointer is None
+
+
+_WRITER = r"""
+import sys, time
+from freshtoken.kv.wal_checkpointer import FALLBACK_PAGES, WalCheckpointer
+from freshtoken.embedded import SQLiteKV
+kv = SQLiteKV(sys.argv[1], background_checkpoints=False)  # the runtime's set-up, with a busier checkpointer:
+kv._db().execute(f"PRAGMA wal_autocheckpoint={FALLBACK_PAGES}")
+WalCheckpointer.start_for(kv, kv.path, target_frames=int(sys.argv[4]), poll=0.001)
+i = int(sys.argv[2])
+while True:
+    kv.put_sync(f"t:generic:acct-{i:07d}", '{"access_token":"' + "a" * 900 + f'","generation":{i}}}', 3600)
+    print(i, flush=True)  # acknowledged: committed
+    i += 1
+    if sys.argv[3] == "bursts" and i % 400 == 0:
+        print("burst", flush=True)  # no transaction open from here: only the checkpointer works on the file
+        time.sleep(0.3)
+"""
+
+
+def _writer(path: Path, start: int, pace: str, target: int) -> subprocess.Popen[str]:
+    """A process writing KV rows as fast as it can (``bursts``: 400 at a time, then 0.3 s of nothing), printing
+    each one once committed; its checkpointer looks every millisecond and copies the log back once it holds
+    ``target`` pages."""
+    return subprocess.Popen([sys.executable, "-c", _WRITER, str(path), str(start), pace, str(target)],
+                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def _acknowledged(proc: subprocess.Popen[str], at_least: int) -> list[int]:
+    assert proc.stdout is not None
+    got: list[int] = []
+    for line in proc.stdout:
+        if line.strip() == "burst":
+            if at_least == 0:
+                break
+            continue
+        got.append(int(line))
+        if at_least and len(got) >= at_least:
+            break
+    return got
+
+
+def test_kill_9_mid_checkpoint_loses_no_acknowledged_write(tmp_path: Path) -> None:
+    """A writer killed six times while its checkpointer copies the log back every ~20 pages (so most kills land
+    in or next to a checkpoint): the file is sound and holds every write the writer acknowledged. Fails first
+    with a checkpointer that empties the log file itself after a checkpoint (a commit that lands in between is
+    lost: "database disk image is malformed")."""
+    path = tmp_path / "kv.db"
+    SQLiteKV(path, background_checkpoints=False).close()
+    acknowledged: list[int] = []
+    start = 0
+    for round_ in range(6):
+        proc = _writer(path, start, "fast", target=20)
+        acknowledged += _acknowledged(proc, 300 + 137 * round_)  # a different moment each round
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate()
+        acknowledged += [int(x) for x in out.split()]  # lines already written before the kill
+        start = max(acknowledged) + 1
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    present = {int(k.rsplit("-", 1)[1]) for (k,) in db.execute("SELECT key FROM kv")}
+    assert set(acknowledged) <= present
+    db.close()
+
+
+def test_a_stopped_writer_blocks_no_other_writer_or_reader(tmp_path: Path) -> None:
+    """A gateway holds a read snapshot open (a slow read), so the writer's checkpoints cannot finish; the writer
+    is SIGSTOPped right after each burst, its checkpointer likely inside a checkpoint: another process's writer
+    and the readers of the file go on. Fails first with a checkpointer that takes the write lock and waits for
+    readers (``wal_checkpoint(RESTART)``): the other writer gets "database is locked" after its 5 s busy
+    timeout."""
+    path = tmp_path / "kv.db"
+    SQLiteKV(path, background_checkpoints=False).close()
+    slow_read = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    slow_read.execute("BEGIN")
+    slow_read.execute("SELECT COUNT(*) FROM kv").fetchone()  # a snapshot from before every write below
+    proc = _writer(path, 0, "bursts", target=1000)  # a burst is ~1,200 pages: one checkpoint near its end
+    other = SQLiteKV(path, background_checkpoints=False)  # a CLI command beside the server, say
+    reader = SQLiteKV(path, readonly=True)
+    try:
+        for stop in range(6):
+            seen = _acknowledged(proc, 0)  # up to the end of a burst
+            assert len(seen) >= 100 and proc.poll() is None  # the writer itself goes on (its own lock waits)
+            proc.send_signal(signal.SIGSTOP)
+            put_many(other, 5, 1_000_000 + 5 * stop)
+            assert all(reader.get_sync(f"t:generic:acct-{i:07d}") for i in seen[-20:])
+            assert reader.get_sync(f"t:generic:acct-{1_000_000 + 5 * stop + 4:07d}") is not None
+            proc.send_signal(signal.SIGCONT)
+            if stop == 3:
+                slow_read.execute("COMMIT")  # the snapshot goes: checkpoints can finish from here
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        proc.kill()
+        proc.communicate()
+        slow_read.close()
+        reader.close()
+        other.close()
+
+
+@pytest.fixture
+def codec() -> AesGcmCodec:
+    return AesGcmCodec.from_spec(generate_key("k1"))
+
+
+def test_threads_do_not_pile_up(tmp_path: Path) -> None:
+    """Stores opened and closed over and over (CLI commands, tests) leave no thread behind."""
+    before = threading.active_count()
+    for i in range(20):
+        kv = SQLiteKV(tmp_path / f"kv{i}.db")
+        put_many(kv, 5)
+        kv.close()
+    assert threading.active_count() <= before
