@@ -186,6 +186,31 @@ class _Index:
         return i - bisect.bisect_left(self.removed, i)
 
 
+@functools.lru_cache(maxsize=64)
+def _cached_forms(secret: str, client_id: str | None) -> frozenset[str]:
+    """:func:`secret_forms`, kept for the secrets asked about again and again (a client's secret: ~90 µs to
+    build each time)."""
+    return frozenset(secret_forms(secret, client_id))
+
+
+def carries_secret(text: str, secrets: Iterable[str | None], *, client_id: str | None = None,
+                   cache: bool = False) -> bool:
+    """Whether ``text`` holds any of ``secrets`` in any form :func:`redact` replaces (invisible characters
+    skipped, any letter case). A text shorter than a secret cannot hold it: every form is at least as long as the
+    secret, so such a secret costs nothing. ``cache``: keep the forms of these secrets (long-lived ones only,
+    such as a client's secret: a cache holds them in memory)."""
+    norm: str | None = None
+    for secret in secrets:
+        if not secret or len(secret) < MIN_SECRET or len(text) < len(secret):
+            continue
+        if norm is None:
+            norm = _normalise(text)[0]
+        forms = _cached_forms(secret, client_id) if cache else secret_forms(secret, client_id)
+        if any(form in norm for form in forms):
+            return True
+    return False
+
+
 def _normalise(text: str) -> tuple[str, _Index | None]:
     """``text`` lower-cased without invisible characters, and how to map positions back (None: identity)."""
     if text.isascii() and text.isprintable():

@@ -32,6 +32,7 @@ from pydantic import SecretStr
 from .alarm_planner import AlarmPlanner
 from .client import OAuthClient
 from .clock import Clock, SystemClock
+from .echo import echoed
 from .errors import (
     AccountExists,
     ConfigError,
@@ -353,7 +354,7 @@ class Refresher:
                 self.planner.observe(self.client.name, self.clock.now() - sent)
         now = self.clock.now()
         try:
-            return strategy.parse_response(exchange, response, now)
+            tokens = strategy.parse_response(exchange, response, now)
         except RefreshError:
             raise
         except FreshtokenError as exc:
@@ -362,6 +363,11 @@ class Refresher:
             raise MalformedResponse(
                 f"provider {self.provider.name!r} failed to parse the response ({exc.__class__.__name__})"
             ) from None
+        field = echoed(tokens, client_secrets=self.client.secret_values(), client_id=self.client.client_id,
+                       refresh_token=None if refresh_token is None else refresh_token.get_secret_value())
+        if field is not None:
+            raise MalformedResponse(f"the token answer carries the request's credentials back ({field}): refused")
+        return tokens
 
     async def _try_previous_token(self, state: AccountState, now: float) -> TokenSet | None:
         """Within a provider's rotation grace window, the previous refresh token may still work (Xero)."""
