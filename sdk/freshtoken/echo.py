@@ -11,8 +11,8 @@ What is compared:
 
 * the **access token** and a **new refresh token** with the client's secrets, in every form
   :func:`~freshtoken.redaction.redact` knows (URL, JSON, base64, invisible characters...); the access token
-  also with the refresh token sent, as it is (in any letter case). A new refresh token equal to the one sent is
-  normal (a provider that does not rotate);
+  also with the grant sent (the refresh token; a first grant's code and PKCE verifier), as it is (in any letter
+  case). A new refresh token equal to the one sent is normal (a provider that does not rotate);
 * the **token type**, the **scope** and every text in **extras** (what the admin API and the KV record show)
   with both, in every form.
 
@@ -35,23 +35,25 @@ from .tokens import TokenSet
 MIN_CREDENTIAL = 8
 
 
-def echoed(tokens: TokenSet, *, client_secrets: Sequence[str], refresh_token: str | None,
+def echoed(tokens: TokenSet, *, client_secrets: Sequence[str], sent: Sequence[str | None],
            client_id: str | None) -> str | None:
-    """The name of the first field of ``tokens`` that holds a credential the request carried, or None."""
+    """The name of the first field of ``tokens`` that holds a credential the request carried, or None.
+
+    ``client_secrets``: the client's own (long-lived: their forms are kept); ``sent``: the grant the request
+    carried (the refresh token; the authorization code and PKCE verifier of a first grant)."""
     client_secrets = [s for s in client_secrets if len(s) >= MIN_CREDENTIAL]
-    if refresh_token is not None and len(refresh_token) < MIN_CREDENTIAL:
-        refresh_token = None
+    grant = [s for s in sent if s is not None and len(s) >= MIN_CREDENTIAL]
     access = tokens.access_token.get_secret_value()
     if carries_secret(access, client_secrets, client_id=client_id, cache=True):
         return "access_token"
-    if refresh_token and refresh_token.lower() in access.lower():
+    low = access.lower()
+    if any(s.lower() in low for s in grant):
         return "access_token"
     if tokens.refresh_token is not None and carries_secret(
             tokens.refresh_token.get_secret_value(), client_secrets, client_id=client_id, cache=True):
         return "refresh_token"
-    sent = [refresh_token] if refresh_token else []
     for name, text in _public_texts(tokens):
-        if carries_secret(text, client_secrets, client_id=client_id, cache=True) or carries_secret(text, sent):
+        if carries_secret(text, client_secrets, client_id=client_id, cache=True) or carries_secret(text, grant):
             return name
     return None
 

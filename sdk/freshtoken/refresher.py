@@ -364,7 +364,7 @@ class Refresher:
                 f"provider {self.provider.name!r} failed to parse the response ({exc.__class__.__name__})"
             ) from None
         field = echoed(tokens, client_secrets=self.client.secret_values(), client_id=self.client.client_id,
-                       refresh_token=None if refresh_token is None else refresh_token.get_secret_value())
+                       sent=[None if refresh_token is None else refresh_token.get_secret_value()])
         if field is not None:
             raise MalformedResponse(f"the token answer carries the request's credentials back ({field}): refused")
         return tokens

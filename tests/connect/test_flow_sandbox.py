@@ -3,6 +3,7 @@ PKCE S256, the code exchanged at its token endpoint), through the embedded runti
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from freshtoken.clock import ManualClock
 from freshtoken.connect import ConnectError, ConnectFlow, MemoryStateStore, PendingConnection
 from freshtoken.errors import AccountExists
+from freshtoken.http import TokenResponse
 from freshtoken.outcome import OutcomeKind
 from tests.connect.support import CLIENT_SECRET, KEY, PASSWORD, Recorder, kv_record, query_of, sandbox_authorize
 
@@ -241,3 +243,31 @@ async def test_an_account_registered_meanwhile_is_not_replaced_and_the_new_grant
     (new,) = set(sandbox.app.families) - families  # the grant the code was exchanged for
     assert sandbox.app.families[new].revoked  # not left alive at the provider
     assert host.runtime.store.load_state(KEY).refresh_token.get_secret_value() == other["refresh_token"]
+
+
+@pytest.mark.parametrize("echo", ["client_secret", "code"])
+async def test_an_answer_that_echoes_the_credentials_registers_nothing(host: Any, sandbox: Any, echo: str) -> None:
+    """The sandbox's real answer to the code exchange, rewritten on its way back as a hostile endpoint would
+    write it: the client secret (or the code sent) as the access token. Nothing is registered, nothing reaches
+    KV, and the error names the field without the value (freshtoken.echo; failed first: the client secret was
+    registered as the account's access token)."""
+    flow = flow_of(host)
+    started = await flow.start(KEY, "sandbox", redirect_uri=REDIRECT)
+    back = query_of(sandbox_authorize(started.authorization_url))
+    send = flow.http.send
+
+    async def echoing(request: Any, client: Any, **kw: Any) -> Any:
+        response = await send(request, client, **kw)
+        body = json.loads(response.body)
+        body["access_token"] = CLIENT_SECRET if echo == "client_secret" else "x." + back["code"]
+        return TokenResponse(status=response.status, headers=response.headers, body=json.dumps(body).encode())
+
+    flow.http.send = echoing  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ConnectError, match="access_token") as info:
+            await flow.finish(back["state"], code=back["code"], redirect_uri=REDIRECT)
+    finally:
+        del flow.http.send
+    assert info.value.code == "exchange_failed"
+    assert_clean(str(info.value), back["code"], back["state"])
+    nothing_registered(host)

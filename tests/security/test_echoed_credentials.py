@@ -33,7 +33,7 @@ def answer(**fields: object) -> TokenSet:
 
 
 def check(tokens: TokenSet) -> str | None:
-    return echoed(tokens, client_secrets=[CLIENT_SECRET], refresh_token=REFRESH_TOKEN, client_id="kit-client-id")
+    return echoed(tokens, client_secrets=[CLIENT_SECRET], sent=[REFRESH_TOKEN], client_id="kit-client-id")
 
 
 @pytest.mark.parametrize("encoding", sorted(ENCODINGS))
@@ -64,7 +64,7 @@ def test_a_usual_answer_passes() -> None:
     assert check(answer(refresh_token=SecretStr(REFRESH_TOKEN), scope="openid email https://x.example/y",
                         extras={"instance_url": "https://acme.my.salesforce.com", "team": {"id": "T1"}})) is None
     # a credential short enough to be an ordinary word is not looked for ("Bear" in "Bearer")
-    assert echoed(answer(token_type="Bearer"), client_secrets=["Bear"], refresh_token="Bearer", client_id=None) is None
+    assert echoed(answer(token_type="Bearer"), client_secrets=["Bear"], sent=["Bearer"], client_id=None) is None
 
 
 @pytest.mark.parametrize(

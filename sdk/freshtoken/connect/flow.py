@@ -30,10 +30,12 @@ from pydantic import SecretStr
 
 from ..client import OAuthClient
 from ..clock import Clock, SystemClock
+from ..echo import echoed
 from ..errors import (
     AccountExists,
     ConfigError,
     FreshtokenError,
+    MalformedResponse,
     NotRegistered,
     ProviderMismatch,
     RefreshError,
@@ -261,7 +263,12 @@ class ConnectFlow:
                 code_verifier=pending.verifier,
             )
             response = await self.http.send(request, client, timeout=provider.timeout)
-            return provider.parse_response(response, self.clock.now())
+            tokens = provider.parse_response(response, self.clock.now())
+            field = echoed(tokens, client_secrets=client.secret_values(), client_id=client.client_id,
+                           sent=[code, pending.verifier])
+            if field is not None:
+                raise MalformedResponse(f"the token answer carries the request's credentials back ({field})")
+            return tokens
         except RefreshError as exc:
             detail = exc.summary(secrets, client_id=client.client_id)
             raise ConnectError("exchange_failed", f"the token endpoint refused the code of {pending.key!r}: "
