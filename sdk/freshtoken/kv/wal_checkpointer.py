@@ -44,7 +44,7 @@ _SHM_HEAD = 136
 
 @dataclass
 class CheckpointStats:
-    """What the thread did (read by tests and ``stats()``; plain counters)."""
+    """What the thread did (plain counters, read by tests and benchmarks)."""
 
     runs: int = 0
     #: Pages copied into the database file, over all runs.
