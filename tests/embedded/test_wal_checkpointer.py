@@ -223,3 +223,18 @@ def test_threads_do_not_pile_up(tmp_path: Path) -> None:
         put_many(kv, 5)
         kv.close()
     assert threading.active_count() <= before
+
+
+def test_a_failing_checkpointer_is_counted(tmp_path: Path) -> None:
+    """An operator sees background checkpoints fail: ``errors`` counts them, and runtime.stats() and the metrics
+    export it (tests/ops/test_metrics.py). Here the checkpointer cannot open its file at all."""
+    kv = SQLiteKV(tmp_path / "kv.db", background_checkpoints=False)
+    put_many(kv, 10)
+    cp = WalCheckpointer(tmp_path / "missing" / "kv.db", poll=0.01, max_interval=0.02, idle_interval=0.01)
+    cp._thread.start()
+    assert wait_until(lambda: not cp.running)  # it cannot open the file: it says so, counts it and stops
+    assert cp.stats.errors == 1 and cp.stats.runs == 0
+    stats = SQLiteKV(tmp_path / "kv2.db").checkpoint_stats()
+    assert stats is not None and stats.errors == 0
+    assert SQLiteKV(tmp_path / "kv.db", readonly=True).checkpoint_stats() is None
+    kv.close()

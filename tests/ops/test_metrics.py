@@ -100,6 +100,10 @@ async def test_metrics_types_labels_values_after_real_refreshes(env: Path, sandb
         assert fams["freshtoken_runtime_alarms_fired"].type == "counter"
         assert fams["freshtoken_runtime_outcomes"].type == "counter"
         assert fams["freshtoken_runtime_in_flight"].type == "gauge"
+        # the background WAL checkpoints of the state and KV files: counted, none failed
+        for name in ("checkpoints_state", "checkpoints_kv", "checkpoint_errors_state", "checkpoint_errors_kv"):
+            assert fams[f"freshtoken_runtime_{name}"].type == "counter", name
+        assert value(fams, "freshtoken_runtime_checkpoint_errors_kv", "freshtoken_runtime_checkpoint_errors_kv_total") == 0
         # still on the admin API, behind the token
         app = create_app(rt, token=ADMIN_TOKEN, metrics=host.metrics)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as api:

@@ -718,7 +718,21 @@ class EmbeddedRuntime:
             "interrupted_at_startup": self._interrupted_at_startup,
             "owner": self.owner,
             **self._capacity_stats(),
+            **self._checkpoint_stats(),
         }
+
+    def _checkpoint_stats(self) -> dict[str, Any]:
+        """The background WAL checkpoints of the state and KV files (:mod:`freshtoken.kv.wal_checkpointer`):
+        runs and failures since each file was opened. A failure means the writers fall back to checkpointing in
+        line, on the event loop, at a longer log."""
+        out: dict[str, Any] = {}
+        for name, resource in (("state", self.store), ("kv", self.kv)):
+            reader = getattr(resource, "checkpoint_stats", None)
+            stats = reader() if callable(reader) else None
+            if stats is not None:
+                out[f"checkpoints_{name}"] = stats.runs
+                out[f"checkpoint_errors_{name}"] = stats.errors
+        return out
 
     async def aclose(self) -> None:
         """Stop the scheduler if it runs, wait for alarms in flight, then close the HTTP client (if created

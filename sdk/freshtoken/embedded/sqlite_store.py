@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 
 from ..errors import ConfigError, StateConflict
 from ..kv.sqlite_files import connect
-from ..kv.wal_checkpointer import WalCheckpointer, checkpoint_in_background
+from ..kv.wal_checkpointer import CheckpointStats, WalCheckpointer, checkpoint_in_background
 from ..state import SECRET_FIELDS, AccountState
 from ..storage import SecretCodec
 from .crypto import seal_key_check, verify_key_check
@@ -168,6 +168,11 @@ class SQLiteStore:
     def _exec(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         with self._lock:
             return self._db().execute(sql, params)
+
+    def checkpoint_stats(self) -> CheckpointStats | None:
+        """What the background checkpointer did since the file was last opened (None: checkpoints in line)."""
+        cp = self._checkpointer
+        return None if cp is None else cp.stats
 
     def close(self) -> None:
         """Close the connection (the next call reopens it)."""

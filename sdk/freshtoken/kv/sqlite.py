@@ -18,7 +18,7 @@ from pathlib import Path
 from ..clock import Clock, SystemClock
 from ..errors import ConfigError
 from .sqlite_files import connect
-from .wal_checkpointer import WalCheckpointer, checkpoint_in_background
+from .wal_checkpointer import CheckpointStats, WalCheckpointer, checkpoint_in_background
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (
@@ -126,6 +126,12 @@ class SQLiteKV:
         return int(self._db().execute(
             "SELECT COUNT(*) FROM kv WHERE expires_at IS NULL OR expires_at > ?", (now,)
         ).fetchone()[0])
+
+    def checkpoint_stats(self) -> CheckpointStats | None:
+        """What the background checkpointer did since the file was last opened (None: checkpoints in line, or a
+        reader)."""
+        cp = self._checkpointer
+        return None if cp is None else cp.stats
 
     def close(self) -> None:
         with self._lock:

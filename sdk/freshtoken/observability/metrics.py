@@ -41,7 +41,8 @@ __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
 StatsSource = Callable[[], Mapping[str, Any]]
 #: ``runtime.stats()`` entries that count since start: exported as counters (``..._total``).
-COUNTS = frozenset({"refreshes_ok", "refreshes_failed", "errors", "alarms_fired"})
+COUNTS = frozenset({"refreshes_ok", "refreshes_failed", "errors", "alarms_fired", "checkpoints_state",
+                    "checkpoints_kv", "checkpoint_errors_state", "checkpoint_errors_kv"})
 #: Fleet gauges (see :class:`freshtoken.embedded.fleet_gauges.FleetGauges`) and their help.
 FLEET_GAUGES = {
     "oldest_overdue_alarm_seconds": "Seconds the oldest due alarm has waited (0: none due).",
