@@ -14,9 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
-from freshtoken.embedded import AesGcmCodec, SQLiteKV, SQLiteStore, generate_key
+from freshtoken.embedded import AesGcmCodec, SQLiteKV, SQLiteStore
 from freshtoken.kv.wal_checkpointer import FALLBACK_PAGES, TARGET_FRAMES, WalCheckpointer, _pending
 
 PAGE = 4096
@@ -208,11 +206,6 @@ def test_a_stopped_writer_blocks_no_other_writer_or_reader(tmp_path: Path) -> No
         slow_read.close()
         reader.close()
         other.close()
-
-
-@pytest.fixture
-def codec() -> AesGcmCodec:
-    return AesGcmCodec.from_spec(generate_key("k1"))
 
 
 def test_threads_do_not_pile_up(tmp_path: Path) -> None:
