@@ -50,11 +50,9 @@ def commits(tmp: Path, n_accounts: int, n_commits: int, rounds: int) -> dict[str
                 store.set_alarm(k, 1.0)
                 times.append(time.perf_counter() - t)
             store.close()
-            times.sort()
-            out[SETUPS[background]].append({
-                "mean_us": statistics.mean(times) * 1e6, "p50_us": times[len(times) // 2] * 1e6,
-                "p99_us": times[int(len(times) * 0.99)] * 1e6, "p999_us": times[int(len(times) * 0.999)] * 1e6,
-                "max_us": times[-1] * 1e6, "loadavg": c.loadavg()})
+            stats = c.summary([t * 1e6 for t in times])
+            out[SETUPS[background]].append({**{f"{k}_us": v for k, v in stats.items() if k != "n"},
+                                            "loadavg": c.loadavg()})
     return out
 
 

@@ -83,9 +83,8 @@ class LoopLag:
             self.lags.append(time.perf_counter() - t - self.PERIOD)
 
     def summary(self) -> dict[str, float]:
-        xs = sorted(self.lags) or [0.0]
-        return {"p50": xs[len(xs) // 2] * 1e3, "p99": xs[int(len(xs) * 0.99)] * 1e3, "max": xs[-1] * 1e3,
-                "samples": len(self.lags)}
+        """Milliseconds: p50, p90, p99, p99.9, max, mean, and the sample count ``n``."""
+        return c.summary([x * 1e3 for x in self.lags] or [0.0])
 
 
 async def _drain(n: int, concurrency: int, make_worker: Any) -> tuple[int, int, float, float]:

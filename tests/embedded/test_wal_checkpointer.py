@@ -17,8 +17,6 @@ from pathlib import Path
 from freshtoken.embedded import AesGcmCodec, SQLiteKV, SQLiteStore
 from freshtoken.kv.wal_checkpointer import FALLBACK_PAGES, TARGET_FRAMES, WalCheckpointer, _pending
 
-PAGE = 4096
-
 
 def shm(path: Path) -> Path:
     return path.with_name(path.name + "-shm")
