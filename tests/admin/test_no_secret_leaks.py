@@ -20,6 +20,7 @@ from freshtoken.host.config import load_settings
 from freshtoken.host.factory import build_host
 from freshtoken.sandbox.server import Fault
 from tests.admin.support import ADMIN_TOKEN, CLIENT_SECRET, write_config
+from tests.raw_files import raw_bytes
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -126,8 +127,8 @@ async def test_no_planted_secret_anywhere(
         assert secret not in everything, f"leaked {secret[:12]}... in outputs"
         assert secret not in caplog.text, f"leaked {secret[:12]}... in logs"
     # at rest: the state file holds no plaintext secret; KV holds access tokens only
-    state_db = b"".join(p.read_bytes() for p in sorted(env.glob("state.db*")))  # noqa: ASYNC240
-    kv_files = b"".join(p.read_bytes() for p in sorted(env.glob("kv.db*")))  # noqa: ASYNC240
+    state_db = raw_bytes(sorted(env.glob("state.db*")))  # noqa: ASYNC240
+    kv_files = raw_bytes(sorted(env.glob("kv.db*")))  # noqa: ASYNC240
     for secret in planted:
         assert secret.encode() not in state_db
         if secret not in access_tokens:

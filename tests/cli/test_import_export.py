@@ -16,6 +16,7 @@ from freshtoken.cli import main
 from freshtoken.embedded import SQLiteKV, generate_key
 from freshtoken.record import KVRecord
 from tests.admin.support import CLIENT_SECRET, write_config
+from tests.raw_files import raw_file
 
 
 def cli(*args: str, stdin: str | None = None) -> Result:
@@ -77,7 +78,7 @@ def test_bad_lines_are_named_and_the_good_ones_imported(env: Path, sandbox: Any,
         assert record.access_token == "at-imported-1"
     finally:
         kv.close()
-    assert grants[0] not in (env / "state.db").read_bytes().decode("latin-1")  # encrypted at rest
+    assert grants[0] not in raw_file(env / "state.db").decode("latin-1")  # encrypted at rest
     # the imported grants work: a refresh of each uses its family
     assert cli("-c", config, "accounts", "refresh", "t1:generic:u1").exit_code == 0
     assert family(sandbox, grants[0]).refreshes == 1

@@ -29,6 +29,7 @@ from tests.connect.support import (
     sandbox_authorize,
     write_config,
 )
+from tests.raw_files import raw_bytes
 
 TENANT_TOKEN = "PLANTED-tenant-token-other-1c9e"
 AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -69,7 +70,7 @@ async def test_connect_through_the_admin_api(served: tuple[Any, str], sandbox: A
         location = sandbox_authorize(started["authorization_url"])
         assert location.startswith(started["redirect_uri"] + "?")
         # the pending connection is in the state database, encrypted: neither the state nor the verifier in clear
-        raw = await asyncio.to_thread(lambda: b"".join(p.read_bytes() for p in Path(".").glob("state.db*")))
+        raw = await asyncio.to_thread(lambda: raw_bytes(Path(".").glob("state.db*")))
         assert query_of(location)["state"].encode() not in raw and b"acme:sandbox:alice" not in raw
         assert SQLiteStateStore(host.runtime.store).count() == 1
         page = await http.get(location, headers=JSON)  # no admin token: the browser has none

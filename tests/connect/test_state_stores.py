@@ -11,6 +11,7 @@ from freshtoken.connect import MemoryStateStore, PendingConnection, new_pkce, ne
 from freshtoken.connect.sqlite_states import SQLiteStateStore
 from freshtoken.embedded import AesGcmCodec, SQLiteStore, generate_key
 from freshtoken.embedded.crypto import parse_keys
+from tests.raw_files import raw_bytes
 
 
 def pending(expires_at: float = 1000.0, key: str = "acme:sandbox:alice") -> PendingConnection:
@@ -54,7 +55,7 @@ def test_sqlite_store_encrypts_shares_and_takes_once(tmp_path: Path) -> None:
     a, b = SQLiteStateStore(store_a), SQLiteStateStore(store_b)
     item = pending()
     a.put(item, now=0.0)
-    raw = b"".join(p.read_bytes() for p in tmp_path.glob("state.db*"))
+    raw = raw_bytes(tmp_path.glob("state.db*"))
     for secret in (item.state, item.verifier or "", item.key, item.redirect_uri):
         assert secret.encode() not in raw
     assert b.take(item.state) == item  # the other process completes it

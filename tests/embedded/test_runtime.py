@@ -19,6 +19,7 @@ from freshtoken import (
 )
 from freshtoken.embedded import EmbeddedRuntime
 from freshtoken.sandbox.server import Fault
+from tests.raw_files import raw_bytes
 
 from .conftest import Host, plugins, sandbox_client, until
 
@@ -407,7 +408,7 @@ async def test_no_secret_in_any_file(host_factory: Callable[..., Host]) -> None:
     await h.rt.aclose()
 
     def raw(name: str) -> bytes:
-        return b"".join(p.read_bytes() for p in Path(h.tmp).glob(name + "*"))
+        return raw_bytes(Path(h.tmp).glob(name + "*"))
 
     state_db, kv_db = raw("state.db"), raw("kv.db")
     families = h.sandbox.app.families.values()

@@ -8,6 +8,7 @@ from pydantic import SecretStr
 
 from freshtoken import AccountState, AccountStorage, ConfigError, Status
 from freshtoken.embedded import AesGcmCodec, DecryptionError, SQLiteStore, generate_key
+from tests.raw_files import raw_bytes
 
 RT = "rt-planted-refresh-token-7c1f0e"
 AT = "at-planted-access-token-93ab2d"
@@ -23,12 +24,7 @@ def state(key: str, *, status: Status = Status.ACTIVE, i: int = 0) -> AccountSta
 
 
 def db_bytes(path: Path) -> bytes:
-    out = b""
-    for suffix in ("", "-wal", "-shm"):
-        p = Path(str(path) + suffix)
-        if p.exists():
-            out += p.read_bytes()
-    return out
+    return raw_bytes(Path(str(path) + suffix) for suffix in ("", "-wal", "-shm"))
 
 
 async def test_account_storage_contract(tmp_path: Path, codec: AesGcmCodec) -> None:

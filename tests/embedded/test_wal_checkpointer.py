@@ -1,6 +1,6 @@
 """WAL checkpoints in a background thread (freshtoken.kv.wal_checkpointer): a writer never runs one in line, the
-log stays short, nothing acknowledged is lost when the process is killed mid-checkpoint, and a stopped process's
-checkpointer blocks no other writer or reader of the file."""
+thread keeps up with it and never drops this process's locks on the file, nothing acknowledged is lost when the
+process is killed mid-checkpoint, and a stopped process's checkpointer blocks no other writer or reader."""
 
 from __future__ import annotations
 
@@ -15,11 +15,31 @@ import time
 from pathlib import Path
 
 from freshtoken.embedded import AesGcmCodec, SQLiteKV, SQLiteStore
-from freshtoken.kv.wal_checkpointer import FALLBACK_PAGES, TARGET_FRAMES, WalCheckpointer, _pending
+from freshtoken.kv.wal_checkpointer import FALLBACK_PAGES, TARGET_FRAMES, WalCheckpointer
 
 
-def shm(path: Path) -> Path:
-    return path.with_name(path.name + "-shm")
+def wal_pages(path: Path) -> int:
+    """The longest the log has been: the ``-wal`` file's size in pages. SQLite writes the log over from its start
+    after a checkpoint and never shortens the file. Read with ``stat``: a test, too, must not open SQLite's
+    files while it holds connections to them (see the last test)."""
+    wal = path.with_name(path.name + "-wal")
+    return (wal.stat().st_size - 32) // (4096 + 24) if wal.exists() else 0
+
+
+_PENDING = r"""
+import sys
+head = open(sys.argv[1], "rb").read(136)  # the wal-index header (https://www.sqlite.org/walformat.html)
+max_frame, backfilled = (int.from_bytes(head[i:i + 4], sys.byteorder) for i in (16, 96))
+print(max_frame - backfilled)
+"""
+
+
+def pending(path: Path) -> int:
+    """Pages in the log not yet copied into the database (``mxFrame - nBackfill`` from the ``-shm`` header), read
+    by a child process: its close of the file drops only its own locks (it holds none)."""
+    shm = str(path.with_name(path.name + "-shm"))
+    return int(subprocess.run([sys.executable, "-c", _PENDING, shm], capture_output=True, text=True,
+                              check=True).stdout)
 
 
 def wait_until(predicate: object, seconds: float = 20.0) -> bool:
@@ -44,23 +64,23 @@ def test_a_writer_does_not_checkpoint_in_line(tmp_path: Path) -> None:
     assert kv._checkpointer is not None and kv._checkpointer.running
     kv._checkpointer.stop()  # the thread is away: whatever checkpoints now is the writer itself
     put_many(kv, 1500)
-    pending = _pending(shm(kv.path))
-    assert pending is not None and TARGET_FRAMES * 2 < pending < FALLBACK_PAGES
+    assert TARGET_FRAMES * 2 < wal_pages(kv.path) < FALLBACK_PAGES
     kv.close()
 
 
-def test_the_checkpointer_keeps_the_log_short(tmp_path: Path) -> None:
+def test_the_checkpointer_keeps_up_with_a_writer(tmp_path: Path) -> None:
     kv = SQLiteKV(tmp_path / "kv.db")
     cp = kv._checkpointer
     assert cp is not None
-    longest = 0
+    behind = []
     for batch in range(30):
         put_many(kv, 100, batch * 100)
-        longest = max(longest, _pending(shm(kv.path)) or 0)
+        if batch % 5 == 4:
+            behind.append(pending(kv.path))
         time.sleep(0.01)
-    assert wait_until(lambda: (_pending(shm(kv.path)) or 0) < TARGET_FRAMES)
+    assert max(behind) < FALLBACK_PAGES // 2, behind  # the thread keeps up: little is left for the writer's fallback
+    assert wait_until(lambda: pending(kv.path) == 0)  # and it copies the rest once the writes stop
     assert cp.stats.runs >= 1 and cp.stats.frames >= TARGET_FRAMES and cp.stats.errors == 0
-    assert longest < FALLBACK_PAGES  # the writer's own fallback never had to run
     # every row is in the database file itself after a checkpoint: a fresh connection reads them all
     assert sqlite3.connect(kv.path).execute("SELECT COUNT(*) FROM kv").fetchone()[0] == 3000
     kv.close()
@@ -228,4 +248,50 @@ def test_a_failing_checkpointer_is_counted(tmp_path: Path) -> None:
     stats = SQLiteKV(tmp_path / "kv2.db").checkpoint_stats()
     assert stats is not None and stats.errors == 0
     assert SQLiteKV(tmp_path / "kv.db", readonly=True).checkpoint_stats() is None
+    kv.close()
+
+
+_TRY_WRITE = r"""
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)
+wrote = 0
+deadline = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < deadline:
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:  # "database is locked": the other process holds the write lock, as it should
+        time.sleep(0.005)
+        continue
+    db.execute("INSERT INTO kv (key, value, expires_at) VALUES ('intruder-' || ?, 'x', 0)", (wrote,))
+    db.execute("COMMIT")
+    wrote += 1
+print(wrote)
+"""
+
+
+def test_the_checkpointer_never_lets_go_of_this_process_locks(tmp_path: Path) -> None:
+    """POSIX record locks belong to the process and to the file, not to a descriptor: closing *any* descriptor
+    of SQLite's ``-shm`` file drops every lock the process holds on it (https://www.sqlite.org/howtocorrupt.html,
+    2.2). A checkpointer that opens and closes the ``-shm`` file to read the log's length lets another process
+    write while this one is inside a write transaction: that write is lost, or the file is corrupted, and a
+    process that finds no lock re-initialises the ``-shm`` mapping under us (SIGBUS). Fails first against the
+    checkpointer that read the ``-shm`` header with ``open()``."""
+    kv = SQLiteKV(tmp_path / "kv.db")
+    cp = kv._checkpointer
+    assert cp is not None and cp.running
+    put_many(kv, 50)  # the checkpointer sees the file written and looks at it every 50 ms from here
+    db = kv._db()
+    db.execute("BEGIN IMMEDIATE")  # this process holds the write lock ...
+    db.execute("INSERT INTO kv (key, value, expires_at) VALUES ('ours', 'x', 0)")
+    try:
+        other = subprocess.run([sys.executable, "-c", _TRY_WRITE, str(kv.path), "1.5"],
+                               capture_output=True, text=True, timeout=60)
+    finally:
+        db.execute("COMMIT")
+    assert other.returncode == 0, other.stderr[-500:]
+    assert int(other.stdout) == 0  # ... and nobody else wrote while it held it
+    check = sqlite3.connect(kv.path)
+    assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert check.execute("SELECT COUNT(*) FROM kv").fetchone()[0] == 51
+    check.close()
     kv.close()

@@ -23,6 +23,7 @@ from freshtoken.host.factory import build_host
 from freshtoken.redaction import secret_forms
 from freshtoken.sandbox.server import Fault
 from tests.admin.support import ADMIN_TOKEN, CLIENT_ID, CLIENT_SECRET, write_config
+from tests.raw_files import raw_bytes
 
 KEY = "t1:generic:h"
 BIN = Path(sys.executable).parent / "freshtoken"
@@ -115,7 +116,7 @@ def check_cli_and_files(env: Path, types: list[str], tokens: list[str]) -> None:
                           capture_output=True, text=True, timeout=60, env=env_vars)
     assert text.returncode == 0 and "refresh_failed" in text.stdout and "retryable, 1 in a row" in text.stdout
     # no secret in any encoding anywhere in the database files
-    raw = b"".join(p.read_bytes() for p in env.glob("state.db*")).decode("latin-1").lower()
+    raw = raw_bytes(env.glob("state.db*")).decode("latin-1").lower()
     assert len(tokens) >= 6
     for secret in [*tokens, CLIENT_SECRET]:
         assert not any(form in raw for form in secret_forms(secret, CLIENT_ID)), secret[:8]

@@ -29,6 +29,7 @@ from freshtoken.cli import main
 from freshtoken.host.config import load_settings
 from freshtoken.host.factory import build_host
 from tests.admin.support import Webhook
+from tests.raw_files import raw_file
 from tests.security.canaries import (
     ADMIN_TOKEN,
     CLIENT_ID,
@@ -166,7 +167,7 @@ slack_max_per_minute = 600
 
 
 def raw_files(folder: Path, stem: str) -> dict[str, str]:
-    return {p.name: p.read_bytes().decode("utf-8", "replace") for p in sorted(folder.glob(f"{stem}*"))}
+    return {p.name: raw_file(p).decode("utf-8", "replace") for p in sorted(folder.glob(f"{stem}*"))}
 
 
 async def test_no_encoded_secret_comes_out_anywhere(

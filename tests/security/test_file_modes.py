@@ -15,6 +15,7 @@ import pytest
 from freshtoken.embedded import AesGcmCodec, SQLiteKV, SQLiteStore, generate_key
 from freshtoken.host.config import load_settings
 from freshtoken.host.factory import build_host
+from tests.raw_files import raw_bytes
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
 
@@ -56,7 +57,7 @@ path = "data/kv.db"
         assert {"state.db", "state.db-wal", "state.db-shm", "kv.db", "kv.db-wal", "kv.db-shm"} <= names, names
         wide = {p.name: oct(mode(p)) for p in files if p.name.startswith(("state.db", "kv.db")) and mode(p) != 0o600}
         assert not wide, wide
-        assert b"at-file-mode-1" in b"".join(p.read_bytes() for p in files if p.name.startswith("kv.db"))
+        assert b"at-file-mode-1" in raw_bytes(p for p in files if p.name.startswith("kv.db"))
     finally:
         await host.aclose()
 

@@ -8,8 +8,9 @@ flight for ~30 ms (``bench/README.md``, "Issue 17, fourth pass").
 :class:`WalCheckpointer` runs those checkpoints from a thread of its own, on its own connection, with
 ``PRAGMA wal_checkpoint(PASSIVE)``: it never waits for a lock, so writers and readers (a gateway reading the KV
 file) go on beside it, and SQLite releases the GIL while it copies and syncs. It looks at the log every
-``poll`` seconds (its length is in the ``-shm`` file's header) and checkpoints once it holds ``target_frames``
-pages, or ``max_interval`` seconds after the last checkpoint if anything was written; while nothing is written
+``poll`` seconds and checkpoints once it holds about ``target_frames`` pages (a pace learnt from what each
+checkpoint finds: :class:`_Pace`; it never opens SQLite's files, whose locks a close would drop), or
+``max_interval`` seconds after the last checkpoint if anything was written; while nothing is written
 (``PRAGMA data_version`` tells it) it only looks, less often.
 
 What stays the same: durability (``synchronous=NORMAL``: a commit survives a crash of the process; the log is
@@ -18,6 +19,13 @@ the next one; SQLite's own recovery). The writer connections keep an in-line che
 :data:`FALLBACK_PAGES` (ten times the usual point): should this thread stall or fail, the log still stops
 growing there.
 
+What a background checkpoint cannot do: start the log over. A writer starts it from the beginning only when
+it finds everything copied, and a writer that commits while a checkpoint runs always leaves a few pages behind
+it. So under steady writing the ``-wal`` file grows to :data:`FALLBACK_PAGES` pages and the writer's own
+checkpoint there starts it over; by then this thread has copied all but the last few hundred pages, so that
+in-line checkpoint copies little (it still syncs twice). When the writing pauses, the log starts over at the
+next write.
+
 The thread holds only the path, never the owner: an owner dropped without ``close()`` stops it when collected.
 """
 
@@ -25,7 +33,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import sys
 import threading
 import time
 import weakref
@@ -38,8 +45,8 @@ log = logging.getLogger("freshtoken.embedded.checkpoint")
 FALLBACK_PAGES = 10_000
 #: Pages of log between two checkpoints (SQLite's own default for ``wal_autocheckpoint``).
 TARGET_FRAMES = 1_000
-#: Bytes of the ``-shm`` file read to learn how long the log is: two header copies and the checkpoint info.
-_SHM_HEAD = 136
+#: Bytes before each page in the ``-wal`` file (https://www.sqlite.org/fileformat2.html#walformat).
+_FRAME_HEADER = 24
 
 
 @dataclass
@@ -119,43 +126,81 @@ def _run(path: Path, stop: threading.Event, stats: CheckpointStats, target: int,
             pass
 
 
-def _pending(shm: Path) -> int | None:
-    """Pages in the log not yet copied into the database: ``mxFrame - nBackfill`` from the wal-index header in
-    the ``-shm`` file (its layout: https://www.sqlite.org/walformat.html, "The WAL-Index Header"; native byte
-    order). Read without a lock: a torn read only moves one decision to checkpoint now or at the next look.
-    None when the file cannot be read."""
+class _Pace:
+    """When to checkpoint, learnt without touching SQLite's files.
+
+    The log's exact length is in the ``-shm`` file, but this process must never open that file: POSIX record
+    locks belong to the process, so closing any descriptor of it drops every lock SQLite holds there (the write
+    lock in the middle of a transaction, the lock that tells other processes the mapping is in use:
+    https://www.sqlite.org/howtocorrupt.html, 2.2). So the pace is learnt from what each checkpoint reports
+    (pages in the log, pages copied): pages written per second of writing, quick to rise, slow to fall. Between
+    checkpoints it counts the seconds in which the file was written, and a log growing past its longest yet
+    (the ``-wal`` file's size, from ``stat``: no descriptor) is caught at once, so a sudden burst after a quiet
+    spell waits for no estimate."""
+
+    def __init__(self, target: int, frame_bytes: int) -> None:
+        self.target = target
+        self.frame_bytes = frame_bytes
+        self.rate: float | None = None  # pages per second of writing; None until the first checkpoint
+        self.active = 0.0  # seconds of writing since the last checkpoint
+        self.log_frames = 0  # what the last checkpoint found
+        self.wal_size = 0
+
+    def due(self, wal_size: int, since: float, max_interval: float) -> bool:
+        if self.rate is None or since >= max_interval:
+            return True
+        if wal_size - self.wal_size >= self.target * self.frame_bytes:
+            return True  # the log is longer than it has ever been by ``target`` pages: a burst
+        return self.rate * self.active >= self.target
+
+    def learn(self, log_frames: int, wal_size: int) -> None:
+        # the pages written since the last checkpoint: a log shorter than then was restarted (a writer starts it
+        # over once everything is copied and no reader uses it); else it grew by the difference. A restart
+        # followed by more than the old length is undercounted: the ``-wal`` size catches a log that runs away.
+        new = log_frames if log_frames < self.log_frames else log_frames - self.log_frames
+        if self.active > 0:
+            sample = new / self.active
+            self.rate = sample if self.rate is None else max(sample, (self.rate + sample) / 2)
+        elif self.rate is None:
+            self.rate = 0.0
+        self.active = 0.0
+        self.log_frames = log_frames
+        self.wal_size = wal_size
+
+
+def _wal_size(wal: Path) -> int:
     try:
-        with open(shm, "rb") as f:
-            head = f.read(_SHM_HEAD)
+        return wal.stat().st_size
     except OSError:
-        return None
-    if len(head) < _SHM_HEAD:
-        return None
-    max_frame = int.from_bytes(head[16:20], sys.byteorder)
-    backfilled = int.from_bytes(head[96:100], sys.byteorder)
-    return max_frame - backfilled if max_frame >= backfilled else max_frame
+        return 0
 
 
 def _loop(conn: sqlite3.Connection, path: Path, stop: threading.Event, stats: CheckpointStats, target: int,
           poll: float, max_interval: float, idle_interval: float) -> None:
-    shm = path.with_name(path.name + "-shm")
+    wal = path.with_name(path.name + "-wal")
+    pace: _Pace | None = None
     version: int | None = None
-    last_at = time.monotonic()
+    written = False  # anything committed since the last checkpoint
+    last_at = looked_at = time.monotonic()
     interval = poll
     warned = False
     while not stop.wait(interval):
         try:
+            if pace is None:
+                pace = _Pace(target, int(conn.execute("PRAGMA page_size").fetchone()[0]) + _FRAME_HEADER)
             seen = int(conn.execute("PRAGMA data_version").fetchone()[0])
-            if seen == version:  # nothing committed by another connection since the last look
+            now = time.monotonic()
+            if seen != version:  # committed by another connection since the last look
+                pace.active += now - looked_at
+                version, written = seen, True
+            looked_at = now
+            if not written:  # nothing since the last checkpoint: look again, less often
                 interval = idle_interval
                 continue
-            now = time.monotonic()
-            pending = _pending(shm)
             interval = poll
-            # a log of ``target`` pages, or a trickle of writes for ``max_interval``: checkpoint (and sync) now
-            if pending is not None and pending < target and now - last_at < max_interval:
-                continue  # data_version is left unseen: the next look reads the log again
-            version = seen
+            # ``target`` pages by the learnt pace, a log longer than ever, or ``max_interval`` of a trickle
+            if not pace.due(_wal_size(wal), now - last_at, max_interval):
+                continue
             busy, log_frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         except sqlite3.Error as exc:  # a locked file, a removed directory: try again later, say so once
             stats.errors += 1
@@ -164,7 +209,8 @@ def _loop(conn: sqlite3.Connection, path: Path, stop: threading.Event, stats: Ch
                 log.warning("background checkpoint of %s failed (%s); trying again", path, exc.__class__.__name__)
             interval = max_interval
             continue
-        last_at = time.monotonic()
+        last_at, written = time.monotonic(), False
+        pace.learn(int(log_frames), _wal_size(wal))
         stats.runs += 1
         if log_frames > 0:
             stats.frames += max(0, int(copied))
