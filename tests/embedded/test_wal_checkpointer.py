@@ -295,3 +295,52 @@ def test_the_checkpointer_never_lets_go_of_this_process_locks(tmp_path: Path) ->
     assert check.execute("SELECT COUNT(*) FROM kv").fetchone()[0] == 51
     check.close()
     kv.close()
+
+
+_BUSY_OWNER = r"""
+import sys, time
+from freshtoken.embedded import SQLiteKV
+kv = SQLiteKV(sys.argv[1])  # the runtime's KV writer, its checkpointer on
+i = 0
+deadline = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < deadline:
+    kv.put_sync(f"t:generic:acct-{i % 500:07d}", '{"access_token":"' + "a" * 300 + f'","generation":{i}}}', 3600)
+    kv.get_sync(f"t:generic:acct-{(i * 7) % 500:07d}")
+    i += 1
+kv.close()
+print(i)
+"""
+
+_COMERS = r"""
+import sqlite3, sys, time
+deadline = time.monotonic() + float(sys.argv[2])
+n = 0
+while time.monotonic() < deadline:  # gateways, CLI commands: each opens the file, reads, closes
+    db = sqlite3.connect(sys.argv[1], timeout=5)
+    db.execute("SELECT COUNT(*) FROM kv").fetchone()
+    db.close()
+    n += 1
+print(n)
+"""
+
+
+def test_other_processes_opening_the_file_do_not_crash_its_writer(tmp_path: Path) -> None:
+    """The failure CI saw (``make: *** [test] Bus error``), replayed: a writer process with its checkpointer on,
+    and processes that keep opening the file. A process that finds nobody holding the ``-shm`` file's
+    "in use" lock truncates it to 3 bytes and starts it over; if the writer's process had dropped that lock
+    (by closing a descriptor of the file), its next touch of the mapping is SIGBUS. Fails first (the writer
+    dies of SIGBUS, exit -7) against the checkpointer that read the ``-shm`` header with ``open()``."""
+    path = tmp_path / "kv.db"
+    SQLiteKV(path, background_checkpoints=False).close()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    owner = subprocess.Popen([sys.executable, "-c", _BUSY_OWNER, str(path), "6"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)
+    comers = [subprocess.Popen([sys.executable, "-c", _COMERS, str(path), "5"], stdout=subprocess.PIPE, text=True,
+                               env=env) for _ in range(2)]
+    out, err = owner.communicate(timeout=120)
+    opened = [int(c.communicate(timeout=120)[0]) for c in comers]
+    assert owner.returncode == 0, (owner.returncode, err[-500:])
+    assert int(out) > 100 and min(opened) > 10
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.close()
