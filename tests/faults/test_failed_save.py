@@ -220,7 +220,11 @@ async def test_disk_full_while_answers_arrive_every_answer_is_persisted_when_spa
     n = 24
     with small_volume(tmp_path / "vol") as vol:
         alerts = Alerts()
-        h = make_host(vol, codec, gated, alerts)
+        # A full disk fails a save only when the log must grow: once a checkpoint has copied the log back, the
+        # next write starts it over in blocks the file already owns, and succeeds. Without background
+        # checkpoints, 24 registrations (~250 pages) leave the log at its longest, so every save below needs new
+        # blocks, whatever the timing (the background thread would checkpoint at any moment).
+        h = make_host(vol, codec, gated, alerts, background_checkpoints=False)
         try:
             families = await register(h, n)
             filler: list[Path] = []
@@ -244,6 +248,48 @@ async def test_disk_full_while_answers_arrive_every_answer_is_persisted_when_spa
             assert_no_plaintext(caplog.text, gated.app, "the logs")
             await second_round(h, families, alerts)
             assert_no_plaintext(recovery_bytes(vol / "state.db"), gated.app, "the recovery file")
+        finally:
+            await h.close()
+
+
+async def test_disk_full_with_background_checkpoints_each_answer_is_saved_or_rescued(
+    tmp_path: Path, codec: AesGcmCodec, gated: SandboxServer
+) -> None:
+    """The default set-up on the same full disk: the background checkpointer has copied the log back at some
+    moment, so some saves land in blocks the log already owns and succeed, the rest need new blocks and fail.
+    Whichever it is for each account, nothing is lost: every answer is either in the database or rescued (an
+    alert that says so), no KV record is written ahead of its state, and everything is persisted once space
+    returns."""
+    n = 24
+    with small_volume(tmp_path / "vol") as vol:
+        alerts = Alerts()
+        h = make_host(vol, codec, gated, alerts)
+        try:
+            families = await register(h, n)
+            app = gated.app
+            assert isinstance(app, GatedSandbox)
+            app.gate.clear()
+            task = asyncio.create_task(h.rt.run_due())
+            await until(lambda: app.held == n, timeout=30)
+            filler = fill(vol)
+            app.gate.set()
+
+            def settled() -> bool:  # each answer saved (generation 1) or its save failed and was rescued
+                alerted = {e.key for e in alerts.not_durable}
+                saved = {k for k in families if (st := h.store.load_state(k)) is not None and st.generation == 1}
+                return task.done() or len(alerted | saved) == n
+
+            await until(settled, timeout=60)
+            for key in families:  # no KV record ahead of its state
+                record = await h.kv.get(key)
+                st = h.store.load_state(key)
+                assert record is None or (st is not None and st.generation == 1), key
+            assert all(e.rescued for e in alerts.not_durable)
+            filler.unlink()  # space returns
+            await run_until_done(h, task)
+            assert_all_persisted(h.store, gated.app, families, generation=1)
+            assert gated.app.stats.reuse_detected == 0
+            await second_round(h, families, alerts)
         finally:
             await h.close()
 
