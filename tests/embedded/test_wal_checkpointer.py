@@ -86,6 +86,24 @@ def test_the_checkpointer_keeps_up_with_a_writer(tmp_path: Path) -> None:
     kv.close()
 
 
+def test_a_burst_after_a_quiet_spell_is_copied_as_it_comes(tmp_path: Path) -> None:
+    """The pace is learnt from past checkpoints, so after a trickle it is slow; a sudden burst must not wait for it
+    (nor for the 5 s timer): the log growing past its longest yet sets off a checkpoint at once, and the thread
+    copies the burst as it comes. Fails first without that check: the thread copies none of the burst's ~9,000
+    pages and the writer's own fallback checkpoint, on the event loop, has them all to copy."""
+    kv = SQLiteKV(tmp_path / "kv.db")
+    cp = kv._checkpointer
+    assert cp is not None
+    for i in range(12):  # a trickle: the thread learns a pace of a few pages a second
+        put_many(kv, 1, i)
+        time.sleep(0.1)
+    assert wait_until(lambda: cp.stats.runs >= 2)
+    before = cp.stats.frames
+    put_many(kv, 3000, 100)  # then a burst, as fast as this process writes
+    assert cp.stats.frames - before > 3 * TARGET_FRAMES, cp.stats
+    kv.close()
+
+
 def test_an_idle_file_is_left_alone(tmp_path: Path) -> None:
     """No write, no checkpoint (each costs two fsyncs): the thread only looks at PRAGMA data_version."""
     kv = SQLiteKV(tmp_path / "kv.db", background_checkpoints=False)
