@@ -15,7 +15,14 @@ import time
 from pathlib import Path
 
 from freshtoken.embedded import AesGcmCodec, SQLiteKV, SQLiteStore
-from freshtoken.kv.wal_checkpointer import FALLBACK_PAGES, TARGET_FRAMES, WalCheckpointer
+from freshtoken.kv.wal_checkpointer import (
+    BURST_LOOKS,
+    FALLBACK_PAGES,
+    QUIET_LOOKS,
+    TARGET_FRAMES,
+    WalCheckpointer,
+    _Pace,
+)
 
 
 def wal_pages(path: Path) -> int:
@@ -88,9 +95,10 @@ def test_the_checkpointer_keeps_up_with_a_writer(tmp_path: Path) -> None:
 
 def test_a_burst_after_a_quiet_spell_is_copied_as_it_comes(tmp_path: Path) -> None:
     """The pace is learnt from past checkpoints, so after a trickle it is slow; a sudden burst must not wait for it
-    (nor for the 5 s timer): the log growing past its longest yet sets off a checkpoint at once, and the thread
-    copies the burst as it comes. Fails first without that check: the thread copies none of the burst's ~9,000
-    pages and the writer's own fallback checkpoint, on the event loop, has them all to copy."""
+    (nor for the 5 s timer): the thread copies the burst as it comes. Two rules see to it (each pinned by the
+    test after this one): the log growing past its longest yet, and written looks in a row after a quiet spell.
+    Here the first one acts; this test fails first without it (the thread copies none of the burst's ~18,000
+    pages, and the writer's own fallback checkpoint, on the event loop, has them all to copy)."""
     kv = SQLiteKV(tmp_path / "kv.db")
     cp = kv._checkpointer
     assert cp is not None
@@ -98,10 +106,48 @@ def test_a_burst_after_a_quiet_spell_is_copied_as_it_comes(tmp_path: Path) -> No
         put_many(kv, 1, i)
         time.sleep(0.1)
     assert wait_until(lambda: cp.stats.runs >= 2)
+    time.sleep(1.5)  # a quiet spell
     before = cp.stats.frames
-    put_many(kv, 3000, 100)  # then a burst, as fast as this process writes
-    assert cp.stats.frames - before > 3 * TARGET_FRAMES, cp.stats
+    put_many(kv, 6000, 100)  # then a burst, as fast as this process writes
+    assert cp.stats.frames - before > 3 * TARGET_FRAMES, (before, cp.stats)
     kv.close()
+
+
+def test_a_pace_learnt_before_a_burst_does_not_hold_it_back() -> None:
+    """The two rules, each alone. After a trickle (a pace of 10 pages a second, which would wait ~100 s of writing
+    for 1,000 pages): (1) on a file whose log was once long (its ``-wal`` file stays that big, so a burst never
+    grows it past its longest), the fourth look in a row that finds the file written after a quiet spell
+    takes a checkpoint, to learn the new pace; (2) on a file whose log has been short, a log grown by
+    ``target`` pages past its longest takes one at once. Each fails first without its rule."""
+    frame = 4096 + 24
+
+    def after_a_trickle(wal: int) -> _Pace:
+        pace = _Pace(TARGET_FRAMES, frame)
+        assert pace.due(wal, 0.0, 5.0)  # nothing learnt yet: the first look checkpoints
+        pace.looked(True, 1.0)
+        pace.learn(10, wal)  # a trickle: 10 pages in a second of writing
+        assert pace.rate == 10.0 and not pace.stale
+        return pace
+
+    long_wal = 9_000 * frame  # (1)
+    pace = after_a_trickle(long_wal)
+    for _ in range(QUIET_LOOKS):  # a quiet spell
+        pace.looked(False, 0.05)
+    decisions = []
+    for i in range(BURST_LOOKS):  # then written at every look
+        pace.looked(True, 0.05)
+        decisions.append(pace.due(long_wal, 1.0 + 0.05 * i, 5.0))
+    assert decisions == [False] * (BURST_LOOKS - 1) + [True]
+    pace.learn(1_000, long_wal)  # what that checkpoint found: ~1,000 pages in 0.2 s of writing
+    assert pace.rate is not None and pace.rate > 4_000 and not pace.stale
+    pace.looked(True, 0.25)
+    assert pace.due(long_wal, 1.5, 5.0)  # the new pace: ~1,000 pages again in a quarter of a second
+
+    short_wal = 20 * frame  # (2)
+    pace = after_a_trickle(short_wal)
+    pace.looked(True, 0.05)  # no quiet spell: the pace is not stale
+    assert not pace.due(short_wal + (TARGET_FRAMES - 1) * frame, 0.1, 5.0)
+    assert pace.due(short_wal + TARGET_FRAMES * frame, 0.1, 5.0)
 
 
 def test_an_idle_file_is_left_alone(tmp_path: Path) -> None:

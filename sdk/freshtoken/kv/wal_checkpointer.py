@@ -45,6 +45,10 @@ log = logging.getLogger("freshtoken.embedded.checkpoint")
 FALLBACK_PAGES = 10_000
 #: Pages of log between two checkpoints (SQLite's own default for ``wal_autocheckpoint``).
 TARGET_FRAMES = 1_000
+#: Looks in a row that find the file written after a quiet spell before a checkpoint learns the new pace.
+BURST_LOOKS = 4
+#: Looks in a row that find nothing written: a quiet spell (1 s at the usual ``poll``).
+QUIET_LOOKS = 20
 #: Bytes before each page in the ``-wal`` file (https://www.sqlite.org/fileformat2.html#walformat).
 _FRAME_HEADER = 24
 
@@ -71,7 +75,7 @@ class WalCheckpointer:
         target_frames: int = TARGET_FRAMES,
         poll: float = 0.05,
         max_interval: float = 5.0,
-        idle_interval: float = 0.5,
+        idle_interval: float = 0.05,
     ) -> None:
         """Every ``poll`` seconds while the file is written (``idle_interval`` while it is not), look at the log:
         checkpoint once it holds ``target_frames`` pages, or any page ``max_interval`` seconds after the last
@@ -133,10 +137,11 @@ class _Pace:
     locks belong to the process, so closing any descriptor of it drops every lock SQLite holds there (the write
     lock in the middle of a transaction, the lock that tells other processes the mapping is in use:
     https://www.sqlite.org/howtocorrupt.html, 2.2). So the pace is learnt from what each checkpoint reports
-    (pages in the log, pages copied): pages written per second of writing, quick to rise, slow to fall. Between
-    checkpoints it counts the seconds in which the file was written, and a log growing past its longest yet
-    (the ``-wal`` file's size, from ``stat``: no descriptor) is caught at once, so a sudden burst after a quiet
-    spell waits for no estimate."""
+    (pages in the log): pages written per second of writing, quick to rise, slow to fall. Between checkpoints
+    it counts the seconds in which the file was written. A pace learnt before a quiet spell says nothing of what
+    follows it, so the first :data:`BURST_LOOKS` looks in a row that find the file written after a quiet spell
+    take a checkpoint to learn the new pace; and a log growing past its longest yet (the ``-wal`` file's size,
+    from ``stat``: no descriptor) is caught at once."""
 
     def __init__(self, target: int, frame_bytes: int) -> None:
         self.target = target
@@ -145,10 +150,24 @@ class _Pace:
         self.active = 0.0  # seconds of writing since the last checkpoint
         self.log_frames = 0  # what the last checkpoint found
         self.wal_size = 0
+        self.written_looks = 0  # looks in a row that found the file written
+        self.quiet_looks = 0  # looks in a row that found it not written
+        self.stale = True  # the pace predates the current run of writes
+
+    def looked(self, written: bool, seconds: float) -> None:
+        if written:
+            self.active += seconds
+            self.written_looks, self.quiet_looks = self.written_looks + 1, 0
+        else:
+            self.written_looks, self.quiet_looks = 0, self.quiet_looks + 1
+            if self.quiet_looks >= QUIET_LOOKS:
+                self.stale = True
 
     def due(self, wal_size: int, since: float, max_interval: float) -> bool:
         if self.rate is None or since >= max_interval:
             return True
+        if self.stale and self.written_looks >= BURST_LOOKS:
+            return True  # written without a pause after a quiet spell: learn how fast
         if wal_size - self.wal_size >= self.target * self.frame_bytes:
             return True  # the log is longer than it has ever been by ``target`` pages: a burst
         return self.rate * self.active >= self.target
@@ -164,6 +183,7 @@ class _Pace:
         elif self.rate is None:
             self.rate = 0.0
         self.active = 0.0
+        self.stale = False
         self.log_frames = log_frames
         self.wal_size = wal_size
 
@@ -190,8 +210,8 @@ def _loop(conn: sqlite3.Connection, path: Path, stop: threading.Event, stats: Ch
                 pace = _Pace(target, int(conn.execute("PRAGMA page_size").fetchone()[0]) + _FRAME_HEADER)
             seen = int(conn.execute("PRAGMA data_version").fetchone()[0])
             now = time.monotonic()
-            if seen != version:  # committed by another connection since the last look
-                pace.active += now - looked_at
+            pace.looked(seen != version, now - looked_at)  # seen changed: committed by another connection
+            if seen != version:
                 version, written = seen, True
             looked_at = now
             if not written:  # nothing since the last checkpoint: look again, less often
@@ -202,6 +222,8 @@ def _loop(conn: sqlite3.Connection, path: Path, stop: threading.Event, stats: Ch
             if not pace.due(_wal_size(wal), now - last_at, max_interval):
                 continue
             busy, log_frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if log_frames < 0:  # it could not run (a writer's own checkpoint was under way): look again
+                continue
         except sqlite3.Error as exc:  # a locked file, a removed directory: try again later, say so once
             stats.errors += 1
             if not warned:
