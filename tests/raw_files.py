@@ -20,5 +20,11 @@ def raw_bytes(paths: Iterable[Path]) -> bytes:
 
 
 def raw_file(path: Path) -> bytes:
+    """The file's bytes; nothing for a file that is gone. A file that exists and cannot be read fails the test
+    (a scan for leaked secrets must not pass because it read nothing)."""
     done = subprocess.run(["cat", "--", str(path)], capture_output=True, timeout=60)
-    return done.stdout if done.returncode == 0 else b""
+    if done.returncode != 0:
+        if path.exists():
+            raise AssertionError(f"cannot read {path}: {done.stderr.decode(errors='replace').strip()}")
+        return b""
+    return done.stdout

@@ -11,7 +11,7 @@ file) go on beside it, and SQLite releases the GIL while it copies and syncs. It
 ``poll`` seconds and checkpoints once it holds about ``target_frames`` pages (a pace learnt from what each
 checkpoint finds: :class:`_Pace`; it never opens SQLite's files, whose locks a close would drop), or
 ``max_interval`` seconds after the last checkpoint if anything was written; while nothing is written
-(``PRAGMA data_version`` tells it) it only looks, less often.
+(``PRAGMA data_version`` tells it) it only looks.
 
 What stays the same: durability (``synchronous=NORMAL``: a commit survives a crash of the process; the log is
 synced at each checkpoint, as before) and crash safety (a checkpoint interrupted by ``kill -9`` is finished by
@@ -77,9 +77,9 @@ class WalCheckpointer:
         max_interval: float = 5.0,
         idle_interval: float = 0.05,
     ) -> None:
-        """Every ``poll`` seconds while the file is written (``idle_interval`` while it is not), look at the log:
-        checkpoint once it holds ``target_frames`` pages, or any page ``max_interval`` seconds after the last
-        checkpoint."""
+        """Every ``poll`` seconds while the file is written (``idle_interval`` while it is not), look at it:
+        checkpoint once the log holds about ``target_frames`` pages (by the learnt pace, :class:`_Pace`), or any
+        page ``max_interval`` seconds after the last checkpoint."""
         if target_frames < 1 or not 0 < poll <= max_interval or idle_interval <= 0:
             raise ValueError("WalCheckpointer: target_frames >= 1, 0 < poll <= max_interval, idle_interval > 0")
         self.path = Path(path)
@@ -214,7 +214,7 @@ def _loop(conn: sqlite3.Connection, path: Path, stop: threading.Event, stats: Ch
             if seen != version:
                 version, written = seen, True
             looked_at = now
-            if not written:  # nothing since the last checkpoint: look again, less often
+            if not written:  # nothing since the last checkpoint: look again in ``idle_interval``
                 interval = idle_interval
                 continue
             interval = poll
@@ -222,7 +222,7 @@ def _loop(conn: sqlite3.Connection, path: Path, stop: threading.Event, stats: Ch
             if not pace.due(_wal_size(wal), now - last_at, max_interval):
                 continue
             busy, log_frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            if log_frames < 0:  # it could not run (a writer's own checkpoint was under way): look again
+            if log_frames < 0:  # SQLite's -1: it could not run (another checkpoint under way): look again
                 continue
         except sqlite3.Error as exc:  # a locked file, a removed directory: try again later, say so once
             stats.errors += 1
