@@ -80,15 +80,14 @@ class Host:
         return await self.rt.run_due()
 
     async def close(self) -> None:
-        """Close the runtime. Alarms still in flight after 10 s are cancelled first: a test that failed half-way
-        can leave them sleeping on the virtual clock, which nobody advances any more, and the runtime's close
-        waits for its alarms; the failure is then reported instead of hanging the run."""
-        alarms = [t for t in self.rt._alarm_tasks if not t.done()]
-        if alarms:
-            _, stuck = await asyncio.wait(alarms, timeout=10.0)
-            for task in stuck:
-                task.cancel()
-        await self.rt.aclose()
+        """Close the runtime. Its close waits for the alarms in flight, and a test that failed half-way can leave
+        them sleeping on the virtual clock, which nobody advances any more: after 10 s they are cancelled (as the
+        drain limit does: ``cancel_in_flight``), so the failure is reported instead of hanging the run."""
+        closing = asyncio.ensure_future(self.rt.aclose())
+        done, _ = await asyncio.wait({closing}, timeout=10.0)
+        if not done:
+            self.rt.cancel_in_flight()
+        await closing
         await self.http.aclose()
 
 
