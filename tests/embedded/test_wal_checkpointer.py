@@ -23,30 +23,23 @@ from freshtoken.kv.wal_checkpointer import (
     WalCheckpointer,
     _Pace,
 )
+from tests.raw_files import raw_file
 
 
 def wal_pages(path: Path) -> int:
     """The longest the log has been: the ``-wal`` file's size in pages. SQLite writes the log over from its start
     after a checkpoint and never shortens the file. Read with ``stat``: a test, too, must not open SQLite's
-    files while it holds connections to them (see the last test)."""
+    files while it holds connections to them (test_the_checkpointer_never_lets_go_of_this_process_locks)."""
     wal = path.with_name(path.name + "-wal")
     return (wal.stat().st_size - 32) // (4096 + 24) if wal.exists() else 0
 
 
-_PENDING = r"""
-import sys
-head = open(sys.argv[1], "rb").read(136)  # the wal-index header (https://www.sqlite.org/walformat.html)
-max_frame, backfilled = (int.from_bytes(head[i:i + 4], sys.byteorder) for i in (16, 96))
-print(max_frame - backfilled)
-"""
-
-
 def pending(path: Path) -> int:
-    """Pages in the log not yet copied into the database (``mxFrame - nBackfill`` from the ``-shm`` header), read
-    by a child process: its close of the file drops only its own locks (it holds none)."""
-    shm = str(path.with_name(path.name + "-shm"))
-    return int(subprocess.run([sys.executable, "-c", _PENDING, shm], capture_output=True, text=True,
-                              check=True).stdout)
+    """Pages in the log not yet copied into the database: ``mxFrame - nBackfill`` from the wal-index header in
+    the ``-shm`` file (https://www.sqlite.org/walformat.html), read through a child process (tests/raw_files.py)."""
+    head = raw_file(path.with_name(path.name + "-shm"))[:136]
+    max_frame, backfilled = (int.from_bytes(head[i:i + 4], sys.byteorder) for i in (16, 96))
+    return max_frame - backfilled
 
 
 def wait_until(predicate: object, seconds: float = 20.0) -> bool:
