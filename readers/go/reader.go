@@ -63,7 +63,8 @@ func judgeSlow(value []byte, now time.Time, minRemaining time.Duration) Reading 
 		if r.TokenType != nil {
 			typ = *r.TokenType
 		}
-		if r.AccessToken == nil || *r.AccessToken == "" || len(r.ExpiresAt) == 0 {
+		if r.AccessToken == nil || *r.AccessToken == "" || len(r.ExpiresAt) == 0 ||
+			!headerSafe(*r.AccessToken) || !headerSafe(typ) {
 			return answer("unsupported_version")
 		}
 		if string(r.ExpiresAt) != "null" {
@@ -96,6 +97,17 @@ var (
 func plain(b []byte) bool {
 	for _, c := range b {
 		if c < 0x20 || c >= 0x7f || c == '\\' || c == '"' {
+			return false
+		}
+	}
+	return true
+}
+
+// headerSafe: printable ASCII only (RFC 6749 A.12: access-token = 1*VSCHAR, %x20-7E), what an HTTP header
+// carries as it is; a token or type with a CR, LF, DEL or non-ASCII letter is no token.
+func headerSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7f {
 			return false
 		}
 	}

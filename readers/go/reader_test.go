@@ -23,6 +23,10 @@ func TestFastPathAgreesWithEncodingJSON(t *testing.T) {
 		strings.Replace(sdk, `"extras":{}}`, `"extras":{}`, 1),                   // truncated
 		strings.Replace(sdk, `1800003600`, `01800003600`, 1),                     // not JSON
 		strings.Replace(sdk, `1800003600`, `1.8e9`, 1),                           // not an integer
+		strings.Replace(sdk, `at-x`, `at\r\nX-Injected: 1\u0000x`, 1),            // a header injection
+		strings.Replace(sdk, `at-x`, `at\u007fx`, 1),                             // DEL
+		strings.Replace(sdk, `at-x`, `at\u00e9x`, 1),                             // not ASCII
+		strings.Replace(sdk, `"Bearer"`, `"Bearer\r\nX: 1"`, 1),                  // in the token type
 	}
 	for i, c := range cases {
 		got, want := Judge([]byte(c), now, 5*time.Second), judgeSlow([]byte(c), now, 5*time.Second)
@@ -32,5 +36,22 @@ func TestFastPathAgreesWithEncodingJSON(t *testing.T) {
 	}
 	if _, _, _, ok := fast([]byte(sdk)); !ok {
 		t.Error("the SDK's own layout does not take the fast path")
+	}
+}
+
+// A token or type that an HTTP header cannot carry as it is (CR LF, NUL, DEL, not ASCII) is no token: the record
+// is refused, never turned into an Authorization header of two lines.
+func TestATokenAHeaderCannotCarryIsRefused(t *testing.T) {
+	now := time.Unix(1800000000, 0)
+	sdk := `{"v":1,"access_token":"at-x","token_type":"Bearer","expires_at":1800003600,"scope":null,"generation":1,"refreshed_at":1,"extras":{}}`
+	if got := Judge([]byte(sdk), now, 5*time.Second); got.Reason != "ok" {
+		t.Fatalf("the plain record: %+v", got)
+	}
+	for _, bad := range []string{`at\r\nX-Injected: 1`, `at\u0000x`, `at\u007fx`, `at\u00e9x`, "at\u00e9x", `at\tx`} {
+		for _, c := range []string{strings.Replace(sdk, `at-x`, bad, 1), strings.Replace(sdk, `"Bearer"`, `"`+bad+`"`, 1)} {
+			if got := Judge([]byte(c), now, 5*time.Second); got.Reason != "unsupported_version" || got.Authorization != "" {
+				t.Errorf("%s: %+v", c, got)
+			}
+		}
 	}
 }

@@ -10,6 +10,8 @@ export const STATUS = Object.freeze({ ok: 200, unknown: 404, reauth_required: 40
 // a v2 record's status -> the reason
 const REASONS = Object.freeze({ reauth_required: "reauth_required", refresh_failing: "expired", misconfigured: "expired" });
 const answer = (reason, detail) => ({ reason, status: STATUS[reason], detail });
+// what an HTTP header carries as it is: printable ASCII (RFC 6749 A.12: access-token = 1*VSCHAR, %x20-7E)
+const HEADER_SAFE = /^[\x20-\x7e]*$/;
 
 /** The reading of one KV value (a string, or null when the key holds nothing). Never throws. */
 export function judge(text, { now = Date.now() / 1000, minRemaining = 5 } = {}) {
@@ -20,6 +22,7 @@ export function judge(text, { now = Date.now() / 1000, minRemaining = 5 } = {}) 
   if (rec.v === 1) {
     const exp = rec.expires_at, type = rec.token_type ?? "Bearer";
     if (typeof rec.access_token !== "string" || rec.access_token === "" || typeof type !== "string"
+        || !HEADER_SAFE.test(rec.access_token) || !HEADER_SAFE.test(type)
         || !(exp === null || Number.isInteger(exp))) return answer("unsupported_version", "invalid v1 record");
     if (exp !== null && exp - now < minRemaining) return answer("expired", "too little time left");
     return { ...answer("ok"), authorization: `${type} ${rec.access_token}`, expiresAt: exp };

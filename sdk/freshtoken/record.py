@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from freshtoken_reader.record import REASON_STATUSES, InvalidRecord, ReasonRecord, parse
+from freshtoken_reader.record import REASON_STATUSES, InvalidRecord, ReasonRecord, header_safe, parse
 
 from .errors import TokenUnavailable
 
@@ -44,8 +44,10 @@ class KVRecord(BaseModel):
     )
 
     v: Literal[1] = Field(default=1, description="Format version; readers must refuse versions they do not know.")
-    access_token: str = Field(min_length=1, repr=False, description="The access token to attach to requests.")
-    token_type: str = Field(default="Bearer", description="Authorization scheme, normally 'Bearer'.")
+    access_token: str = Field(min_length=1, pattern=r"^[\x20-\x7e]+$", repr=False,
+                              description="The access token to attach to requests: printable ASCII (RFC 6749 A.12).")
+    token_type: str = Field(default="Bearer", pattern=r"^[\x20-\x7e]*$",
+                            description="Authorization scheme, normally 'Bearer': printable ASCII.")
     expires_at: int | None = Field(
         description="When the access token expires, epoch seconds; null when it never expires."
     )
@@ -86,8 +88,8 @@ def token_record(*, access_token: str, token_type: str, expires_at: int | None, 
     which validates it and raises as it does."""
     if (
         not extras
-        and type(access_token) is str and access_token and access_token.isascii()
-        and type(token_type) is str and token_type.isascii()
+        and type(access_token) is str and access_token and header_safe(access_token)
+        and type(token_type) is str and header_safe(token_type)
         and (scope is None or (type(scope) is str and scope.isascii()))
         and (expires_at is None or type(expires_at) is int)
         and type(generation) is int and generation >= 0

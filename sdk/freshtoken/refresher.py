@@ -60,6 +60,7 @@ from .events import (
     TokenExpired,
     endpoint_label,
 )
+from .header_safe import refusal, unsendable
 from .http import TokenHTTP
 from .keys import AccountKey
 from .kv import KVWriter, propagation_margin, ttl_until
@@ -367,6 +368,8 @@ class Refresher:
                        sent=[None if refresh_token is None else refresh_token.get_secret_value()])
         if field is not None:
             raise MalformedResponse(f"the token answer carries the request's credentials back ({field}): refused")
+        if (field := unsendable(tokens)) is not None:
+            raise MalformedResponse(refusal(field))
         return tokens
 
     async def _try_previous_token(self, state: AccountState, now: float) -> TokenSet | None:

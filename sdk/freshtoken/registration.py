@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from freshtoken_reader.record import header_safe
 
 from .errors import ConfigError
 
@@ -65,6 +67,21 @@ class Registration(BaseModel):
     )
     never_expires: bool = Field(default=False, description="The access token is static: no refresh, no alarm.")
     replace: bool = Field(default=False, description="Overwrite a live account (else AccountExists).")
+
+    @field_validator("access_token")
+    @classmethod
+    def _sendable_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not header_safe(value.get_secret_value()):
+            raise ValueError("an access token must be printable ASCII (RFC 6749 appendix A.12): it goes into an "
+                             "HTTP header")
+        return value
+
+    @field_validator("token_type")
+    @classmethod
+    def _sendable_type(cls, value: str) -> str:
+        if not header_safe(value):
+            raise ValueError("a token type must be printable ASCII: it goes into an HTTP header")
+        return value
 
     @model_validator(mode="after")
     def _one_expiry(self) -> Registration:

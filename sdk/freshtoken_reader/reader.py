@@ -27,6 +27,7 @@ __all__ = ["AsyncReader", "Judge", "Reader", "Reading", "Unavailable"]
 MIN_REMAINING = 5.0
 
 _T = TypeVar("_T")
+_OK, _UNSUPPORTED = Reason.OK, Reason.UNSUPPORTED_VERSION  # (a module constant is cheaper than Reason.OK)
 
 
 class Reading(NamedTuple):
@@ -38,7 +39,7 @@ class Reading(NamedTuple):
 
     @property
     def ok(self) -> bool:
-        return self.reason is Reason.OK
+        return self[0] is _OK  # (the field by index and a module constant: ``Reason.OK`` is a slow class lookup)
 
     @property
     def status(self) -> int:
@@ -117,7 +118,6 @@ class Judge:
         return Reading(Reason.EXPIRED, None, f"less than {self.min_remaining:g} s left")
 
 
-_OK, _UNSUPPORTED = Reason.OK, Reason.UNSUPPORTED_VERSION  # (a module constant is cheaper than Reason.OK)
 _new = tuple.__new__  # builds a NamedTuple without its Python-level __new__
 _EXPIRED = Reading(Reason.EXPIRED, None, "the token has expired (refreshing has not replaced it)")
 

@@ -14,6 +14,12 @@ Every Python reader uses it: this light package's :class:`~freshtoken_reader.rea
 A v1-only reader refuses a v2 record as a version it does not know (it has no ``access_token`` either), so a
 reason is never mistaken for a token.
 
+**A token that cannot go into a header is no token.** The gateway sends ``token_type + " " + access_token`` as
+the ``Authorization`` header, so both must be printable ASCII: the access token ``1*VSCHAR`` (%x20-7E, RFC 6749
+appendix A.12), the token type ``*VSCHAR``. A record holding anything else (a CR or LF, written escaped as
+``\r\n``; a DEL; a non-ASCII letter) is refused as ``unsupported_version``, never handed out to be split into
+two header lines. The SDK never writes one (the refresher refuses such an answer from a token endpoint).
+
 Cheap parse: the SDK writes fields in a fixed order without whitespace, so a record exactly in that shape
 (with an empty ``extras``) is read without ``json.loads`` building and checking a dict: the token by the JSON
 module's own C string scanner, the short rest checked by one regular expression, and only ``expires_at`` (what
@@ -194,9 +200,10 @@ _alloc = object.__new__  # a Token without its Python-level __init__
 _FAST = '{"v":1,"access_token":"'
 _FAST_LEN = len(_FAST)
 _STR = r'[^"\\\x00-\x1f]*'  # a JSON string's content without escapes
+_VSTR = r'[ !#-\[\]-~]*'  # ... of printable ASCII only (VSCHAR without the quote and the backslash)
 _INT = r"(?:0|[1-9][0-9]*)"
 _FAST_TAIL = re.compile(
-    rf',"token_type":"({_STR})","expires_at":(null|{_INT}),"scope":(?:null|"({_STR})"),'
+    rf',"token_type":"({_VSTR})","expires_at":(null|{_INT}),"scope":(?:null|"({_STR})"),'
     rf'"generation":({_INT}),"refreshed_at":({_INT}),"extras":\{{\}}\}}\Z'
 )
 
@@ -209,8 +216,13 @@ def _fast(text: str) -> Token | None:
     if not text.startswith(_FAST):
         return None
     access_token, end = scanstring(text, _FAST_LEN)
+    # header-safe: no escape in the token's text (then no control character: scanstring refuses raw ones), ASCII
+    # (a flag, not a scan), no DEL; anything else takes the full parse, which checks the decoded token
+    if not access_token or text.find("\\", _FAST_LEN, end) >= 0 or not access_token.isascii() \
+            or "\x7f" in access_token:
+        return None
     m = _FAST_TAIL.match(text, end)
-    if m is None or not access_token:
+    if m is None:
         return None
     token = _alloc(Token)
     token.access_token = access_token
@@ -222,6 +234,11 @@ def _fast(text: str) -> Token | None:
 
 def _int(value: Any) -> bool:
     return type(value) is int
+
+
+def header_safe(value: str) -> bool:
+    """Printable ASCII only (``*VSCHAR``: %x20-7E), so that the text can go into an HTTP header as it is."""
+    return value.isascii() and value.isprintable()
 
 
 def parse(text: str | bytes) -> Token | ReasonRecord:
@@ -258,8 +275,8 @@ def _token(raw: dict[str, Any]) -> Token:
     refreshed_at = raw.get("refreshed_at")
     extras = raw.get("extras", {})
     if (
-        type(access_token) is str and access_token
-        and type(token_type) is str
+        type(access_token) is str and access_token and header_safe(access_token)
+        and type(token_type) is str and header_safe(token_type)
         and (expires_at is None or _int(expires_at))
         and (scope is None or type(scope) is str)
         and _int(generation) and generation >= 0  # type: ignore[operator]
@@ -272,8 +289,8 @@ def _token(raw: dict[str, Any]) -> Token:
     if bad:
         raise InvalidRecord(f"KV record has unknown fields: {', '.join(map(str, bad))}")
     checks = {
-        "access_token": type(access_token) is str and bool(access_token),
-        "token_type": type(token_type) is str,
+        "access_token": type(access_token) is str and bool(access_token) and header_safe(access_token),
+        "token_type": type(token_type) is str and header_safe(token_type),
         "expires_at": expires_at is None or _int(expires_at),
         "scope": scope is None or type(scope) is str,
         "generation": _int(generation) and generation >= 0,  # type: ignore[operator]

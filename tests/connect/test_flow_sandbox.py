@@ -245,12 +245,13 @@ async def test_an_account_registered_meanwhile_is_not_replaced_and_the_new_grant
     assert host.runtime.store.load_state(KEY).refresh_token.get_secret_value() == other["refresh_token"]
 
 
-@pytest.mark.parametrize("echo", ["client_secret", "code"])
+@pytest.mark.parametrize("echo", ["client_secret", "code", "header_injection"])
 async def test_an_answer_that_echoes_the_credentials_registers_nothing(host: Any, sandbox: Any, echo: str) -> None:
     """The sandbox's real answer to the code exchange, rewritten on its way back as a hostile endpoint would
     write it: the client secret (or the code sent) as the access token. Nothing is registered, nothing reaches
     KV, and the error names the field without the value (freshtoken.echo; failed first: the client secret was
-    registered as the account's access token)."""
+    registered as the account's access token). Likewise an access token with a CR LF and a second header line
+    in it (freshtoken.header_safe; failed first: registered, and written to KV)."""
     flow = flow_of(host)
     started = await flow.start(KEY, "sandbox", redirect_uri=REDIRECT)
     back = query_of(sandbox_authorize(started.authorization_url))
@@ -259,7 +260,8 @@ async def test_an_answer_that_echoes_the_credentials_registers_nothing(host: Any
     async def echoing(request: Any, client: Any, **kw: Any) -> Any:
         response = await send(request, client, **kw)
         body = json.loads(response.body)
-        body["access_token"] = CLIENT_SECRET if echo == "client_secret" else "x." + back["code"]
+        body["access_token"] = {"client_secret": CLIENT_SECRET, "code": "x." + back["code"],
+                                "header_injection": body["access_token"] + "\r\nX-Injected: 1"}[echo]
         return TokenResponse(status=response.status, headers=response.headers, body=json.dumps(body).encode())
 
     flow.http.send = echoing  # type: ignore[method-assign]

@@ -2,7 +2,8 @@
 to the real clock), one per case every reader must handle, and the answer each reader must give.
 
 Every reader (Python, the Worker, Node, Go) is tested on these: ``ok``, a reason record for each status, an
-expired token still in KV, a token with too little time left, an unknown version, a key with nothing."""
+expired token still in KV, a token with too little time left, an unknown version, a token no header can carry,
+a key with nothing."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ EXPECTED: dict[str, tuple[str, int]] = {
     "t:generic:expired": ("expired", 503),
     "t:generic:short": ("expired", 503),
     "t:generic:future": ("unsupported_version", 500),
+    "t:generic:unsendable": ("unsupported_version", 500),
     "t:generic:missing": ("unknown", 404),
 }
 
@@ -103,6 +105,11 @@ async def sdk_records(sandbox: SandboxServer) -> dict[str, str]:
     out["t:generic:short"] = kv.get_sync("t:generic:short")  # type: ignore[assignment]
     # a record of a version no reader knows yet (written by a future SDK)
     out["t:generic:future"] = json.dumps({"v": 3, "access_token": "from-a-future-sdk", "expires_at": None})
+    # a token that an HTTP header cannot carry (CR LF: a second header line), in the SDK's own layout, as another
+    # writer (or a hand edit) might put it: the SDK refuses such a token before it reaches KV (freshtoken.header_safe)
+    out["t:generic:unsendable"] = json.dumps(
+        {"v": 1, "access_token": "at-1\r\nX-Injected: 1", "token_type": "Bearer", "expires_at": int(now) + 3600,
+         "scope": None, "generation": 1, "refreshed_at": int(now), "extras": {}}, separators=(",", ":"))
     for r in made:
         await r._test_http.aclose()  # type: ignore[attr-defined]
     assert all(isinstance(v, str) for v in out.values())

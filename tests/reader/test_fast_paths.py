@@ -45,7 +45,7 @@ def reference(text: str, now: float, min_remaining: float) -> tuple[Reason, Toke
 
 texts = st.text(st.characters(codec="utf-8"), max_size=12)
 tokens = st.builds(
-    KVRecord,
+    KVRecord.model_construct,  # the SDK's layout, unchecked: tokens a header cannot carry are among them
     access_token=texts.filter(bool) | st.text("abcXYZ.-_", min_size=1, max_size=900),
     token_type=st.sampled_from(["Bearer", "MAC", ""]) | texts,
     expires_at=st.none() | st.integers(NOW - 100, NOW + 100) | st.integers(0, 2**40),

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from typing import Any
 
 import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from freshtoken import KVRecord, TokenUnavailable
-from freshtoken.record import json_schema_v2, reason_record
+from freshtoken.record import json_schema_v2, reason_record, token_record
 from freshtoken_reader import InvalidRecord, Reason, ReasonRecord, Token, parse
 from freshtoken_reader import record as light
 
@@ -120,16 +122,28 @@ def parsed(text: str) -> Token | ReasonRecord | str:
 
 
 texts = st.text(st.characters(codec="utf-8"), max_size=30)
-records = st.builds(
-    KVRecord,
-    access_token=texts.filter(bool),
-    token_type=texts,
-    expires_at=st.none() | st.integers(0, 2**40),
-    scope=st.none() | texts,
-    generation=st.integers(0, 2**40),
-    refreshed_at=st.integers(0, 2**40),
-    extras=st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=2),
-)
+#: what an HTTP header carries as it is (printable ASCII): all an access token or a token type may hold
+sendable = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=30)
+
+
+def records_of(build: Any, token_texts: st.SearchStrategy[str]) -> st.SearchStrategy[KVRecord]:
+    return st.builds(
+        build,
+        access_token=token_texts.filter(bool),
+        token_type=token_texts,
+        expires_at=st.none() | st.integers(0, 2**40),
+        scope=st.none() | texts,
+        generation=st.integers(0, 2**40),
+        refreshed_at=st.integers(0, 2**40),
+        extras=st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=2),
+    )
+
+
+#: records the SDK writes
+records = records_of(KVRecord, sendable)
+#: the same layout with any text in the token and its type (another writer's, unchecked): a token with a control
+#: character or a non-ASCII letter among them
+any_records = records_of(KVRecord.model_construct, texts)
 
 
 @settings(max_examples=400, deadline=None)
@@ -140,7 +154,31 @@ def test_fast_path_equals_full_parse_on_every_written_record(record: KVRecord):
 
 
 @settings(max_examples=600, deadline=None)
-@given(records, st.integers(0, 10_000), st.sampled_from(['"', "\\", "\x01", " ", "}", "0", ",", "-", "1e3", "é"]))
+@given(any_records)
+def test_a_token_no_header_can_carry_is_refused_by_both_paths(record: KVRecord):
+    text = record.dumps()
+    assert parsed(text) == full(text)
+    if not (light.header_safe(record.access_token) and light.header_safe(record.token_type)):
+        assert parsed(text) == "InvalidRecord"
+
+
+@pytest.mark.parametrize("token", ["at\r\nX-Injected: 1", "at\nx", "at\x00x", "at\tx", "at\x7fx", "at\u00e9x",
+                                   "at\u2028x"])
+@pytest.mark.parametrize("field", ["access_token", "token_type"])
+def test_a_header_injection_is_refused_and_not_written(token: str, field: str):
+    fields = {"access_token": "at-1", "token_type": "Bearer", field: token}
+    text = KVRecord.model_construct(expires_at=None, scope=None, generation=1, refreshed_at=1, **fields).dumps()
+    assert parsed(text) == full(text) == "InvalidRecord"
+    for escaped in (True, False):  # json escapes it, or (ensure_ascii off) only what it must
+        assert parsed(json.dumps(json.loads(text), ensure_ascii=escaped)) == "InvalidRecord"
+    with pytest.raises(ValidationError):  # the SDK's writer refuses it, naming the field, not the value
+        KVRecord(expires_at=None, generation=1, refreshed_at=1, **fields)
+    with pytest.raises(ValidationError):
+        token_record(expires_at=None, scope=None, generation=1, refreshed_at=1, extras={}, **fields)
+
+
+@settings(max_examples=600, deadline=None)
+@given(any_records, st.integers(0, 10_000), st.sampled_from(['"', "\\", "\x01", " ", "}", "0", ",", "-", "1e3", "é"]))
 def test_fast_path_equals_full_parse_on_damaged_records(record: KVRecord, at: int, junk: str):
     text = record.dumps()
     at %= len(text) + 1

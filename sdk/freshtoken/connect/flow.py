@@ -42,6 +42,7 @@ from ..errors import (
     UnsafeEndpoint,
     redact,
 )
+from ..header_safe import refusal, unsendable
 from ..http import TokenHTTP, TokenRequest
 from ..keys import AccountKey
 from ..provider import Provider
@@ -268,6 +269,8 @@ class ConnectFlow:
                            sent=[code, pending.verifier])
             if field is not None:
                 raise MalformedResponse(f"the token answer carries the request's credentials back ({field})")
+            if (field := unsendable(tokens)) is not None:
+                raise MalformedResponse(refusal(field))
             return tokens
         except RefreshError as exc:
             detail = exc.summary(secrets, client_id=client.client_id)
