@@ -264,3 +264,30 @@ async def test_run_until_signal_cancels_after_the_drain_limit(
     assert h.rt.stats()["in_flight"] == 0 and h.rt._counts["cancelled"] == 1
     assert h.store.lease_of(KEY) == (None, None)
     await until(lambda: [e.ended for e in endpoint.snapshot()] == ["client_closed"], timeout=10)
+
+
+async def test_aclose_cancels_after_the_drain_limit(
+    host_factory: Callable[..., Host], endpoint: DripEndpoint
+) -> None:
+    """A direct API user's ``aclose()`` is bounded as a signalled ``serve`` is (failed first: it waited for the
+    exchange until the provider timeout, 60 s). The grant is kept, the lease released."""
+    h = host_factory(owner="host-a", drain_timeout=0.5, clients={"sandbox": drip_client(endpoint, timeout=60.0)})
+    refresh_token = endpoint.mint("drip")
+    await h.rt.register(KEY, client="sandbox", refresh_token=refresh_token)
+    stalled = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    endpoint.on_stall = lambda e: loop.call_soon_threadsafe(stalled.set)
+    stop = asyncio.Event()
+    task = asyncio.create_task(h.rt.run(stop))
+    try:
+        await asyncio.wait_for(stalled.wait(), 10)
+        await asyncio.wait_for(h.rt.aclose(), 20)  # liveness: the provider timeout (60 s) would be far later
+        await asyncio.wait_for(task, 5)
+    finally:
+        h.rt.cancel_in_flight()  # (only matters when the test fails: teardown would wait for the exchange)
+    assert h.rt._counts["cancelled"] == 1
+    assert h.store.lease_of(KEY) == (None, None)
+    state = h.store.load_state(KEY)
+    assert state is not None and state.refresh_token is not None
+    assert state.refresh_token.get_secret_value() == refresh_token
+    await until(lambda: [e.ended for e in endpoint.snapshot()] == ["client_closed"], timeout=10)

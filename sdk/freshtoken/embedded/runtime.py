@@ -677,6 +677,12 @@ class EmbeddedRuntime:
             t.cancel()
         return len(tasks)
 
+    def _drain_limit(self, what: str) -> None:
+        n = self.cancel_in_flight()
+        if n:
+            log.warning("drain limit (%gs) reached at %s: cancelled %d refresh(es) still in flight",
+                        self.drain_timeout, what, n)
+
     def wake(self) -> None:
         """Make the scheduler look at the alarms again now (e.g. after another process registered)."""
         self._wake.set()
@@ -736,15 +742,26 @@ class EmbeddedRuntime:
 
     async def aclose(self) -> None:
         """Stop the scheduler if it runs, wait for alarms in flight, then close the HTTP client (if created
-        here), the store and the KV (both reopen lazily if used again)."""
+        here), the store and the KV (both reopen lazily if used again).
+
+        The wait is bounded by ``drain_timeout``, as a signalled ``serve`` is: what is still in flight then is
+        cancelled (:meth:`cancel_in_flight`; leases released, an answer not yet saved left in the recovery file)
+        and the close goes on. ``drain_timeout=None`` waits as long as the alarms take (an alarm retrying a save on
+        a full disk: until the disk has room)."""
         if self._closed:
             return
         self._closed = True
-        if self._running and self._run_stop is not None:
-            self._run_stop.set()  # stop the scheduler; it finishes what is in flight
-            await self._run_done.wait()
-        if self._alarm_tasks:
-            await asyncio.gather(*list(self._alarm_tasks), return_exceptions=True)
+        limit = self.drain_timeout
+        timer = None if limit is None else asyncio.get_running_loop().call_later(limit, self._drain_limit, "close")
+        try:
+            if self._running and self._run_stop is not None:
+                self._run_stop.set()  # stop the scheduler; it finishes what is in flight
+                await self._run_done.wait()
+            if self._alarm_tasks:
+                await asyncio.gather(*list(self._alarm_tasks), return_exceptions=True)
+        finally:
+            if timer is not None:
+                timer.cancel()
         if self._own_http:
             await self.http.aclose()
         for resource in (self.store, self.kv):
@@ -792,12 +809,6 @@ def drain_on_signals(
     received = 0
     timer: asyncio.TimerHandle | None = None
 
-    def drain_limit() -> None:
-        n = runtime.cancel_in_flight()
-        if n:
-            log.warning("drain limit (%gs) reached: cancelled %d refresh(es) still in flight", runtime.drain_timeout,
-                        n)
-
     def on_signal(sig: signal.Signals) -> None:
         nonlocal received, timer
         received += 1
@@ -807,7 +818,7 @@ def drain_on_signals(
                         "" if limit is None else f" (for at most {limit:g}s)")
             stop.set()
             if limit is not None:
-                timer = loop.call_later(limit, drain_limit)
+                timer = loop.call_later(limit, runtime._drain_limit, sig.name)
         else:
             n = runtime.cancel_in_flight()
             log.warning("%s again: cancelled %d refresh(es) in flight", sig.name, n)
