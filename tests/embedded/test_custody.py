@@ -45,6 +45,15 @@ def endpoint() -> Iterator[DripEndpoint]:
         yield ep
 
 
+async def register_stalling(host: Host, endpoint: DripEndpoint, refresh_token: str) -> asyncio.Event:
+    """Register KEY on ``host`` with ``refresh_token``; the event is set when the endpoint stalls an exchange."""
+    await host.rt.register(KEY, client="sandbox", refresh_token=refresh_token)
+    stalled = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    endpoint.on_stall = lambda e: loop.call_soon_threadsafe(stalled.set)
+    return stalled
+
+
 def drip_client(ep: DripEndpoint, timeout: float) -> OAuthClient:
     return OAuthClient(
         name="sandbox", provider="generic", client_id="sandbox-client", client_secret="sandbox-secret",
@@ -165,10 +174,7 @@ async def test_the_lease_is_renewed_while_an_exchange_is_in_flight(
     # lease_ttl 5 s is below 3 x the 8 s provider timeout: the lease is 24 s, renewed every 8 s
     h = host_factory(owner="host-a", lease_ttl=5.0, clients={"sandbox": drip_client(endpoint, timeout=8.0)})
     t1 = endpoint.mint("hold")
-    await h.rt.register(KEY, client="sandbox", refresh_token=t1)
-    stalled = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    endpoint.on_stall = lambda e: loop.call_soon_threadsafe(stalled.set)
+    stalled = await register_stalling(h, endpoint, t1)
     task = asyncio.create_task(h.rt.refresh_now(KEY))
     await asyncio.wait_for(stalled.wait(), 10)
     other = SQLiteStore(tmp_path / "state.db", codec)
@@ -192,10 +198,7 @@ async def test_a_late_success_after_a_takeover_is_not_saved(
     a = host_factory(owner="host-a", clients={"sandbox": drip_client(endpoint, timeout=8.0)})
     b = host_factory(owner="host-b", clock=a.clock, clients={"sandbox": drip_client(endpoint, timeout=8.0)})
     t1 = endpoint.mint("hold")
-    await a.rt.register(KEY, client="sandbox", refresh_token=t1)
-    stalled = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    endpoint.on_stall = lambda e: loop.call_soon_threadsafe(stalled.set)
+    stalled = await register_stalling(a, endpoint, t1)
     task = asyncio.create_task(a.rt.refresh_now(KEY))
     await asyncio.wait_for(stalled.wait(), 10)
     # host-a is "frozen": its lease is taken over (as after a freeze longer than the lease)
@@ -250,10 +253,7 @@ async def test_run_until_signal_cancels_after_the_drain_limit(
     host_factory: Callable[..., Host], endpoint: DripEndpoint
 ) -> None:
     h = host_factory(owner="host-a", drain_timeout=0.5, clients={"sandbox": drip_client(endpoint, timeout=60.0)})
-    await h.rt.register(KEY, client="sandbox", refresh_token=endpoint.mint("drip"))
-    stalled = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    endpoint.on_stall = lambda e: loop.call_soon_threadsafe(stalled.set)
+    stalled = await register_stalling(h, endpoint, endpoint.mint("drip"))
     task = asyncio.create_task(run_until_signal(h.rt, signals=(signal.SIGUSR1,)))
     try:
         await asyncio.wait_for(stalled.wait(), 10)
@@ -273,10 +273,7 @@ async def test_aclose_cancels_after_the_drain_limit(
     exchange until the provider timeout, 60 s). The grant is kept, the lease released."""
     h = host_factory(owner="host-a", drain_timeout=0.5, clients={"sandbox": drip_client(endpoint, timeout=60.0)})
     refresh_token = endpoint.mint("drip")
-    await h.rt.register(KEY, client="sandbox", refresh_token=refresh_token)
-    stalled = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    endpoint.on_stall = lambda e: loop.call_soon_threadsafe(stalled.set)
+    stalled = await register_stalling(h, endpoint, refresh_token)
     stop = asyncio.Event()
     task = asyncio.create_task(h.rt.run(stop))
     try:
