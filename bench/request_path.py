@@ -57,20 +57,12 @@ NAME = "request_path"
 
 
 def gateway_redis_kv(url: str, *, pool: int = 16) -> Any:
-    """The Redis KV as a gateway should open it: a bounded, *blocking* connection pool.
-
-    redis-py's default pool grows on bursts (up to 100 connections, then ``Too many connections``); on this
-    machine a burst of new connections took 80 ms p99 with errors, a blocking pool of 16 stays at a few ms.
-    """
-    import redis.asyncio as aioredis
-
+    """The Redis KV as a gateway opens it: ``RedisKV``'s own bounded pool that waits for a free connection
+    (freshtoken_reader.redis_pool; redis-py's default pool failed bursts with ``Too many connections``),
+    here of 16 connections."""
     from freshtoken.kv.redis import RedisKV
 
-    client = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(
-        url, max_connections=pool, timeout=5, decode_responses=True, socket_timeout=5))
-    kv = RedisKV(client=client, cluster=False)
-    kv.bench_client = client  # closed by the caller (RedisKV leaves a client it was given open)
-    return kv
+    return RedisKV(url, cluster=False, max_connections=pool)
 
 
 # -- a reader with a parse cache: the proposed faster path ------------------------------------------------
@@ -253,7 +245,7 @@ async def micro_redis(url: str, n_keys: int, iterations: int, token_bytes: int, 
         for name, fn in fns.items():
             samples[name] += await c.time_async(fn, part)
     await raw.aclose()
-    await kv.bench_client.aclose()
+    await kv.aclose()
     return {"key_prefix": prefix, "variants": {n: c.us(s) for n, s in samples.items()}}
 
 
@@ -398,7 +390,7 @@ async def gateway_runs(a: argparse.Namespace, tmp: Path, redis_url: str | None, 
                 rkv = gateway_redis_kv(redis_url)
                 rreader = TokenReader(rkv)
                 runs["freshtoken: Redis KV (loopback)"] = await open_loop(rreader.get, True, seed=13, **common)  # type: ignore[arg-type]
-                await rkv.bench_client.aclose()
+                await rkv.aclose()
             runs["freshtoken: Redis KV (loopback)"]["refresher"] = info
         runs["authlib AsyncOAuth2Client: on-demand refresh"] = await authlib_gateway(
             token_url, mint_url, a.accounts, a.rate, a.duration, a.lifetime, 60.0, seed=14)

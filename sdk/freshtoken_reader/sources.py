@@ -16,6 +16,8 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .redis_pool import MAX_CONNECTIONS, POOL_TIMEOUT, async_client, sync_client
+
 if TYPE_CHECKING:
     import sqlite3
 
@@ -75,19 +77,28 @@ class SQLiteSource:
         self._local.__dict__.pop("execute", None)
 
 
-class RedisSource:
-    """``GET prefix + key`` with redis-py (sync). Give ``url`` (``redis://...``) or a ready ``client``."""
+def _need_redis(who: str) -> None:
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        raise ImportError(f"{who} needs redis-py: pip install redis") from None
 
-    def __init__(self, url: str | None = None, *, client: Any = None, prefix: str = "", **redis_kwargs: Any) -> None:
+
+class RedisSource:
+    """``GET prefix + key`` with redis-py (sync). Give ``url`` (``redis://...``) or a ready ``client``.
+
+    From a ``url``: a thread-safe client over a pool of at most ``max_connections`` that waits up to
+    ``pool_timeout`` seconds for a free connection in a burst (:mod:`freshtoken_reader.redis_pool`)."""
+
+    def __init__(self, url: str | None = None, *, client: Any = None, prefix: str = "",
+                 max_connections: int = MAX_CONNECTIONS, pool_timeout: float | None = POOL_TIMEOUT,
+                 **redis_kwargs: Any) -> None:
         if client is None:
             if url is None:
                 raise ValueError("RedisSource needs a url or a client")
-            try:
-                import redis
-            except ImportError:
-                raise ImportError("RedisSource needs redis-py: pip install redis") from None
+            _need_redis("RedisSource")
             redis_kwargs.setdefault("socket_timeout", 5.0)
-            client = redis.Redis.from_url(url, **redis_kwargs)
+            client = sync_client(url, max_connections=max_connections, pool_timeout=pool_timeout, **redis_kwargs)
         self.client = client
         self.prefix = prefix
 
@@ -96,18 +107,20 @@ class RedisSource:
 
 
 class AsyncRedisSource:
-    """``GET prefix + key`` with redis-py's asyncio client, for :class:`~freshtoken_reader.reader.AsyncReader`."""
+    """``GET prefix + key`` with redis-py's asyncio client, for :class:`~freshtoken_reader.reader.AsyncReader`.
 
-    def __init__(self, url: str | None = None, *, client: Any = None, prefix: str = "", **redis_kwargs: Any) -> None:
+    From a ``url``: a pool of at most ``max_connections`` that waits up to ``pool_timeout`` seconds for a free
+    connection in a burst (:mod:`freshtoken_reader.redis_pool`)."""
+
+    def __init__(self, url: str | None = None, *, client: Any = None, prefix: str = "",
+                 max_connections: int = MAX_CONNECTIONS, pool_timeout: float | None = POOL_TIMEOUT,
+                 **redis_kwargs: Any) -> None:
         if client is None:
             if url is None:
                 raise ValueError("AsyncRedisSource needs a url or a client")
-            try:
-                import redis.asyncio as aioredis
-            except ImportError:
-                raise ImportError("AsyncRedisSource needs redis-py: pip install redis") from None
+            _need_redis("AsyncRedisSource")
             redis_kwargs.setdefault("socket_timeout", 5.0)
-            client = aioredis.Redis.from_url(url, **redis_kwargs)
+            client = async_client(url, max_connections=max_connections, pool_timeout=pool_timeout, **redis_kwargs)
         self.client = client
         self.prefix = prefix
 

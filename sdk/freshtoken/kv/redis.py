@@ -29,6 +29,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from freshtoken_reader.redis_pool import MAX_CONNECTIONS, POOL_TIMEOUT, async_client, check_pool_limits
+
 from ..errors import ConfigError, FreshtokenError, KVError
 
 log = logging.getLogger("freshtoken.kv.redis")
@@ -103,6 +105,10 @@ class RedisKV:
     cluster; without either the server is asked once whether cluster mode is on), or ``startup_nodes``
     (``(host, port)`` pairs of a cluster), or a ready redis-py asyncio ``client``. Extra keyword arguments go
     to redis-py (``socket_timeout``, ``password``, ``ssl_ca_certs``...).
+
+    A single server is reached through at most ``max_connections`` connections; a command that finds them all
+    busy (a gateway's burst of reads) waits up to ``pool_timeout`` seconds for one instead of failing
+    (:mod:`freshtoken_reader.redis_pool`). A cluster client keeps redis-py's pools per node.
     """
 
     #: A write is visible to every reader once acknowledged (a replica read may lag by milliseconds): no margin.
@@ -117,6 +123,8 @@ class RedisKV:
         client: Any = None,
         monotonic: bool = True,
         socket_timeout: float = 5.0,
+        max_connections: int = MAX_CONNECTIONS,
+        pool_timeout: float | None = POOL_TIMEOUT,
         **redis_kwargs: Any,
     ) -> None:
         if url is None and startup_nodes is None and client is None:
@@ -139,6 +147,11 @@ class RedisKV:
         self.monotonic = monotonic
         self._kwargs: dict[str, Any] = {"socket_timeout": socket_timeout, "socket_connect_timeout": socket_timeout,
                                         **redis_kwargs}
+        try:
+            check_pool_limits(max_connections, pool_timeout)
+        except ValueError as exc:
+            raise ConfigError(f"RedisKV: {exc}") from None
+        self._max_connections, self._pool_timeout = max_connections, pool_timeout
         self._script: Any = None
         #: Writes refused because the stored record had a higher generation.
         self.stale_writes_refused = 0
@@ -174,8 +187,9 @@ class RedisKV:
                 await probe.aclose()
         if self._cluster:
             self._client = RedisCluster.from_url(self._url, **kwargs)
-        else:
-            self._client = aioredis.from_url(self._url, **kwargs)
+        else:  # a pool that waits for a free connection in a burst, not redis-py's failing default
+            self._client = async_client(self._url, max_connections=self._max_connections,
+                                        pool_timeout=self._pool_timeout, **kwargs)
         return self._client
 
     async def aclose(self) -> None:
