@@ -29,6 +29,12 @@ REASON_VERSION = 2
 EXPIRED_LINGER = 86_400.0
 
 
+#: Said again in the published schema, without an anchor: Python's ``re.search`` (so Python ``jsonschema``) lets
+#: ``$`` match before a final line feed, so ``^[\x20-\x7e]+$`` alone passes ``"at\n"`` there (the model itself
+#: validates with pydantic's regex engine, where ``$`` is the end of the text, as in JSON Schema's ECMA 262).
+_NO_LF: dict[str, Any] = {"not": {"pattern": "\n"}}
+
+
 class KVRecord(BaseModel):
     """Version 1 of the KV record. Times are integer epoch seconds (UTC)."""
 
@@ -44,9 +50,9 @@ class KVRecord(BaseModel):
     )
 
     v: Literal[1] = Field(default=1, description="Format version; readers must refuse versions they do not know.")
-    access_token: str = Field(min_length=1, pattern=r"^[\x20-\x7e]+$", repr=False,
+    access_token: str = Field(min_length=1, pattern=r"^[\x20-\x7e]+$", repr=False, json_schema_extra=_NO_LF,
                               description="The access token to attach to requests: printable ASCII (RFC 6749 A.12).")
-    token_type: str = Field(default="Bearer", pattern=r"^[\x20-\x7e]*$",
+    token_type: str = Field(default="Bearer", pattern=r"^[\x20-\x7e]*$", json_schema_extra=_NO_LF,
                             description="Authorization scheme, normally 'Bearer': printable ASCII.")
     expires_at: int | None = Field(
         description="When the access token expires, epoch seconds; null when it never expires."

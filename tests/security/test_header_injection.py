@@ -91,3 +91,30 @@ def test_a_usual_answer_passes() -> None:
                 assert record is not None and record.access_token == token
 
     asyncio.run(scenario())
+
+
+def _published(name: str) -> dict[str, object]:
+    from importlib import resources
+
+    return json.loads(resources.files("freshtoken").joinpath(f"schemas/{name}").read_text())  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("schema_name", ["kv-record.v1.json", "kv-record.v2.json"])
+@pytest.mark.parametrize("bad", BAD, ids=[repr(b) for b in BAD])
+@pytest.mark.parametrize("where", ["end", "middle"])
+@pytest.mark.parametrize("field", ["access_token", "token_type"])
+def test_the_published_schemas_refuse_it_in_python_jsonschema(schema_name: str, bad: str, where: str,
+                                                              field: str) -> None:
+    """A gateway validating records with Python's ``jsonschema`` refuses them too. Python's ``re.search`` lets ``$``
+    match before a final ``\\n``, so ``^[\\x20-\\x7e]+$`` alone passed ``"at\\n"`` (a header line ended early);
+    the schema says it again with a ``not`` that needs no anchor (JSON Schema's own regex dialect, ECMA 262, has
+    ``$`` only at the end: https://json-schema.org/understanding-json-schema/reference/regular_expressions)."""
+    import jsonschema
+
+    record = {"v": 1, "access_token": AT, "token_type": "Bearer", "expires_at": 2_000_000_000, "scope": None,
+              "generation": 1, "refreshed_at": 1_800_000_000, "extras": {}}
+    jsonschema.validate(record, _published(schema_name))  # the usual record passes
+    value = str(record[field])
+    record[field] = value + bad if where == "end" else value[:2] + bad + value[2:]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(record, _published(schema_name))
