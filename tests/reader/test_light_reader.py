@@ -175,3 +175,48 @@ async def test_httpx_async_auth(tmp_path: Path, echo_url: str):
     assert Echo.seen == ["Bearer AT-9"]
     kv.close()
 
+
+
+class Redirect(http.server.BaseHTTPRequestHandler):
+    """Answers every request with a redirect to ``Redirect.to`` (another origin: a different port)."""
+
+    to = ""
+
+    def do_GET(self) -> None:
+        self.send_response(302)
+        self.send_header("Location", Redirect.to)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_redirect_to_another_origin_carries_no_token(tmp_path: Path, echo_url: str):
+    """An upstream (or whoever answers for it) redirects elsewhere: the clients follow, but the token read from KV
+    stays with the origin it was attached for (httpx and requests strip ``Authorization`` across origins; the auth
+    classes attach it once, to the request they are given, not to the redirected one)."""
+    import requests
+
+    path = tmp_path / "kv.db"
+    kv = SQLiteKV(path)
+    kv.put_sync("t:p:a", token("AT-SECRET", 1), 3600)
+    reader = Reader(SQLiteSource(path))
+    Redirect.to = echo_url
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    with serving(server):
+        origin = f"http://127.0.0.1:{server.server_address[1]}/api"
+        with httpx.Client(auth=HttpxAuth(reader, "t:p:a"), trust_env=False, follow_redirects=True) as client:
+            assert client.get(origin).status_code == 200
+        session = requests.Session()
+        session.trust_env = False
+        assert session.get(origin, auth=RequestsAuth(reader, "t:p:a"), timeout=10).status_code == 200
+
+        async def async_client() -> None:
+            async with httpx.AsyncClient(auth=HttpxAuth(reader, "t:p:a"), trust_env=False,
+                                         follow_redirects=True) as aclient:
+                assert (await aclient.get(origin)).status_code == 200
+
+        asyncio.run(async_client())
+    assert Echo.seen == [None, None, None]  # each followed the redirect, none with the token
+    kv.close()
