@@ -37,12 +37,19 @@ class Upstream(http.server.BaseHTTPRequestHandler):
         pass
 
 
+#: The Worker gateway's GATEWAY_KEY in these tests, and the header its callers send.
+CALLER_KEY = "gw-key-7Hq2Ls9Xv4Rt1Pn6Zb3Mk8Wd5Yc0Ja"
+CALLER = {"Authorization": f"Bearer {CALLER_KEY}"}
+
+
 @contextlib.contextmanager
-def worker_gateway(records: dict[str, str], upstream: str) -> Iterator[str]:
-    """readers/js/worker.mjs in workerd (miniflare) with ``records`` in its Workers KV; yields its base URL."""
+def worker_gateway(records: dict[str, str], upstream: str, **gateway: object) -> Iterator[str]:
+    """readers/js/worker.mjs in workerd (miniflare) with ``records`` in its Workers KV; yields its base URL.
+    ``gateway``: who may call it (``gatewayKey="..."`` or ``open=True``; default: the key :data:`CALLER_KEY`)."""
     node = toolchains.node()
     toolchains.miniflare()
-    config = {"upstream": upstream, "minRemaining": MIN_REMAINING, "prefix": "gw:"}
+    config = {"upstream": upstream, "minRemaining": MIN_REMAINING, "prefix": "gw:",
+              **(gateway or {"gatewayKey": CALLER_KEY})}
     proc = subprocess.Popen([node, str(HERE / "worker_driver.mjs"), json.dumps(config)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     try:
@@ -69,7 +76,7 @@ def test_worker_gateway_in_workerd(sdk_written: dict[str, str]):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
     with serving(server), worker_gateway(sdk_written, f"http://127.0.0.1:{server.server_address[1]}") as url:
         answers = {}
-        with httpx.Client(trust_env=False, timeout=30) as client:
+        with httpx.Client(trust_env=False, timeout=30, headers=CALLER) as client:
             for key in EXPECTED:
                 r = client.get(f"{url}/{key}/v1/me?x=1")
                 answers[key] = (r.json().get("reason", "ok") if r.status_code != 200 else "ok", r.status_code)
@@ -132,7 +139,7 @@ def test_worker_gateway_sends_the_token_to_upstream_only(sdk_written: dict[str, 
     token = json.loads(sdk_written[key])["access_token"]
     with serving(other), serving(server), \
             worker_gateway(sdk_written, f"http://127.0.0.1:{server.server_address[1]}/base") as url:
-        with httpx.Client(trust_env=False, timeout=30) as client:
+        with httpx.Client(trust_env=False, timeout=30, headers=CALLER) as client:
             for path in HOSTILE_PATHS:
                 client.get(f"{url}/{key}{path}")
     assert Elsewhere.seen == [] or all(auth is None for _, auth in Elsewhere.seen), Elsewhere.seen
@@ -140,6 +147,36 @@ def test_worker_gateway_sends_the_token_to_upstream_only(sdk_written: dict[str, 
     for path, auth in Upstream.seen:
         assert path.startswith("/base/"), path  # the prefix held
         assert auth == f"Bearer {token}"
+
+
+@pytest.mark.workerd
+def test_worker_gateway_serves_only_callers_it_was_told_of(sdk_written: dict[str, str]):
+    """Whoever reaches the Worker would act upstream as any account it names: with GATEWAY_KEY it serves only
+    callers that present it (compared in constant time; it never goes upstream: the account's token replaces
+    it), with neither GATEWAY_KEY nor OPEN_GATEWAY it serves nobody. Before, it served everyone."""
+    Upstream.seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    upstream = f"http://127.0.0.1:{server.server_address[1]}"
+    key = "t:generic:ok"
+    token = json.loads(sdk_written[key])["access_token"]
+    with serving(server), httpx.Client(trust_env=False, timeout=30) as client:
+        with worker_gateway(sdk_written, upstream) as url:
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": CALLER_KEY},
+                            {"Authorization": f"Bearer {CALLER_KEY}x"}, {"Authorization": f"Bearer {CALLER_KEY[:-1]}"},
+                            {"Authorization": f"Basic {CALLER_KEY}"}):
+                r = client.get(f"{url}/{key}/v1/me", headers=headers)
+                assert (r.status_code, r.json()) == (401, {"reason": "unauthenticated"}), headers
+                assert r.headers["www-authenticate"] == "Bearer"
+            assert Upstream.seen == []
+            r = client.get(f"{url}/{key}/v1/me", headers=CALLER)
+            assert r.status_code == 200
+        assert Upstream.seen == [("/v1/me", f"Bearer {token}")]  # the account's token, not the caller's key
+        with worker_gateway(sdk_written, upstream, unconfigured=True) as url:
+            r = client.get(f"{url}/{key}/v1/me", headers=CALLER)
+            assert r.status_code == 500 and r.json()["reason"] == "gateway_not_configured"
+        with worker_gateway(sdk_written, upstream, open=True) as url:
+            assert client.get(f"{url}/{key}/v1/me").status_code == 200
+    assert len(Upstream.seen) == 2
 
 
 @pytest.mark.redis

@@ -1,7 +1,8 @@
 // Runs readers/js/worker.mjs in real workerd (miniflare, installed for tests/cloudflare/harness), fills its
 // Workers KV with the records given on stdin (JSON {key: value}), prints one line when ready, and keeps
 // running until stdin closes.
-//   node worker_driver.mjs '{"upstream": "http://127.0.0.1:PORT", "minRemaining": 30, "prefix": "p:"}'
+//   node worker_driver.mjs '{"upstream": "http://127.0.0.1:PORT", "minRemaining": 30, "prefix": "p:",
+//                            "gatewayKey": "..." | "open": true}'
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
@@ -22,7 +23,11 @@ const mf = new Miniflare({
   compatibilityDate: "2025-09-01",
   host: "127.0.0.1",
   port: 0,
-  bindings: { UPSTREAM: config.upstream, MIN_REMAINING: String(config.minRemaining), KV_PREFIX: config.prefix },
+  bindings: {
+    UPSTREAM: config.upstream, MIN_REMAINING: String(config.minRemaining), KV_PREFIX: config.prefix,
+    ...(config.gatewayKey ? { GATEWAY_KEY: config.gatewayKey } : {}),
+    ...(config.open ? { OPEN_GATEWAY: "true" } : {}),
+  },
   kvNamespaces: ["TOKENS"],
   kvPersist: false,
   cf: false,
