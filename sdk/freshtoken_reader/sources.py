@@ -26,6 +26,9 @@ __all__ = ["AsyncRedisSource", "RedisSource", "SQLiteSource"]
 
 #: The one statement a SQLite source runs (sqlite3 keeps it prepared in the connection's statement cache).
 _SELECT = "SELECT value FROM kv WHERE key = ?"
+#: The same read of a value that is not text: its bytes (see :meth:`SQLiteSource.__call__`).
+_SELECT_BYTES = "SELECT CAST(value AS BLOB) FROM kv WHERE key = ?"
+_UNDECODABLE = ("",)
 
 
 class SQLiteSource:
@@ -50,6 +53,7 @@ class SQLiteSource:
         if conn is None:
             import sqlite3  # here: not on an import path that cannot carry it (Python Workers)
 
+            self._operational_error = sqlite3.OperationalError
             conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
                                    check_same_thread=False)
             conn.execute("PRAGMA busy_timeout=5000")
@@ -61,12 +65,21 @@ class SQLiteSource:
             self._local.conn = conn
         return conn
 
-    def __call__(self, key: str) -> str | None:
+    def __call__(self, key: str) -> str | bytes | None:
         try:
             execute = self._local.execute
         except AttributeError:  # first read in this thread (or after close)
             execute = self._local.execute = self._db().cursor().execute
-        row = execute(_SELECT, (self.prefix + key,)).fetchone()
+        k = self.prefix + key
+        try:
+            row = execute(_SELECT, (k,)).fetchone()
+        except self._operational_error:
+            row = _UNDECODABLE
+        if row is _UNDECODABLE:
+            # sqlite3 could not decode the value as UTF-8, and its message quotes the whole text, token and all:
+            # never let that out; read the value again as bytes, which the reader refuses for this key alone (a
+            # failure of the file fails this read too, with its own error and without the first one)
+            row = self._db().execute(_SELECT_BYTES, (k,)).fetchone()
         return None if row is None else row[0]
 
     def close(self) -> None:

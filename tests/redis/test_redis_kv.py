@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import sys
 import uuid
+from typing import Any
 
 import pytest
 
@@ -112,6 +113,48 @@ async def test_get_many_and_delete(kv: RedisKV):
     await kv.delete(keys[0])
     got = await kv.get_many(keys)
     assert got[keys[0]] is None and all(got[k] == record(i + 1) for i, k in enumerate(keys) if i)
+
+
+NOT_TEXT = b'{"v":1,"access_token":"at-\xff\xfe"}'  # written by something else: not UTF-8
+
+
+async def _not_text_beside_a_record(store: RedisKV, raw: Any) -> tuple[str, str]:
+    bad, good = key(), key()
+    await raw.set(bad, NOT_TEXT, ex=60)
+    await store.put(good, record(1), ttl=60)
+    return bad, good
+
+
+@pytest.mark.parametrize("where", ["server", "cluster"])
+async def test_a_value_that_is_not_text_is_refused_as_that_key_alone(where: str, request: pytest.FixtureRequest):
+    """A value that is not UTF-8 under one key (written by another program) is that key's ``unsupported_version``
+    (as the light reader says, tests/reader), not a failing KV: before, redis-py's decoding raised inside ``GET``
+    (``RedisKVError``, read by a gateway as Redis being down) and inside ``MGET``, failing every other key read
+    with it."""
+    import redis.asyncio as aioredis
+    from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+    if where == "server":
+        store = RedisKV(url=request.getfixturevalue("redis_server"), cluster=False)
+        raw: Any = aioredis.from_url(request.getfixturevalue("redis_server"))
+    else:
+        nodes = request.getfixturevalue("redis_cluster")
+        store = RedisKV(startup_nodes=nodes)
+        raw = RedisCluster(startup_nodes=[ClusterNode(h, int(p)) for h, p in nodes])
+    try:
+        bad, good = await _not_text_beside_a_record(store, raw)
+        reader = TokenReader(store)
+        reading = await reader.read(bad)
+        assert reading.reason.value == "unsupported_version" and "UTF-8" in reading.detail
+        assert (await reader.read(good)).ok
+        got = await store.get_many([bad, good])
+        assert got[good] == record(1)
+        assert reader.judge(bad, got[bad]).reason.value == "unsupported_version"
+        await store.put(bad, record(2), ttl=60)  # the next write replaces it
+        assert (await reader.read(bad)).ok
+    finally:
+        await store.aclose()
+        await raw.aclose()
 
 
 async def test_errors_name_the_operation_never_the_url():

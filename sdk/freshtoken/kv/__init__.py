@@ -36,7 +36,10 @@ class KVWriter(Protocol):
 
 @runtime_checkable
 class KVReader(Protocol):
-    async def get(self, key: str) -> str | None: ...
+    async def get(self, key: str) -> str | bytes | None:
+        """The value under ``key``, or None. Bytes: a value that is not text (written by something else); the
+        reader refuses it as ``unsupported_version`` for that key alone."""
+        ...
 
 
 class MemoryKV:

@@ -91,6 +91,16 @@ def _generation(value: str) -> int | None:
     return gen if isinstance(gen, int) and not isinstance(gen, bool) else None
 
 
+def _text(value: str | bytes | None) -> str | bytes | None:
+    """A value as read: text when it is UTF-8 (or a client given to us decoded it), else its bytes as they are."""
+    if type(value) is bytes:
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value
+    return value
+
+
 def ttl_ms(ttl: float | None) -> int | None:
     """Seconds -> whole milliseconds for ``PX`` (rounded up, at least 1); None stays None."""
     if ttl is None:
@@ -170,14 +180,16 @@ class RedisKV:
             from redis.asyncio.cluster import ClusterNode, RedisCluster
         except ImportError:
             raise ConfigError("the Redis KV needs redis-py: install 'freshtoken[redis]'") from None
-        kwargs = {"decode_responses": True, **self._kwargs}
+        # values are read as bytes and decoded here, one by one (_text): redis-py decoding a value that is not UTF-8
+        # raised inside GET, and inside MGET for every key read with it
+        kwargs = {"decode_responses": False, **self._kwargs}
         if self._startup_nodes is not None:
             nodes = [ClusterNode(host, int(port)) for host, port in self._startup_nodes]
             self._client = RedisCluster(startup_nodes=nodes, **kwargs)
             return self._client
         assert self._url is not None
         if self._cluster is None:
-            probe = aioredis.from_url(self._url, **kwargs)
+            probe = aioredis.from_url(self._url, **{**kwargs, "decode_responses": True})
             try:
                 info = await probe.info("cluster")
                 self._cluster = bool(info.get("cluster_enabled"))
@@ -236,15 +248,17 @@ class RedisKV:
         except Exception as exc:
             raise RedisKVError(f"redis: DEL failed ({exc.__class__.__name__})") from None
 
-    async def get(self, key: str) -> str | None:
+    async def get(self, key: str) -> str | bytes | None:
+        """The value under ``key``: text, or the raw bytes of a value that is not UTF-8 (which a reader refuses as
+        ``unsupported_version``, that key alone), or None."""
         r = await self._redis()
         try:
             value = await r.get(key)
         except Exception as exc:
             raise RedisKVError(f"redis: GET failed ({exc.__class__.__name__})") from None
-        return None if value is None else str(value)
+        return _text(value)
 
-    async def get_many(self, keys: Iterable[str]) -> dict[str, str | None]:
+    async def get_many(self, keys: Iterable[str]) -> dict[str, str | bytes | None]:
         """Read many keys (a gateway warming a cache): one ``MGET`` per node/slot group on a cluster."""
         ks = list(keys)
         if not ks:
@@ -257,7 +271,7 @@ class RedisKV:
                 values = await r.mget(ks)
         except Exception as exc:
             raise RedisKVError(f"redis: MGET failed ({exc.__class__.__name__})") from None
-        return {k: (None if v is None else str(v)) for k, v in zip(ks, values, strict=True)}
+        return {k: _text(v) for k, v in zip(ks, values, strict=True)}
 
     async def ttl(self, key: str) -> float | None:
         """Seconds left before ``key`` expires; None without expiry or when absent (for tests and tooling)."""

@@ -32,6 +32,10 @@ CREATE INDEX IF NOT EXISTS kv_expiry ON kv(expires_at) WHERE expires_at IS NOT N
 #: The request path's read: the value, unless its row is past ``expires_at`` (the key is the primary key).
 _GET = "SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)"
 
+#: The same read of a value that is not text: its bytes (see :meth:`SQLiteKV.get_sync`).
+_GET_BYTES = "SELECT CAST(value AS BLOB) FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)"
+_UNDECODABLE = ("",)
+
 #: Purge expired rows every this many writes, at most this many at a time.
 PURGE_EVERY = 500
 PURGE_BATCH = 500
@@ -108,17 +112,26 @@ class SQLiteKV:
     #: :meth:`get` only wraps :meth:`get_sync` (no I/O to wait for): an async reader may call that directly.
     get_wraps_sync = True
 
-    async def get(self, key: str) -> str | None:
+    async def get(self, key: str) -> str | bytes | None:
         return self.get_sync(key)
 
-    def get_sync(self, key: str) -> str | None:
+    def get_sync(self, key: str) -> str | bytes | None:
         """The value under ``key``, or None if absent or expired. Cheap: one indexed read, through a cursor
         kept per thread (no cursor built per read; the read runs to its end: no transaction stays open)."""
         try:
             execute = self._local.execute
         except AttributeError:  # first read in this thread (or after close)
             execute = self._local.execute = self._db().cursor().execute
-        row = execute(_GET, (key, self.clock.now())).fetchone()
+        now = self.clock.now()
+        try:
+            row = execute(_GET, (key, now)).fetchone()
+        except sqlite3.OperationalError:  # its message holds the row's text: never let it out (below)
+            row = _UNDECODABLE
+        if row is _UNDECODABLE:
+            # a value that is not UTF-8 (written by another program, a flipped byte): sqlite3's error quotes the
+            # whole text, token and all; read it again as bytes, which the reader refuses for this key alone (a
+            # failure of the file itself fails this read too, with its own error and without the first one)
+            row = self._db().execute(_GET_BYTES, (key, now)).fetchone()
         return None if row is None else row[0]
 
     def __len__(self) -> int:
