@@ -167,47 +167,98 @@ func strOr(s *string) string {
 	return *s
 }
 
+// MaxValue is the largest value Get takes (a record is a few KiB; Redis allows 512 MiB). A longer one is an error.
+const MaxValue = 1 << 20
+
 // Client is one Redis connection (not safe for concurrent use: one per goroutine, or a pool of them).
+//
+// Every GET has a deadline (Timeout): a server that stops answering (SIGSTOP, a dead host behind a live socket)
+// fails the read instead of blocking the goroutine for good. A connection that failed mid-reply is dropped, and
+// the next GET dials again, so a late reply is never read as the answer to the next key.
 type Client struct {
-	Prefix string // prepended to every key (the runtime's KV prefix)
-	conn   net.Conn
-	rd     *bufio.Reader
+	Prefix  string        // prepended to every key (the runtime's KV prefix)
+	Timeout time.Duration // the deadline of each GET (write and reply); Dial's timeout unless changed
+	addr    string
+	conn    net.Conn
+	rd      *bufio.Reader
 }
 
-// Dial connects to Redis at addr ("127.0.0.1:6379").
+// Dial connects to Redis at addr ("127.0.0.1:6379"); timeout bounds the connect and, unless Timeout is changed,
+// each GET.
 func Dial(addr string, timeout time.Duration) (*Client, error) {
-	conn, err := net.DialTimeout("tcp", addr, timeout)
-	if err != nil {
+	c := &Client{Timeout: timeout, addr: addr}
+	if err := c.dial(); err != nil {
 		return nil, err
 	}
-	return &Client{conn: conn, rd: bufio.NewReader(conn)}, nil
+	return c, nil
 }
+
+func (c *Client) dial() error {
+	conn, err := net.DialTimeout("tcp", c.addr, c.Timeout)
+	if err != nil {
+		return err
+	}
+	c.conn, c.rd = conn, bufio.NewReader(conn)
+	return nil
+}
+
+// errProtocol: the connection cannot be trusted past this reply (it is dropped).
+var errProtocol = errors.New("redis: unexpected reply to GET")
 
 // Get sends GET key (RESP) and returns the value, or nil when the key holds nothing.
 func (c *Client) Get(key string) ([]byte, error) {
+	if c.conn == nil {
+		if err := c.dial(); err != nil {
+			return nil, err
+		}
+	}
+	v, keep, err := c.get(key)
+	if err != nil && !keep {
+		c.conn.Close()
+		c.conn, c.rd = nil, nil
+	}
+	return v, err
+}
+
+// get is one GET; keep says whether the connection is still in step after an error (a Redis error reply).
+func (c *Client) get(key string) ([]byte, bool, error) {
+	if c.Timeout > 0 {
+		if err := c.conn.SetDeadline(time.Now().Add(c.Timeout)); err != nil {
+			return nil, false, err
+		}
+	}
 	if _, err := fmt.Fprintf(c.conn, "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", len(key), key); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	line, err := c.rd.ReadString('\n')
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	line = strings.TrimSuffix(line, "\r\n")
 	if strings.HasPrefix(line, "-") {
-		return nil, errors.New("redis: " + line[1:])
+		return nil, true, errors.New("redis: " + line[1:])
 	}
 	if !strings.HasPrefix(line, "$") {
-		return nil, errors.New("redis: unexpected reply to GET")
+		return nil, false, errProtocol
 	}
 	n, err := strconv.Atoi(line[1:])
-	if err != nil || n < 0 {
-		return nil, err // $-1: no value
+	if err != nil || n < -1 {
+		return nil, false, errProtocol
+	}
+	if n == -1 {
+		return nil, true, nil // no value
+	}
+	if n > MaxValue {
+		return nil, false, fmt.Errorf("redis: a value of %d bytes, more than MaxValue (%d)", n, MaxValue)
 	}
 	buf := make([]byte, n+2)
 	if _, err := io.ReadFull(c.rd, buf); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return buf[:n], nil
+	if buf[n] != '\r' || buf[n+1] != '\n' {
+		return nil, false, errProtocol
+	}
+	return buf[:n], true, nil
 }
 
 // Read is GET prefix+key, judged.
@@ -220,4 +271,11 @@ func (c *Client) Read(key string, minRemaining time.Duration) (Reading, error) {
 }
 
 // Close closes the connection.
-func (c *Client) Close() error { return c.conn.Close() }
+func (c *Client) Close() error {
+	if c.conn == nil {
+		return nil
+	}
+	err := c.conn.Close()
+	c.conn, c.rd = nil, nil
+	return err
+}
