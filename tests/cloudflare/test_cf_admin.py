@@ -8,7 +8,15 @@ import pytest
 
 from freshtoken.cloudflare import admin
 from freshtoken.cloudflare.durable_object import clients_from_env, secret_var
-from freshtoken.errors import ConfigError
+from freshtoken.errors import (
+    AccountExists,
+    ConfigError,
+    FreshtokenError,
+    InvalidAccountKey,
+    NotRegistered,
+    ProviderMismatch,
+    RefreshError,
+)
 
 from .harness import Headers
 
@@ -82,3 +90,30 @@ def test_clients_from_env_takes_secrets_from_secrets_only():
     with pytest.raises(ConfigError, match="not valid JSON"):
         clients_from_env(Broken)
     assert clients_from_env(object()) == {}
+
+
+RT = "rt-Zq8Lk2Vb7Nw4Xs1Pd6Hf9Jc3Mg5Tr0Ya"
+
+
+@pytest.mark.parametrize("exc", [
+    AccountExists(f"account exists (given {RT}); register with ?replace=true"),
+    ProviderMismatch(f"provider mismatch for {RT}"),
+    ConfigError("bad client configuration: client_secret=cs-Hk3Lm9Qw2Er7Ty5Ui1Op"),
+    RefreshError(f"the endpoint answered {RT}"),
+    InvalidAccountKey(f"bad key {RT}"),
+])
+def test_error_replies_never_quote_a_secret(exc: FreshtokenError):
+    """The Durable Object's admin replies carried ``str(exc)[:300]`` as it was; now the one redaction (the embedded
+    admin API's) runs over it: the request's secrets, the clients' secrets, the admin token, token-like runs."""
+    reply = admin.error_reply(exc, "acme:generic:u-1", [RT, "cs-Hk3Lm9Qw2Er7Ty5Ui1Op", None])
+    body = json.loads(reply.body if isinstance(reply.body, str) else reply.body.decode())
+    assert RT not in json.dumps(body) and "cs-Hk3Lm9Qw2Er7Ty5Ui1Op" not in json.dumps(body)
+    assert body["error"] in {"account_exists", "provider_mismatch", "invalid_request"}
+    assert "[redacted]" in body["detail"]
+
+
+def test_error_replies_keep_what_the_caller_needs():
+    reply = admin.error_reply(AccountExists("an account is registered; register with ?replace=true"), "k", [RT])
+    body = json.loads(reply.body if isinstance(reply.body, str) else reply.body.decode())
+    assert (reply.status, body["error"]) == (409, "account_exists") and "replace=true" in body["detail"]
+    assert admin.error_reply(NotRegistered("k"), "k", []).status == 404

@@ -15,10 +15,21 @@ constant time; without the secret configured the admin surface refuses everythin
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from ..errors import (
+    AccountExists,
+    ConfigError,
+    FreshtokenError,
+    InvalidAccountKey,
+    NotRegistered,
+    ProviderMismatch,
+    RefreshError,
+)
+from ..redaction import redact
 from . import values
 from ._workers import Response, json_response
 
@@ -55,6 +66,28 @@ def parse(method: str, url: str, prefix: str = PREFIX) -> Route | None:
     if action is None:
         return None
     return Route(action, key, parse_qs(parts.query))
+
+
+#: The longest message an error reply carries.
+DETAIL_LIMIT = 300
+
+
+def error_reply(exc: FreshtokenError, key: str, secrets: Iterable[str | None]) -> Any:
+    """The reply to an admin request that ended in ``exc``: its status and code, and its message with every one of
+    ``secrets`` (the request's and the configuration's) and every token-like run redacted, as the embedded admin
+    API's replies are (freshtoken.redaction). A message is freshtoken's own, yet it may quote what it was given."""
+    def detail() -> str:
+        return redact(str(exc), secrets, limit=DETAIL_LIMIT)
+
+    if isinstance(exc, NotRegistered):
+        return json_response({"error": "not_registered", "key": key}, 404)
+    if isinstance(exc, AccountExists):  # over a live account without ?replace=true
+        return json_response({"error": "account_exists", "detail": detail()}, 409)
+    if isinstance(exc, ProviderMismatch):
+        return json_response({"error": "provider_mismatch", "detail": detail()}, 400)
+    if isinstance(exc, ConfigError | InvalidAccountKey | RefreshError):
+        return json_response({"error": "invalid_request", "detail": detail()}, 400)
+    return json_response({"error": "failed", "detail": exc.__class__.__name__}, 500)
 
 
 def admin_token(env: Any, var: str = ADMIN_TOKEN_VAR) -> str | None:

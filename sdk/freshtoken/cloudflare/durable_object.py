@@ -44,13 +44,10 @@ from typing import Any
 from ..client import OAuthClient
 from ..clock import Clock, SystemClock
 from ..errors import (
-    AccountExists,
     ConfigError,
     FreshtokenError,
     InvalidAccountKey,
     NotRegistered,
-    ProviderMismatch,
-    RefreshError,
 )
 from ..host.shell import DEFAULT_ERROR_BACKOFF, HostShell, rearm_after_error
 from ..http import TokenHTTP
@@ -62,7 +59,7 @@ from ..outcome import Outcome, OutcomeKind
 from ..plugins import Plugins
 from ..provider import Provider
 from ..refresher import Refresher
-from ..registration import Registration
+from ..registration import SECRET_REGISTRATION_FIELDS, Registration
 from ..storage import SecretCodec
 from . import admin, values
 from ._workers import DurableObject, json_response
@@ -298,16 +295,17 @@ class RefresherObject(DurableObject):  # type: ignore[misc]
         async with self._lock:
             try:
                 return await self._admin(route, body)
-            except NotRegistered:
-                return json_response({"error": "not_registered", "key": route.key}, 404)
-            except AccountExists as exc:  # over a live account without ?replace=true
-                return json_response({"error": "account_exists", "detail": str(exc)[:300]}, 409)
-            except ProviderMismatch as exc:
-                return json_response({"error": "provider_mismatch", "detail": str(exc)[:300]}, 400)
-            except (ConfigError, InvalidAccountKey, RefreshError) as exc:
-                return json_response({"error": "invalid_request", "detail": str(exc)[:300]}, 400)
             except FreshtokenError as exc:
-                return json_response({"error": "failed", "detail": exc.__class__.__name__}, 500)
+                return admin.error_reply(exc, route.key, self._known_secrets(body))
+
+    def _known_secrets(self, body: Any) -> list[str | None]:
+        """What an error reply must never quote: the request's secrets, the clients' secrets, the admin token."""
+        given = [body.get(name) for name in SECRET_REGISTRATION_FIELDS] if isinstance(body, dict) else []
+        try:
+            clients = [c.client_secret.get_secret_value() for c in self.clients().values() if c.client_secret]
+        except ConfigError:  # the clients' configuration is what failed: nothing of it to add
+            clients = []
+        return [*(g for g in given if isinstance(g, str)), *clients, admin.admin_token(self.env, self.admin_token_var)]
 
     async def _admin(self, route: admin.Route, body: Any) -> Any:
         storage = self.account_storage()
