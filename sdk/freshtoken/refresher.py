@@ -546,7 +546,10 @@ class Refresher:
     async def _on_failure(self, state: AccountState, exc: RefreshError, now: float) -> Outcome:
         error = self._error_text(exc, state)
         lateness = None if state.next_refresh_at is None else now - state.next_refresh_at
-        retry_at, alert = state.record_failure(exc, now, error=error, policy=self._policy(), rng=self.rng)
+        # the delay counts from the failure, not from the alarm's start: Retry-After is "after the response", and a
+        # backoff shorter than a timed-out request would otherwise put the retry in the past (no backoff at all)
+        failed_at = max(now, self.clock.now())
+        retry_at, alert = state.record_failure(exc, failed_at, error=error, policy=self._policy(), rng=self.rng)
         if superseded := await self._save_or_stand_down(state, "after a failed refresh"):
             return superseded  # someone else took the account over meanwhile (another host racing us)
         await self.storage.set_alarm(retry_at)

@@ -232,7 +232,7 @@ class AccountState(BaseModel):
     def record_failure(
         self, exc: RefreshError, now: float, *, error: str, policy: RetryPolicy, rng: random.Random
     ) -> tuple[float, bool]:
-        """A refresh started at ``now`` failed with ``exc`` (``error``: its redacted text).
+        """A refresh failed with ``exc`` at ``now`` (when the failure was known; ``error``: its redacted text).
 
         :class:`~freshtoken.errors.Misconfigured` → ``misconfigured``, retried after the policy's slow delay and
         alerted at once; so is an :class:`~freshtoken.errors.UnexplainedClientError` (a 4xx without an error code)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import pytest
 
-from freshtoken import KVRecord, NotRegistered, Status, TokenReader, TokenUnavailable
+from freshtoken import KVRecord, ManualClock, NotRegistered, Status, TokenHTTP, TokenReader, TokenUnavailable
+from freshtoken.errors import RetryableError
 from freshtoken.providers.generic import GenericProvider
 from freshtoken.sandbox.server import Fault
 
@@ -122,6 +124,46 @@ async def test_retry_after_is_honoured(rig: Rig):
     now = rig.clock.now()
     out = await rig.fire()
     assert out.kind == "retry_scheduled" and out.next_alarm >= now + 900
+
+
+class SlowHTTP(TokenHTTP):
+    """The token request takes ``took`` seconds of the virtual clock (a slow endpoint, or one that times out)."""
+
+    def __init__(self, clock: ManualClock, took: float, *, times_out: bool = False) -> None:
+        super().__init__()
+        self.clock, self.took, self.times_out = clock, took, times_out
+
+    async def send(self, request: Any, client: Any, *, timeout: float = 30.0) -> Any:
+        self.clock.set(self.clock.now() + self.took)
+        if self.times_out:
+            raise RetryableError("the token endpoint did not answer within the deadline")
+        return await super().send(request, client, timeout=timeout)
+
+
+async def test_retry_after_counts_from_the_answer_not_from_the_request(rig: Rig):
+    """``Retry-After: 60`` in an answer that took 45 s to come: the retry is 60 s after the answer (RFC 9110
+    10.2.3: seconds after the response is received). Before, the delay was counted from the alarm's start, so the
+    refresher came back 15 s after the answer, 45 s before the provider allowed."""
+    await registered(rig)
+    rig.refresher.http = SlowHTTP(rig.clock, 45.0)
+    rig.sandbox.app.inject(Fault(status=429, headers={"retry-after": "60"}, body={"error": "slow_down"}))
+    alarm = await rig.storage.get_alarm()
+    out = await rig.fire()
+    answered = alarm + 45.0
+    assert out.kind == "retry_scheduled" and out.next_alarm >= answered + 60, out.next_alarm - answered
+
+
+async def test_the_backoff_counts_from_the_failure_not_from_the_request(rig: Rig):
+    """A request that timed out after 30 s: the backoff starts when it failed. Before, it was counted from the
+    alarm's start, so a first backoff shorter than the deadline put the retry in the past: the refresher tried
+    again at once, without backing off, every time (the provider that was too slow got hammered)."""
+    await registered(rig)
+    rig.refresher.http = SlowHTTP(rig.clock, 30.0, times_out=True)
+    for _ in range(3):
+        alarm = await rig.storage.get_alarm()
+        out = await rig.fire()
+        assert out.kind == "retry_scheduled"
+        assert out.next_alarm > alarm + 30.0, f"retry {out.next_alarm - alarm - 30:.1f} s after the failure"
 
 
 async def test_invalid_grant_stops_retrying_alerts_once_and_keeps_state(rig: Rig):

@@ -38,7 +38,7 @@ from ..keys import AccountKey
 from ..outcome import OutcomeKind
 from ..plugins import Plugins, default_plugins
 from ..provider import Provider
-from ..registration import Registration
+from ..registration import SECRET_REGISTRATION_FIELDS, Registration
 from ..state import AccountState
 from ..storage import PlaintextCodec
 from .shared import (
@@ -214,8 +214,9 @@ class RefreshActivities:
             try:
                 reg = Registration.from_payload(op.register or {})
             except ConfigError as exc:  # a payload that does not validate (InvalidRegistration names the fields)
-                return OpResult({"kind": "error", "error": str(exc), "error_type": type(exc).__name__},
-                                inp.state, inp.alarm_at)
+                given = [(op.register or {}).get(name) for name in SECRET_REGISTRATION_FIELDS]
+                return OpResult({"kind": "error", "error": redact(str(exc), [g for g in given if isinstance(g, str)]),
+                                 "error_type": type(exc).__name__}, inp.state, inp.alarm_at)
             client_name: str | None = reg.client
         elif inp.state is not None:
             import json
@@ -243,8 +244,8 @@ class RefreshActivities:
                 return await self._rearm(key, exc, storage, inp)
             if op.kind != OP_REGISTER:
                 raise
-            return OpResult({"kind": "error", "error": str(exc), "error_type": type(exc).__name__},
-                            inp.state, inp.alarm_at)
+            return OpResult({"kind": "error", "error": redact(str(exc), reg.secret_values() if reg else []),
+                             "error_type": type(exc).__name__}, inp.state, inp.alarm_at)
         refresher = self.shell.refresher(key, client=client, provider=provider, storage=storage,
                                          clock=WorkflowClock(inp.now), rng=self.rng)
         if reg is not None:
