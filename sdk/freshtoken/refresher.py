@@ -353,9 +353,10 @@ class Refresher:
         finally:
             if self.planner is not None:
                 self.planner.observe(self.client.name, self.clock.now() - sent)
-        now = self.clock.now()
         try:
-            tokens = strategy.parse_response(exchange, response, now)
+            # times in the answer count from when the request was sent: the token was issued after that, so it
+            # expires no later than sent + expires_in (counted from the answer, a slow answer would stretch it)
+            tokens = strategy.parse_response(exchange, response, sent)
         except RefreshError:
             raise
         except FreshtokenError as exc:

@@ -166,6 +166,21 @@ async def test_the_backoff_counts_from_the_failure_not_from_the_request(rig: Rig
         assert out.next_alarm > alarm + 30.0, f"retry {out.next_alarm - alarm - 30:.1f} s after the failure"
 
 
+async def test_a_slow_answer_counts_the_lifetime_from_the_request(rig: Rig):
+    """An answer that took 45 s with ``expires_in`` N: the token was issued at some moment after the request was
+    sent, so it expires no later than send + N. Before, the lifetime was counted from the answer, so the KV record
+    said the token lived 45 s longer than it could, and a gateway would hand it out up to 45 s past its end when
+    refreshing then failed."""
+    await registered(rig)
+    rig.refresher.http = SlowHTTP(rig.clock, 45.0)
+    alarm = await rig.storage.get_alarm()
+    out = await rig.fire()
+    assert out.kind == "refreshed"
+    state = await rig.storage.load()
+    record = KVRecord.loads(await rig.kv.get("acme:generic:user-1"))
+    assert state.expires_at == record.expires_at == alarm + rig.sandbox.app.lifetime
+
+
 async def test_invalid_grant_stops_retrying_alerts_once_and_keeps_state(rig: Rig):
     await registered(rig)
     rig.sandbox.app.inject(Fault(status=400, body={"error": "invalid_grant", "error_description": "revoked"}))

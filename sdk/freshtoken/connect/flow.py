@@ -263,8 +263,9 @@ class ConnectFlow:
                 SecretStr(code), client, pending.account_data, redirect_uri=pending.redirect_uri,
                 code_verifier=pending.verifier,
             )
+            sent = self.clock.now()  # the lifetime counts from the request, as the refresher's does
             response = await self.http.send(request, client, timeout=provider.timeout)
-            tokens = provider.parse_response(response, self.clock.now())
+            tokens = provider.parse_response(response, sent)
             field = echoed(tokens, client_secrets=client.secret_values(), client_id=client.client_id,
                            sent=[code, pending.verifier])
             if field is not None:
