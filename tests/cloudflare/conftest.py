@@ -23,6 +23,8 @@ from .harness import AbortSignal, Bridge, Workerd, fetch, node_available
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "cloudflare-worker" / "src" / "entry.py"
 ADMIN_TOKEN = "test-admin-token-0123456789"
+#: The example gateway's GATEWAY_KEY: its callers send it as a Bearer credential.
+GATEWAY_KEY = "test-gateway-key-9876543210"
 KEY = "acme:generic:user-1"
 
 
@@ -67,6 +69,10 @@ class CF:
         path = f"/admin/accounts/{quote(key, safe='')}" + (f"/{action}" if action else "")
         headers = {} if token is None else {"authorization": f"Bearer {token}"}
         return await self.http.request(method, path, json=body, headers=headers, params=params)
+
+    async def gateway(self, path: str, *, key: str | None = GATEWAY_KEY) -> Any:
+        """GET ``path`` from the example's gateway, as a caller holding ``key`` (None: no credentials)."""
+        return await self.http.get(path, headers={} if key is None else {"authorization": f"Bearer {key}"})
 
     async def register(self, key: str = KEY, **extra: Any) -> dict[str, Any]:
         grant = self.sandbox.mint()
@@ -121,6 +127,7 @@ async def running_cf(sandbox: Any, cf_options: dict[str, Any], *, persist_dir: P
     await bridge.start()
     workerd = Workerd(bridge, persist_dir=persist_dir, vars={
         "FRESHTOKEN_ADMIN_TOKEN": ADMIN_TOKEN,
+        "GATEWAY_KEY": GATEWAY_KEY,
         "FRESHTOKEN_CLIENTS": client_config(sandbox, **cf_options),
         "FRESHTOKEN_CLIENT_SECRET_SANDBOX": "sandbox-secret",
         "UPSTREAM_BASE_URL": sandbox.url,

@@ -117,3 +117,42 @@ def test_error_replies_keep_what_the_caller_needs():
     body = json.loads(reply.body if isinstance(reply.body, str) else reply.body.decode())
     assert (reply.status, body["error"]) == (409, "account_exists") and "replace=true" in body["detail"]
     assert admin.error_reply(NotRegistered("k"), "k", []).status == 404
+
+
+def test_refuse_caller_without_a_gateway_key_or_open_gateway_serves_nobody():
+    from freshtoken.cloudflare import refuse_caller
+
+    class Keyed:
+        GATEWAY_KEY = "gw-key-1"
+
+    class Open:
+        OPEN_GATEWAY = "true"
+
+    assert refuse_caller(Req("Bearer gw-key-1"), Keyed) is None
+    for bad in (None, "Bearer gw-key-2", "gw-key-1", "Basic gw-key-1"):
+        denied = refuse_caller(Req(bad), Keyed)
+        assert denied is not None and denied.status == 401
+    assert refuse_caller(Req(None), Open) is None
+    denied = refuse_caller(Req("Bearer gw-key-1"), object())
+    assert denied is not None and denied.status == 500 and "gateway_not_configured" in denied.body
+
+
+def test_gateway_reader_reads_under_the_refreshers_prefix():
+    import asyncio
+
+    from freshtoken.cloudflare import GatewayReader
+
+    class Binding:
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        async def get(self, key: str, *args: object) -> None:
+            self.asked.append(key)
+            return None
+
+    class Env:
+        FRESHTOKEN_KV_PREFIX = "tenant-a/"
+        TOKENS = Binding()
+
+    reading = asyncio.run(GatewayReader.from_env(Env).read("acme:generic:u-1"))
+    assert reading.reason.value == "unknown" and Env.TOKENS.asked == ["tenant-a/acme:generic:u-1"]

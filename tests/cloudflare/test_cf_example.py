@@ -36,7 +36,7 @@ def test_wrangler_toml_matches_the_code():
     (kv,) = cfg["kv_namespaces"]
     assert kv["binding"] == cls.kv_binding == "TOKENS"
     source = (EXAMPLE_DIR / cfg["main"]).read_text()
-    assert "self.env.TOKENS" in source and 'binding="REFRESHER"' in source
+    assert 'GatewayReader.from_env(self.env, "TOKENS")' in source and 'binding="REFRESHER"' in source
     # secrets are not in vars
     assert "FRESHTOKEN_ADMIN_TOKEN" not in cfg.get("vars", {})
     for name, value in cfg.get("vars", {}).items():

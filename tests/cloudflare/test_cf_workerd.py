@@ -15,7 +15,7 @@ import pytest
 from freshtoken.record import EXPIRED_LINGER
 from freshtoken.sandbox.server import Fault as SandboxFault
 
-from .conftest import ADMIN_TOKEN, CF, KEY
+from .conftest import ADMIN_TOKEN, CF, GATEWAY_KEY, KEY
 from .harness import Fault, wait_for
 
 pytestmark = pytest.mark.workerd
@@ -81,7 +81,7 @@ async def test_alarm_refreshes_writes_kv_with_ttl_and_sets_next_alarm_from_new_e
     assert cf.sandbox.app.last_request["headers"]["authorization"].startswith("Basic ")
 
     # the gateway's request path reads KV only (one kv.get), never a Durable Object
-    r = await cf.http.get(f"/status/{KEY}")
+    r = await cf.gateway(f"/status/{KEY}")
     assert r.status_code == 200, r.text
     assert r.json()["usable"] is True and r.json()["generation"] == 1
     gateway = [e for e in cf.bridge.events if e.kind == "worker"][-1]
@@ -165,7 +165,8 @@ async def test_remove_deletes_kv_entry_alarm_and_state_and_revokes(cf: CF):
     # removing again is harmless; status of a removed account is 404
     assert (await cf.admin("DELETE")).json() == {"removed": False, "key": KEY}
     assert (await cf.admin("GET")).status_code == 404
-    assert (await cf.http.get(f"/status/{KEY}")).status_code == 503
+    r = await cf.gateway(f"/status/{KEY}")
+    assert (r.status_code, r.json()["reason"]) == (404, "unknown")
 
 
 async def test_admin_surface_authenticates_status_and_refresh_now(cf: CF):
@@ -202,11 +203,26 @@ async def test_admin_surface_authenticates_status_and_refresh_now(cf: CF):
 async def test_gateway_proxy_attaches_the_token_from_kv(cf: CF):
     await cf.register()
     record = await kv_written(cf)
-    r = await cf.http.get(f"/proxy/{KEY}/_sandbox/stats")
+    r = await cf.gateway(f"/proxy/{KEY}/_sandbox/stats")
     assert r.status_code == 200 and r.json()["refreshes"] == 1
-    r = await cf.http.get("/proxy/acme:generic:nobody/_sandbox/stats")
-    assert r.status_code == 503 and r.json()["error"] == "token_unavailable"
+    r = await cf.gateway("/proxy/acme:generic:nobody/_sandbox/stats")
+    assert r.status_code == 404 and r.json()["error"] == "token_unavailable" and r.json()["reason"] == "unknown"
     assert record["token_type"] == "Bearer"
+
+
+async def test_the_gateway_serves_only_callers_holding_its_key(cf: CF):
+    """Whoever reached the example gateway acted upstream as any account it named (/proxy/) and read any
+    account's status: it now serves only callers with ``Bearer <GATEWAY_KEY>`` (the admin routes keep their own
+    token). The caller's credential never goes upstream: the account's token replaces it."""
+    await cf.register()
+    await kv_written(cf)
+    for key in (None, "wrong", GATEWAY_KEY + "x", ADMIN_TOKEN):
+        for path in (f"/proxy/{KEY}/_sandbox/stats", f"/status/{KEY}"):
+            r = await cf.gateway(path, key=key)
+            assert (r.status_code, r.json()["error"]) == (401, "unauthenticated"), (key, path, r.text)
+            gateway = [e for e in cf.bridge.events if e.kind == "worker"][-1]
+            assert gateway.ops == []  # refused before the token was even read
+    assert (await cf.gateway(f"/proxy/{KEY}/_sandbox/stats")).status_code == 200
 
 
 async def test_events_interleave_in_workerd_and_the_object_serialises_them(cf: CF):

@@ -8,12 +8,15 @@
     to the account's Durable Object;
   - ``GET /status/{key}`` — what the request path sees for an account (never the token itself);
   - ``/proxy/{key}/{path}`` — calls ``UPSTREAM_BASE_URL/{path}`` with the account's access token.
-  The request path reads KV only: it never wakes a Durable Object and never refreshes.
+  The request path reads KV only: it never wakes a Durable Object and never refreshes. It serves only callers
+  it was told of (``refuse_caller``): ``Authorization: Bearer <GATEWAY_KEY>`` (a secret), or anyone with
+  ``OPEN_GATEWAY = "true"`` behind Cloudflare Access; neither, nobody. Keys are read under the refresher
+  objects' ``FRESHTOKEN_KV_PREFIX``. No usable token: the reader's reason and its HTTP status (404 unknown,
+  403 reauth_required, 503 expired, 500 unsupported_version).
 """
 
 from urllib.parse import unquote, urlsplit
 
-from freshtoken import TokenUnavailable
 from freshtoken.cloudflare import (
     GatewayReader,
     RefresherObject,
@@ -21,6 +24,7 @@ from freshtoken.cloudflare import (
     WorkerEntrypoint,
     forward_admin,
     json_response,
+    refuse_caller,
 )
 
 
@@ -35,6 +39,9 @@ class Default(WorkerEntrypoint):
         path = urlsplit(request.url).path
         if path.startswith("/admin/"):
             return await forward_admin(request, self.env, binding="REFRESHER")
+        refused = refuse_caller(request, self.env)
+        if refused is not None:
+            return refused
         if path.startswith("/status/"):
             return await self.status(unquote(path[len("/status/"):]))
         if path.startswith("/proxy/"):
@@ -43,22 +50,22 @@ class Default(WorkerEntrypoint):
         return json_response({"error": "not_found"}, 404)
 
     async def status(self, key):
-        reader = GatewayReader(self.env.TOKENS)
-        try:
-            record = await reader.get(key)
-        except TokenUnavailable as exc:
-            return json_response({"key": key, "usable": False, "detail": str(exc)}, 503)
+        reading = await GatewayReader.from_env(self.env, "TOKENS").read(key)
+        if reading.token is None:
+            return json_response({"key": key, "usable": False, "reason": reading.reason.value,
+                                  "detail": reading.detail}, reading.status)
+        record = reading.token
         return json_response({
             "key": key, "usable": True, "token_type": record.token_type, "expires_at": record.expires_at,
             "generation": record.generation, "refreshed_at": record.refreshed_at,
         })
 
     async def proxy(self, request, key, rest):
-        reader = GatewayReader(self.env.TOKENS)
-        try:
-            authorization = await reader.authorization(key)
-        except TokenUnavailable:
-            return json_response({"error": "token_unavailable", "key": key}, 503)
+        reading = await GatewayReader.from_env(self.env, "TOKENS").read(key)
+        if reading.token is None:
+            return json_response({"error": "token_unavailable", "reason": reading.reason.value, "key": key},
+                                 reading.status)
+        authorization = reading.token.authorization
         import httpx  # Python Workers route httpx through fetch()
 
         url = self.env.UPSTREAM_BASE_URL.rstrip("/") + "/" + rest

@@ -15,7 +15,7 @@ from ._workers import IN_WORKERS, DurableObject, Response, WorkerEntrypoint, jso
 from .admin import forward as forward_admin
 from .durable_object import RefresherObject, clients_from_env
 from .fetch_http import FetchTokenHTTP
-from .gateway import GatewayReader
+from .gateway import GatewayReader, refuse_caller
 from .storage import DurableObjectStorage
 
 __all__ = [
@@ -36,5 +36,6 @@ __all__ = [
     "clients_from_env",
     "forward_admin",
     "json_response",
+    "refuse_caller",
     "values",
 ]

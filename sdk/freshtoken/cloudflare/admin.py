@@ -100,12 +100,17 @@ def authorize(request: Any, env: Any, var: str = ADMIN_TOKEN_VAR) -> Any | None:
     expected = admin_token(env, var)
     if expected is None:
         return json_response({"error": "admin_disabled", "detail": f"{var} is not configured"}, 503)
+    if not bearer_matches(request, expected):
+        return json_response({"error": "unauthorized"}, 401, {"www-authenticate": 'Bearer realm="freshtoken"'})
+    return None
+
+
+def bearer_matches(request: Any, expected: str) -> bool:
+    """The request's ``Authorization: Bearer <credentials>`` is ``expected`` (compared in constant time)."""
     given = values.header(request, "authorization") or ""
     scheme, _, credentials = given.partition(" ")
     ok = hmac.compare_digest(credentials.strip().encode("utf-8"), expected.encode("utf-8"))
-    if scheme.lower() != "bearer" or not ok:
-        return json_response({"error": "unauthorized"}, 401, {"www-authenticate": 'Bearer realm="freshtoken"'})
-    return None
+    return scheme.lower() == "bearer" and ok
 
 
 async def forward(request: Any, env: Any, *, binding: str = "REFRESHER", var: str = ADMIN_TOKEN_VAR,

@@ -12,19 +12,64 @@ from typing import Any
 from ..clock import Clock
 from ..keys import AccountKey
 from ..kv.workers_binding import BindingKV
-from ..reader import Token, TokenReader
+from ..reader import Reading, Token, TokenReader
+from . import values
+from ._workers import json_response
+from .admin import bearer_matches
+
+#: The secret a gateway's callers present (``Authorization: Bearer <GATEWAY_KEY>``).
+GATEWAY_KEY_VAR = "GATEWAY_KEY"
+#: ``"true"``: the gateway serves any caller (something in front decides: Cloudflare Access, a service binding).
+OPEN_GATEWAY_VAR = "OPEN_GATEWAY"
+#: The prefix the refresher objects write keys under (``FRESHTOKEN_KV_PREFIX``, the same variable).
+KV_PREFIX_VAR = "FRESHTOKEN_KV_PREFIX"
+
+
+def refuse_caller(request: Any, env: Any) -> Any | None:
+    """None when the gateway may serve this caller; otherwise the refusal ``Response``.
+
+    Whoever reaches a gateway acts upstream as any account they name, so it serves nobody until told who may:
+    with ``GATEWAY_KEY`` set, callers that send ``Authorization: Bearer <GATEWAY_KEY>`` (compared in constant
+    time; a gateway replaces that header with the account's token, so the key never goes upstream), else 401;
+    with ``OPEN_GATEWAY = "true"``, everyone; with neither, nobody (500 ``gateway_not_configured``).
+    """
+    key = values.get_attr(env, GATEWAY_KEY_VAR)
+    if isinstance(key, str) and key:
+        if bearer_matches(request, key):
+            return None
+        return json_response({"error": "unauthenticated"}, 401, {"www-authenticate": 'Bearer realm="gateway"'})
+    if values.get_attr(env, OPEN_GATEWAY_VAR) == "true":
+        return None
+    return json_response({"error": "gateway_not_configured", "detail": f"set {GATEWAY_KEY_VAR} or {OPEN_GATEWAY_VAR}"},
+                         500)
 
 
 class GatewayReader:
-    """Reads tokens (:class:`~freshtoken_reader.record.Token`) from a KV binding (``env.TOKENS``)."""
+    """Reads tokens (:class:`~freshtoken_reader.record.Token`) from a KV binding (``env.TOKENS``).
 
-    def __init__(self, binding: Any, *, clock: Clock | None = None, min_remaining: float = 5.0) -> None:
+    ``prefix``: the one the refresher objects write under (their ``FRESHTOKEN_KV_PREFIX``); :meth:`from_env`
+    takes it from the same variable, so that the two cannot disagree (a prefix on one side only made every key
+    ``unknown``)."""
+
+    def __init__(self, binding: Any, *, clock: Clock | None = None, min_remaining: float = 5.0,
+                 prefix: str = "") -> None:
         self.kv = BindingKV(binding)
+        self.prefix = prefix
         self.reader = TokenReader(self.kv, clock=clock, min_remaining=min_remaining)
+
+    @classmethod
+    def from_env(cls, env: Any, binding: str = "TOKENS", **kwargs: Any) -> GatewayReader:
+        """The reader of ``env.<binding>`` with the refresher objects' ``FRESHTOKEN_KV_PREFIX``."""
+        prefix = values.get_attr(env, KV_PREFIX_VAR, "")
+        return cls(values.get_attr(env, binding), prefix=prefix if isinstance(prefix, str) else "", **kwargs)
+
+    async def read(self, key: str | AccountKey) -> Reading:
+        """The :class:`~freshtoken_reader.reader.Reading` for ``key`` (``.reason``, ``.status``, ``.token``)."""
+        return await self.reader.read(self.prefix + str(key))
 
     async def get(self, key: str | AccountKey) -> Token:
         """The record for ``key``; :class:`~freshtoken.errors.TokenUnavailable` when there is no usable one."""
-        return await self.reader.get(str(key))
+        return await self.reader.get(self.prefix + str(key))
 
     async def authorization(self, key: str | AccountKey) -> str:
         """The ``Authorization`` header value for ``key``."""
