@@ -207,11 +207,14 @@ async def test_slow_drip_endpoint_ends_the_alarm_at_the_deadline_as_retryable_an
         assert state["refresh_count"] == 1 and state["failures"] == 0
         alarms = cf.bridge.alarms()
         assert [a.alarm_info for a in alarms] == [{"retryCount": 0, "isRetry": False}] * 2
-        # the failure had been recorded as retryable, and the retry was armed by our policy ([0.8, 1.0] s)
+        # the failure had been recorded as retryable, and the retry was armed by our policy ([0.8, 1.0] s) counted
+        # from the failure (the deadline, DEADLINE s after the attempt began), not from the attempt's start, which
+        # would have put it in the past
         failure = _failure_save(first)
         assert failure["last_error_kind"] == "retryable" and "deadline (3 s from connect" in failure["last_error"]
         assert failure["failures"] == 1 and failure["status"] == "retrying"
-        assert 0.8 - 0.01 <= failure["next_refresh_at"] - failure["last_attempt_at"] <= 1.0 + 0.01
+        assert failure["next_refresh_at"] - failure["last_attempt_at"] >= DEADLINE + 0.8 - 0.01
+        assert failure["next_refresh_at"] <= stored["alarms"][0]["end"] / 1000 + 1.0 + 0.01
         set_alarms = [op["at"] for op in first.ops if (op["target"], op["method"]) == ("storage", "setAlarm")]
         assert set_alarms == [round(failure["next_refresh_at"] * 1000)]
         # the dripping request never reached the authorization server; the retry sent r0 once
