@@ -1,10 +1,9 @@
 // node cli.mjs read URL PREFIX MIN_REMAINING KEY...   -> one JSON line: {key: {reason, status, authorization?}}
 // node cli.mjs bench URL PREFIX KEYS READS            -> one JSON line: raw GET vs reader, µs per read
 import { openReader } from "./reader.mjs";
-import { judge } from "../js/reader.mjs";
 
 const [cmd, url, prefix, arg, ...rest] = process.argv.slice(2);
-const reader = await openReader(url, { prefix, minRemaining: Number(arg) || 0 });
+const reader = await openReader(url, { prefix, minRemaining: cmd === "bench" ? 5 : Number(arg) || 0 });
 if (cmd === "read") {
   const out = {};
   for (const key of rest) out[key] = await reader.read(key);
@@ -17,7 +16,7 @@ if (cmd === "read") {
   const c = reader.client, ns = { raw: [], reader: [] };
   const variants = {
     raw: async (k) => c.get(prefix + k),
-    reader: async (k) => { const r = judge(await c.get(prefix + k), { minRemaining: 5 }); if (r.reason !== "ok") throw new Error(r.reason); },
+    reader: async (k) => { const r = await reader.read(k); if (r.reason !== "ok") throw new Error(r.reason); },
   };
   for (const k of keys.slice(0, 2000)) { await variants.raw(k); await variants.reader(k); }
   const chunk = Math.floor(reads / rounds);
