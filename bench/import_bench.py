@@ -49,8 +49,7 @@ def run_raw(path: Path, db: Path, batch: int) -> dict[str, Any]:
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("CREATE TABLE accounts (key TEXT PRIMARY KEY, client TEXT NOT NULL, state TEXT NOT NULL) "
-                 "WITHOUT ROWID")
+    conn.execute("CREATE TABLE accounts (key TEXT PRIMARY KEY, client TEXT NOT NULL, state TEXT NOT NULL)")
     rows: list[tuple[str, str, str]] = []
     n = 0
     with path.open(encoding="utf-8") as f:

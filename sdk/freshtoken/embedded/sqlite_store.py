@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 
 from ..errors import ConfigError, StateConflict
 from ..kv.sqlite_files import connect
+from ..kv.sqlite_layout import create_or_rebuild
 from ..kv.wal_checkpointer import CheckpointStats, WalCheckpointer, checkpoint_in_background
 from ..state import SECRET_FIELDS, AccountState
 from ..storage import SecretCodec
@@ -49,8 +50,9 @@ SUMMARY_FIELDS = (
     "last_error_kind", "last_success_at", "next_refresh_at", "registered_at", "refresh_token_expires_at",
 )
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS accounts (
+#: A rowid table, not ``WITHOUT ROWID``: a row holds the encrypted state, refresh and access tokens, a few KB
+#: (:mod:`freshtoken.kv.sqlite_layout`).
+_CREATE = """CREATE TABLE IF NOT EXISTS accounts (
     key TEXT PRIMARY KEY,
     client TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -60,13 +62,16 @@ CREATE TABLE IF NOT EXISTS accounts (
     lease_until REAL,
     in_flight_since REAL,
     updated_at REAL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS accounts_alarm ON accounts(alarm_at) WHERE alarm_at IS NOT NULL;
-CREATE INDEX IF NOT EXISTS accounts_status ON accounts(status, key);
-CREATE INDEX IF NOT EXISTS accounts_lease ON accounts(lease_owner) WHERE lease_owner IS NOT NULL;
-CREATE INDEX IF NOT EXISTS accounts_in_flight ON accounts(in_flight_since) WHERE in_flight_since IS NOT NULL;
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-"""
+)"""
+_COLUMNS = ("key", "client", "status", "state", "alarm_at", "lease_owner", "lease_until", "in_flight_since",
+            "updated_at")
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS accounts_alarm ON accounts(alarm_at) WHERE alarm_at IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS accounts_status ON accounts(status, key)",
+    "CREATE INDEX IF NOT EXISTS accounts_lease ON accounts(lease_owner) WHERE lease_owner IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS accounts_in_flight ON accounts(in_flight_since) WHERE in_flight_since IS NOT NULL",
+)
+_META = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID"
 
 
 class Unset(Enum):
@@ -120,7 +125,8 @@ class SQLiteStore:
         if self._conn is None:
             try:
                 conn = connect(self.path)
-                conn.executescript(_SCHEMA)
+                create_or_rebuild(conn, "accounts", _CREATE, _COLUMNS, _INDEXES)
+                conn.execute(_META)
                 conn.execute(
                     "INSERT OR IGNORE INTO meta(name, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                 )

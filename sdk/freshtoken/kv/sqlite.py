@@ -18,16 +18,13 @@ from pathlib import Path
 from ..clock import Clock, SystemClock
 from ..errors import ConfigError
 from .sqlite_files import connect
+from .sqlite_layout import create_or_rebuild
 from .wal_checkpointer import CheckpointStats, WalCheckpointer, checkpoint_in_background
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS kv (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL,
-    expires_at REAL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS kv_expiry ON kv(expires_at) WHERE expires_at IS NOT NULL;
-"""
+#: A rowid table, not ``WITHOUT ROWID``: a row holds a ~1 KB record or more (:mod:`.sqlite_layout`).
+_CREATE = "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at REAL)"
+_COLUMNS = ("key", "value", "expires_at")
+_INDEXES = ("CREATE INDEX IF NOT EXISTS kv_expiry ON kv(expires_at) WHERE expires_at IS NOT NULL",)
 
 #: The request path's read: the value, unless its row is past ``expires_at`` (the key is the primary key).
 _GET = "SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)"
@@ -68,7 +65,7 @@ class SQLiteKV:
             try:
                 conn = connect(self.path, readonly=self.readonly)
                 if not self.readonly:
-                    conn.executescript(_SCHEMA)
+                    create_or_rebuild(conn, "kv", _CREATE, _COLUMNS, _INDEXES)
             except sqlite3.Error as exc:
                 raise ConfigError(f"cannot open the KV database {str(self.path)!r}: {exc}") from None
             self._local.conn = conn
