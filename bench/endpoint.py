@@ -5,7 +5,9 @@
              *rotating* refresh tokens with reuse detection. Refresh tokens are ``rt.<family>.<generation>``:
              any family starts at generation 0 without being minted, so a million accounts cost nothing
              up front; presenting an older generation is a reuse and answers ``invalid_grant``.
-             ``GET /stats`` returns counters.
+             ``GET /stats`` returns counters. ``--token-bytes N`` pads the access tokens to N bytes and the refresh
+             tokens to N / 2 (``rt.<family>.<generation>.<padding>``: see :func:`refresh_token`), for rows the
+             size of real JWTs (a Microsoft Entra access token is 1.5–2.5 KB).
 ``sandbox``  freshtoken's own :class:`~freshtoken.sandbox.server.SandboxAuthServer` under uvicorn (latency
              injection), plus ``POST /_bench/mint?n=N`` to mint N grants over HTTP.
 ``loadgen``  raw asyncio keep-alive clients hammering ``fast`` (no pipelining, like httpx), to measure the
@@ -32,10 +34,20 @@ CLIENT_ID = "bench-client"
 CLIENT_SECRET = "bench-secret"
 
 
+def _pad(token: str, size: int) -> str:
+    return token if len(token) + 1 >= size else f"{token}.{'p' * (size - len(token) - 1)}"
+
+
+def refresh_token(family: str, generation: int, token_bytes: int = 0) -> str:
+    """A refresh token of the ``fast`` endpoint (padded to ``token_bytes`` / 2 when given)."""
+    return _pad(f"rt.{family}.{generation}", token_bytes // 2)
+
+
 # -- fast endpoint ----------------------------------------------------------------------------------
 class FastTokenServer:
-    def __init__(self, lifetime: int, latency: float = 0.0) -> None:
+    def __init__(self, lifetime: int, latency: float = 0.0, token_bytes: int = 0) -> None:
         self.lifetime = lifetime
+        self.token_bytes = token_bytes
         self.latency = latency
         self.generations: dict[bytes, int] = {}
         self.stats = {"requests": 0, "refreshes": 0, "reuse_detected": 0, "errors": 0}
@@ -64,7 +76,7 @@ class FastTokenServer:
             self.stats["errors"] += 1
             return 400, b'{"error":"unsupported_grant_type"}'
         parts = params.get(b"refresh_token", b"").split(b".")
-        if len(parts) != 3 or parts[0] != b"rt" or not parts[2].isdigit():
+        if len(parts) not in (3, 4) or parts[0] != b"rt" or not parts[2].isdigit():
             self.stats["errors"] += 1
             return 400, b'{"error":"invalid_grant","error_description":"unknown refresh token"}'
         family, gen = parts[1], int(parts[2])
@@ -75,9 +87,10 @@ class FastTokenServer:
         self.generations[family] = gen + 1
         self.stats["refreshes"] += 1
         fam = family.decode()
+        access = _pad(f"at.{fam}.{gen + 1}", self.token_bytes)
         return 200, (
-            f'{{"access_token":"at.{fam}.{gen + 1}","token_type":"Bearer","expires_in":{self.lifetime},'
-            f'"refresh_token":"rt.{fam}.{gen + 1}"}}'
+            f'{{"access_token":"{access}","token_type":"Bearer","expires_in":{self.lifetime},'
+            f'"refresh_token":"{refresh_token(fam, gen + 1, self.token_bytes)}"}}'
         ).encode()
 
 
@@ -130,8 +143,8 @@ class _ServerProtocol(asyncio.Protocol):
             self.transport.write(data)
 
 
-async def serve_fast(port: int, lifetime: int, latency: float) -> None:
-    app = FastTokenServer(lifetime, latency)
+async def serve_fast(port: int, lifetime: int, latency: float, token_bytes: int = 0) -> None:
+    app = FastTokenServer(lifetime, latency, token_bytes)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: _ServerProtocol(app), "127.0.0.1", port, backlog=1024)
     stop = asyncio.Event()
@@ -263,9 +276,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--latency", type=float, default=0.0)
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--duration", type=float, default=5.0)
+    p.add_argument("--token-bytes", type=int, default=0, help="fast: pad access tokens to this size (refresh: half)")
     a = p.parse_args(argv)
     if a.mode == "fast":
-        asyncio.run(serve_fast(a.port, a.lifetime, a.latency))
+        asyncio.run(serve_fast(a.port, a.lifetime, a.latency, a.token_bytes))
     elif a.mode == "sandbox":
         serve_sandbox(a.port, a.lifetime, a.latency)
     elif a.mode == "loadgen":

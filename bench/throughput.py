@@ -38,17 +38,19 @@ from freshtoken.embedded import EmbeddedRuntime, SQLiteKV, SQLiteStore
 from . import _common as c
 from ._bulk import insert_accounts
 from ._runtime import CLIENT_NAME, codec, oauth_client
-from .endpoint import CLIENT_ID, CLIENT_SECRET, capacity
+from .endpoint import CLIENT_ID, CLIENT_SECRET, capacity, refresh_token
 
 NAME = "throughput"
 
 
 async def run_runtime(tmp: Path, token_url: str, first: int, n: int, concurrency: int, rnd: int, *,
+                      token_bytes: int = 0,
                       background_checkpoints: bool = True) -> dict[str, Any]:
     store = SQLiteStore(tmp / f"state-{rnd}.db", codec(), background_checkpoints=background_checkpoints)
     kv = SQLiteKV(tmp / f"kv-{rnd}.db", background_checkpoints=background_checkpoints)
     past = time.time() - 1.0
-    insert_accounts(store, first, n, alarm_at=lambda i: past, refresh_token=lambda i: f"rt.ft{i}.0")
+    insert_accounts(store, first, n, alarm_at=lambda i: past,
+                    refresh_token=lambda i: refresh_token(f"ft{i}", 0, token_bytes))
     runtime = EmbeddedRuntime(store=store, kv=kv, clients={CLIENT_NAME: oauth_client(token_url)},
                               concurrency=concurrency, startup_spread=0.0)
     # one warm-up refresh opens the connection pool and imports everything, as in a running server
@@ -106,7 +108,8 @@ async def _drain(n: int, concurrency: int, make_worker: Any) -> tuple[int, int, 
     return ok, bad, time.perf_counter() - t0, c.cpu_seconds() - cpu0
 
 
-async def run_authlib(token_url: str, prefix: str, n: int, concurrency: int) -> dict[str, Any]:
+async def run_authlib(token_url: str, prefix: str, n: int, concurrency: int, token_bytes: int = 0
+                      ) -> dict[str, Any]:
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
     transport = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=concurrency,
@@ -119,7 +122,7 @@ async def run_authlib(token_url: str, prefix: str, n: int, concurrency: int) -> 
         clients.append(cl)
 
         async def do(i: int) -> bool:
-            token = await cl.refresh_token(token_url, refresh_token=f"rt.{prefix}{i}.0")
+            token = await cl.refresh_token(token_url, refresh_token=refresh_token(f"{prefix}{i}", 0, token_bytes))
             return bool(token.get("access_token"))
 
         return do
@@ -129,13 +132,14 @@ async def run_authlib(token_url: str, prefix: str, n: int, concurrency: int) -> 
     return {"refreshed": ok, "failed": bad, "seconds": secs, "rate": ok / secs, "cpu_ms_per_refresh": cpu / n * 1e3}
 
 
-async def run_httpx(token_url: str, prefix: str, n: int, concurrency: int) -> dict[str, Any]:
+async def run_httpx(token_url: str, prefix: str, n: int, concurrency: int, token_bytes: int = 0) -> dict[str, Any]:
     hc = httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
                            trust_env=False)
 
     async def make(w: int) -> Any:
         async def do(i: int) -> bool:
-            r = await hc.post(token_url, data={"grant_type": "refresh_token", "refresh_token": f"rt.{prefix}{i}.0"},
+            rt = refresh_token(f"{prefix}{i}", 0, token_bytes)
+            r = await hc.post(token_url, data={"grant_type": "refresh_token", "refresh_token": rt},
                               auth=(CLIENT_ID, CLIENT_SECRET), headers={"Accept": "application/json"})
             return r.status_code == 200 and bool(json.loads(r.content).get("access_token"))
 
@@ -275,11 +279,12 @@ async def bench(a: argparse.Namespace, tmp: Path, token_url: str) -> dict[str, A
         order = order[rnd % 3:] + order[: rnd % 3]  # rotate who goes first
         for name in order:
             if name.startswith("freshtoken"):
-                r = await run_runtime(tmp, token_url, rnd * a.accounts, a.accounts, a.concurrency, rnd)
+                r = await run_runtime(tmp, token_url, rnd * a.accounts, a.accounts, a.concurrency, rnd,
+                                      token_bytes=a.token_bytes)
             elif name.startswith("authlib"):
-                r = await run_authlib(token_url, f"al{rnd}x", a.accounts, a.concurrency)
+                r = await run_authlib(token_url, f"al{rnd}x", a.accounts, a.concurrency, a.token_bytes)
             else:
-                r = await run_httpx(token_url, f"hx{rnd}x", a.accounts, a.concurrency)
+                r = await run_httpx(token_url, f"hx{rnd}x", a.accounts, a.concurrency, a.token_bytes)
             r["round"] = rnd
             r["loadavg"] = c.loadavg()
             runs[name].append(r)
@@ -294,6 +299,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--accounts", type=int, default=3000, help="refreshes per variant per round")
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--token-bytes", type=int, default=0,
+                   help="access tokens of this size (refresh tokens half), as real JWTs; 0: short tokens")
     a = p.parse_args(argv)
     started = time.monotonic()
     out = c.envelope(NAME, vars(a).copy())
@@ -301,7 +308,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out["endpoint_capacity"] = capacity(connections=a.concurrency, duration=5.0)
     port = c.free_port()
     with tempfile.TemporaryDirectory(prefix="ft-bench-") as d, \
-            c.process(c.python_module("bench.endpoint", "fast", "--port", str(port)), port=port) as ep:
+            c.process(c.python_module("bench.endpoint", "fast", "--port", str(port), "--token-bytes",
+                                      str(a.token_bytes)), port=port) as ep:
         cpu0 = c.cpu_seconds(ep.pid)
         runs = asyncio.run(bench(a, Path(d), f"http://127.0.0.1:{port}/token"))
         out["endpoint_cpu_seconds"] = c.cpu_seconds(ep.pid) - cpu0
