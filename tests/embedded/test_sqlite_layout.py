@@ -238,3 +238,41 @@ def test_an_old_state_database_is_rebuilt_and_every_account_reads_back(tmp_path:
     assert [r.key for r in due] == [f"t:acme:u{i}" for i in range(10)]  # oldest alarm first, from the index
     assert {"accounts_alarm", "accounts_status", "accounts_lease", "accounts_in_flight"} <= set(tables(path))
     store.close()
+
+
+_GATEWAY = """
+import sys, time
+from freshtoken_reader import Reader, SQLiteSource
+reader = Reader(SQLiteSource(sys.argv[1]), clock=lambda: 1_900_000_000.0)
+n, bad, reads = int(sys.argv[2]), [], 0
+print("reading", flush=True)
+deadline = time.monotonic() + float(sys.argv[3])
+while time.monotonic() < deadline:
+    i = reads % n
+    try:
+        r = reader.read(f"k{i}")
+        if not r.ok:
+            bad.append(f"k{i}: {r.reason.value}")
+    except Exception as exc:
+        bad.append(f"k{i}: {exc.__class__.__name__}: {exc}")
+    reads += 1
+print(reads, len(bad), bad[:5], flush=True)
+"""
+
+
+def test_a_gateway_reading_in_another_process_sees_every_token_through_the_rebuild(tmp_path: Path) -> None:
+    path = tmp_path / "kv.db"
+    n = 20_000
+    old_kv_file(path, n)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "sdk"), str(ROOT)])}
+    gateway = subprocess.Popen([sys.executable, "-c", _GATEWAY, str(path), str(n), "4"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert gateway.stdout is not None
+    assert gateway.stdout.readline().strip() == "reading"
+    kv = SQLiteKV(path)  # the rebuild, while the gateway reads
+    assert not without_rowid(kv._db(), "kv")
+    kv.put_sync("k1", record(100), None)  # and a write after it
+    out, err = gateway.communicate(timeout=60)
+    kv.close()
+    reads, bad, first = out.strip().split(" ", 2)
+    assert int(reads) > 1000 and int(bad) == 0, (first, err[-2000:])
