@@ -276,3 +276,25 @@ def test_a_gateway_reading_in_another_process_sees_every_token_through_the_rebui
     kv.close()
     reads, bad, first = out.strip().split(" ", 2)
     assert int(reads) > 1000 and int(bad) == 0, (first, err[-2000:])
+
+
+@pytest.mark.parametrize("addition", [
+    "ALTER TABLE kv ADD COLUMN note TEXT DEFAULT 'kept'",
+    "CREATE TRIGGER kv_audit AFTER UPDATE ON kv BEGIN SELECT 1; END",
+])
+def test_a_table_someone_extended_is_left_as_it_is(tmp_path: Path, addition: str,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """A rebuild copies the columns this release knows: a column or a trigger added by hand would be lost."""
+    path = tmp_path / "kv.db"
+    old_kv_file(path, 50)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute(addition)
+    db.close()
+    before = tables(path)
+    with caplog.at_level(logging.WARNING, "freshtoken.embedded.files"):
+        kv = SQLiteKV(path)
+    assert "not rebuilt" in caplog.text and ("note" in caplog.text or "kv_audit" in caplog.text)
+    assert tables(path) == before and without_rowid(kv._db(), "kv")
+    kv.put_sync("k1", record(11), 60)  # and it works as it is
+    assert kv.get_sync("k1") == record(11)
+    kv.close()

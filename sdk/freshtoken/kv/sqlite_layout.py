@@ -52,6 +52,15 @@ def create_or_rebuild(conn: sqlite3.Connection, table: str, create: str, columns
     return rebuilt
 
 
+def _not_ours(conn: sqlite3.Connection, table: str, columns: Sequence[str]) -> str:
+    """What a rebuild would lose: columns besides ``columns``, triggers on the table ("" when none)."""
+    extra = [str(r[1]) for r in conn.execute(f"PRAGMA table_info({table})") if r[1] not in columns]
+    triggers = [str(r[0]) for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,))]
+    parts = [f"{what} {', '.join(names)}" for what, names in (("columns", extra), ("triggers", triggers)) if names]
+    return " and ".join(parts)
+
+
 def _rebuild(conn: sqlite3.Connection, table: str, create: str, columns: Sequence[str],
              indexes: Sequence[str]) -> bool:
     cols = ", ".join(columns)
@@ -66,6 +75,12 @@ def _rebuild(conn: sqlite3.Connection, table: str, create: str, columns: Sequenc
     try:
         if not without_rowid(conn, table):  # another process did it while this one waited for the lock
             conn.execute("ROLLBACK")
+            return False
+        foreign = _not_ours(conn, table, columns)
+        if foreign:  # a column or trigger someone added: a rebuild would drop it; leave the table as it is
+            conn.execute("ROLLBACK")
+            log.warning("%s: not rebuilt as a rowid table: it has %s this release did not create; it works as it is",
+                        table, foreign)
             return False
         log.warning("%s: rebuilding the table as a rowid table (once, after an upgrade): other writers of this file "
                     "wait until it is done (~4 s per 100,000 KV records on the bench machine)", table)
