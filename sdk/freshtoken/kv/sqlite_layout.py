@@ -12,7 +12,8 @@ The rebuild is SQLite's documented way to change a table's layout (https://www.s
 new one, create the indexes — in one write transaction, so a crash (kill -9 included) leaves the old table whole
 and the next open does it again. Readers in other processes keep reading the old table until the commit. If the
 rebuild fails (a full disk, a locked file), nothing is lost: the old table stays, and works, and the failure is
-logged; the next open tries again.
+logged; the next open tries again. A table with a column or a trigger this release did not create is left as it
+is (a rebuild would lose them), and logged.
 
 What it costs, once (measured on the bench machine): ~4 s per 100,000 KV records of 1 KB, ~9 s per 100,000
 accounts with 6 KB of state; other writers of the file wait for it (their busy timeout is 5 s). The disk needs room
