@@ -75,6 +75,14 @@ def kv_rows(path: Path) -> dict[str, list[object]]:
         db.close()
 
 
+def intact(path: Path) -> bool:
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    finally:
+        db.close()
+
+
 def tables(path: Path) -> dict[str, str]:
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
@@ -101,7 +109,7 @@ def test_an_old_kv_file_is_rebuilt_at_open_with_every_row(tmp_path: Path) -> Non
     kv = SQLiteKV(path)
     assert not without_rowid(kv._db(), "kv")
     assert kv_rows(path) == before  # byte for byte, TTLs included
-    assert "kv_expiry" in tables(path) and "_freshtoken_rebuild" not in tables(path)
+    assert "kv_expiry" in tables(path) and "_freshtoken_rebuild" not in tables(path) and intact(path)
     assert kv.get_sync("k7") == record(7) and gateway.read("k7").token.access_token.startswith("at-7-")  # type: ignore[union-attr]
     assert gateway.read("bad").reason.value == "unsupported_version"  # the undecodable value, for its key alone
     kv.put_sync("k7", record(70), 60)
@@ -135,6 +143,7 @@ def test_kill_9_at_any_step_of_the_rebuild_loses_no_row(tmp_path: Path) -> None:
                               capture_output=True, text=True, timeout=120)
         after = kv_rows(path)
         assert after == before, f"rows changed after a kill at {steps} steps"
+        assert intact(path)
         if proc.returncode == 0:
             assert proc.stdout.strip() == "done"
             break
@@ -237,6 +246,7 @@ def test_an_old_state_database_is_rebuilt_and_every_account_reads_back(tmp_path:
     due = store.lease_due(1_900_000_009.5, "me", 1_900_000_100.0, limit=100)
     assert [r.key for r in due] == [f"t:acme:u{i}" for i in range(10)]  # oldest alarm first, from the index
     assert {"accounts_alarm", "accounts_status", "accounts_lease", "accounts_in_flight"} <= set(tables(path))
+    assert intact(path)
     store.close()
 
 

@@ -4,8 +4,8 @@ older release created ``WITHOUT ROWID``.
 A ``WITHOUT ROWID`` table is a clustered index: SQLite keeps whole rows in its interior pages as well as its
 leaves, and spills any row over ~1 KB (with 4 KiB pages) to overflow pages. SQLite advises it only for rows under
 about a twentieth of a page (https://www.sqlite.org/withoutrowid.html, section 4). A KV record with a 800-byte
-token is ~1 KB; a 2 KB JWT makes every row overflow, and a read three times as dear (bench/README.md, "KV layout").
-A rowid table keeps rows of up to ~4 KB in one leaf page, and its key index holds only the keys.
+token is ~1 KB; a 2 KB JWT makes every row overflow, and a read three times as dear (bench/README.md, "The SQLite
+tables' layout"). A rowid table keeps rows of up to ~4 KB in one leaf page, and its key index holds only the keys.
 
 The rebuild is SQLite's documented way to change a table's layout (https://www.sqlite.org/lang_altertable.html,
 "Making Other Kinds Of Table Schema Changes"): create the new table, copy the rows, drop the old one, rename the
