@@ -308,3 +308,58 @@ def test_a_table_someone_extended_is_left_as_it_is(tmp_path: Path, addition: str
     kv.put_sync("k1", record(11), 60)  # and it works as it is
     assert kv.get_sync("k1") == record(11)
     kv.close()
+
+
+_WRITER = """
+import sqlite3, sys, time
+# no busy timeout: a locked write is tried again at once (SQLite's own busy handler sleeps up to 100 ms between
+# tries, and could sleep through a short window in which the table is not locked)
+conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=0.0)
+conn.execute("PRAGMA journal_mode=WAL")
+n, last, failed = int(sys.argv[2]), {}, 0
+busy = locked = False  # locked: a write waited for the rebuild's lock (the two ran at the same time)
+print("writing", flush=True)
+deadline, i = time.monotonic() + float(sys.argv[3]), 0
+while time.monotonic() < deadline:
+    # every other write a new key (a write lost in the rebuild stays lost), the others rewrite old ones
+    key, value = (f"new{i}" if i % 2 else f"k{i % n}"), f"w{i}"
+    while True:
+        try:  # what an older release's writer does: one upsert, autocommit
+            conn.execute("INSERT INTO kv(key, value, expires_at) VALUES (?, ?, NULL) ON CONFLICT(key) DO UPDATE "
+                         "SET value = excluded.value, expires_at = excluded.expires_at", (key, value))
+            last[key] = value  # acknowledged
+            locked = locked or busy
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                failed += 1
+                break
+            busy = True
+            time.sleep(0.0002)
+    busy = False
+    i += 1
+    time.sleep(0.001)  # a busy writer, not a tight loop (SQLite lets no other writer in against that)
+print(i, failed, int(locked), ";".join(f"{k}={v}" for k, v in last.items()), flush=True)
+"""
+
+
+def test_every_write_acknowledged_by_another_process_during_the_rebuild_is_kept(tmp_path: Path) -> None:
+    """A writer of the earlier release (another process, as in a rolling upgrade) keeps writing while this one
+    rebuilds the table: each write lands before the rebuild (and is copied) or after it (in the new table)."""
+    path = tmp_path / "kv.db"
+    old_kv_file(path, 20_000)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "sdk"), str(ROOT)])}
+    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(path), "500", "3"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert writer.stdout is not None
+    assert writer.stdout.readline().strip() == "writing"
+    kv = SQLiteKV(path)  # the rebuild, between the other process's writes
+    assert not without_rowid(kv._db(), "kv")
+    out, err = writer.communicate(timeout=60)
+    writes, failed, locked, acknowledged = out.strip().split(" ", 3)
+    assert int(writes) > 500 and int(failed) == 0 and locked == "1", (writes, failed, locked, err[-2000:])
+    for pair in acknowledged.split(";"):
+        key, value = pair.split("=")
+        assert kv.get_sync(key) == value, key
+    assert len(kv_rows(path)) == 20_002 + int(writes) // 2 and intact(path)
+    kv.close()
