@@ -363,3 +363,42 @@ def test_every_write_acknowledged_by_another_process_during_the_rebuild_is_kept(
         assert kv.get_sync(key) == value, key
     assert len(kv_rows(path)) == 20_002 + int(writes) // 2 and intact(path)
     kv.close()
+
+
+def test_the_store_reads_a_herd_through_its_indexes(tmp_path: Path, codec: AesGcmCodec) -> None:
+    """Every statement the store runs on a herd (accounts sharing one alarm time, as an import or an onboarding
+    leaves them) finds its rows through an index and sorts nothing: a rowid table's index on ``alarm_at`` alone
+    orders ties by rowid, and paging the alarms in (alarm_at, key) order then sorted each page's ties (3.4x the
+    time for 100,000 tied alarms)."""
+    store = SQLiteStore(tmp_path / "s.db", codec)
+    with store.batch():
+        for i in range(300):
+            key = f"t:acme:u{i:04d}"
+            store.save_state(key, AccountState(key=key, client="acme", status=Status.ACTIVE,
+                                               refresh_token=SecretStr(f"rt-{i}")))
+            store.set_alarm(key, 1_900_000_000.0)
+    statements: list[str] = []
+    db = store._db()
+    db.set_trace_callback(statements.append)
+    assert len(list(store.alarm_rows(0.0, batch=50))) == 300
+    assert len(store.due_rows(1_900_000_001.0, 100)) == 100
+    store.count_due(1_900_000_001.0)
+    store.next_alarm_at(1_900_000_001.0)
+    store.interrupted()
+    store.summaries(limit=50, after="t:acme:u0100")
+    list(store.keys(batch=100))
+    due = store.lease_due(1_900_000_001.0, "me", 1_900_000_100.0, limit=20)
+    assert len(due) == 20
+    store.finish(due[0].key, "me", 1_900_003_600.0)
+    db.set_trace_callback(None)
+    checked = 0
+    for sql in statements:
+        if "accounts" not in sql or not sql.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE")):
+            continue
+        plan = " | ".join(str(row[3]) for row in db.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "TEMP B-TREE" not in plan, (sql, plan)
+        assert not any(step.strip().startswith("SCAN accounts") and "INDEX" not in step for step in plan.split("|")), \
+            (sql, plan)
+        checked += 1
+    assert checked >= 10
+    store.close()
