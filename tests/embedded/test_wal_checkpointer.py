@@ -90,8 +90,13 @@ def test_a_burst_after_a_quiet_spell_is_copied_as_it_comes(tmp_path: Path) -> No
     """The pace is learnt from past checkpoints, so after a trickle it is slow; a sudden burst must not wait for it
     (nor for the 5 s timer): the thread copies the burst as it comes. Two rules see to it (each pinned by the
     test after this one): the log growing past its longest yet, and written looks in a row after a quiet spell.
-    Here the first one acts; this test fails first without it (the thread copies none of the burst's ~18,000
-    pages, and the writer's own fallback checkpoint, on the event loop, has them all to copy)."""
+    This test fails first without both (the thread copies none of the burst's ~21,000 pages, and the writer's own
+    fallback checkpoint, on the event loop, has them all to copy).
+
+    The burst is written in 12 runs of 500 records with 10 ms between them (~0.3 s in all). Written in one loop
+    it took ~0.1 s, two of the thread's looks (every 50 ms), and whether the thread acted before the writer's
+    fallback did was luck: it copied 0 frames in 2 of 8 runs (and 3,238 in one on the earlier table layout),
+    and failed CI once with 2,799."""
     kv = SQLiteKV(tmp_path / "kv.db")
     cp = kv._checkpointer
     assert cp is not None
@@ -101,7 +106,9 @@ def test_a_burst_after_a_quiet_spell_is_copied_as_it_comes(tmp_path: Path) -> No
     assert wait_until(lambda: cp.stats.runs >= 2)
     time.sleep(1.5)  # a quiet spell
     before = cp.stats.frames
-    put_many(kv, 6000, 100)  # then a burst, as fast as this process writes
+    for chunk in range(12):  # then a burst: ~21,000 pages in ~0.3 s
+        put_many(kv, 500, 100 + 500 * chunk)
+        time.sleep(0.01)
     assert cp.stats.frames - before > 3 * TARGET_FRAMES, (before, cp.stats)
     kv.close()
 
