@@ -18,7 +18,7 @@ import pytest
 from freshtoken.cloudflare.fetch_http import FetchTokenHTTP
 from freshtoken.sandbox.server import SandboxServer
 
-from .harness import AbortSignal, Bridge, Workerd, fetch, node_available
+from .harness import AbortSignal, Bridge, Workerd, fetch, node_available, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "cloudflare-worker" / "src" / "entry.py"
@@ -85,6 +85,19 @@ class CF:
         raw = data["entries"].get("freshtoken:state")
         data["state"] = json.loads(raw) if raw else None
         return data
+
+    async def between_alarms(self, key: str = KEY, timeout: float = 10.0) -> dict[str, Any]:
+        """DO storage once the running alarm has set the next one. An alarm saves the state, writes KV, then
+        sets the next alarm, and while it runs ``getAlarm()`` is null ("If getAlarm is called while an alarm is
+        already running, it returns null unless setAlarm has also been called since the alarm handler started
+        running": https://developers.cloudflare.com/durable-objects/api/alarms/). A read that waited only for
+        the state or the KV record can land before that last step (CI failed so, twice, in two tests)."""
+
+        async def probe() -> dict[str, Any] | None:
+            stored = await self.storage(key)
+            return stored if stored["alarm"] is not None else None
+
+        return dict(await wait_for(probe, timeout=timeout, what="the next alarm set"))
 
     async def kv(self, key: str = KEY) -> dict[str, Any]:
         return await self.workerd.kv(key)

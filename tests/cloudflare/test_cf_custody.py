@@ -51,13 +51,15 @@ async def generation(cf: CF, n: int, timeout: float = 30.0) -> dict[str, Any]:
     return dict(await wait_for(probe, timeout=timeout, what=f"generation {n} in DO storage and KV"))
 
 
+
 async def test_restart_between_alarms_keeps_state_and_alarm_and_refreshes_exactly_once(
     endpoint: SlowTokenEndpoint, tmp_path: Path
 ) -> None:
     endpoint.app.lifetime = 20  # the next alarm half-way: 10 s after the first refresh
     async with running_cf(endpoint, {}, persist_dir=tmp_path / "miniflare") as cf:
         await cf.register()
-        first = await generation(cf, 1)
+        await generation(cf, 1)
+        first = await cf.between_alarms()
         state1, alarm1 = first["state"], first["alarm"]
         r0, r1 = state1["previous_refresh_token"], state1["refresh_token"]
         assert alarm1 == round(state1["next_refresh_at"] * 1000) and alarm1 > time.time() * 1000
@@ -80,8 +82,9 @@ async def test_restart_between_alarms_keeps_state_and_alarm_and_refreshes_exactl
         assert len(endpoint.exchanges) == requests_while_down  # nobody refreshed while workerd was down
         await cf.workerd.start()
         ready = time.time()
-        second = await generation(cf, 2)
+        await generation(cf, 2)
         await asyncio.sleep(1.0)  # anything extra would show up now
+        second = await cf.between_alarms()
 
         state2 = second["state"]
         assert state2["generation"] == 2 and state2["refresh_count"] == 2 and state2["status"] == "active"
@@ -125,8 +128,9 @@ async def test_restart_during_an_alarm_with_the_request_in_flight_refreshes_exac
         assert len(held) == 1 and held[0].ended == "dropped" and not held[0].committed
         await cf.workerd.start()
         ready = time.time()
-        second = await generation(cf, 2)
+        await generation(cf, 2)
         await asyncio.sleep(1.0)
+        second = await cf.between_alarms()
 
         state2 = second["state"]
         assert state2["generation"] == 2 and state2["refresh_count"] == 2 and state2["in_flight_since"] is None

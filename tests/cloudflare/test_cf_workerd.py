@@ -54,7 +54,7 @@ async def test_alarm_refreshes_writes_kv_with_ttl_and_sets_next_alarm_from_new_e
     # the provider was called exactly once, and the token in KV is the one it issued
     assert cf.sandbox.app.stats.refreshes == 1
     entry = await cf.kv()
-    stored = await cf.storage()
+    stored = await cf.between_alarms()  # (KV is written before the next alarm is set)
     state = stored["state"]
     assert state["status"] == "active" and state["generation"] == 1 and state["failures"] == 0
     assert record["access_token"] == state["access_token"]
