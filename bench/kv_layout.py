@@ -37,30 +37,27 @@ OLD = ("CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at R
 
 
 def fill(path: Path, n: int, token_bytes: int, old: bool) -> None:
+    """The table in the earlier layout (``old``) or as ``SQLiteKV`` creates it now, then ``n`` records written in a
+    shuffled key order (as accounts register), in one transaction."""
     if old:
         db = sqlite3.connect(path, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         for statement in OLD:
             db.execute(statement)
         db.close()
-    kv = SQLiteKV(path) if not old else None
+    else:
+        SQLiteKV(path).close()
     now = time.time()
     order = list(range(n))
     random.Random(n).shuffle(order)
-    if kv is not None:
-        db = kv._db()
-    else:
-        db = sqlite3.connect(path, isolation_level=None)
+    db = sqlite3.connect(path, isolation_level=None)
     db.execute("BEGIN")
     for i in order:
         db.execute("INSERT INTO kv(key, value, expires_at) VALUES (?, ?, ?)",
                    (key(i), record(i, token_bytes, now), now + 7200))
     db.execute("COMMIT")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    if kv is not None:
-        kv.close()
-    else:
-        db.close()
+    db.close()
 
 
 def bench(tmp: Path, n: int, token_bytes: int, reads: int, writes: int, rounds: int) -> dict[str, Any]:

@@ -51,7 +51,6 @@ async def generation(cf: CF, n: int, timeout: float = 30.0) -> dict[str, Any]:
     return dict(await wait_for(probe, timeout=timeout, what=f"generation {n} in DO storage and KV"))
 
 
-
 async def test_restart_between_alarms_keeps_state_and_alarm_and_refreshes_exactly_once(
     endpoint: SlowTokenEndpoint, tmp_path: Path
 ) -> None:

@@ -40,6 +40,11 @@ OLD_ACCOUNTS = (
 )
 
 
+def child_env() -> dict[str, str]:
+    """The environment of a child process that imports this checkout's freshtoken."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "sdk"), str(ROOT)])}
+
+
 def record(i: int, size: int = 800) -> str:
     return KVRecord(access_token=f"at-{i}-".ljust(size, "x"), expires_at=2_000_000_000, generation=1,
                     refreshed_at=1_900_000_000).dumps()
@@ -135,7 +140,7 @@ print("done")
 def test_kill_9_at_any_step_of_the_rebuild_loses_no_row(tmp_path: Path) -> None:
     path = tmp_path / "kv.db"
     before = old_kv_file(path, 3000)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "sdk"), str(ROOT)])}
+    env = child_env()
     kills = 0
     steps = 64
     while True:
@@ -274,7 +279,7 @@ def test_a_gateway_reading_in_another_process_sees_every_token_through_the_rebui
     path = tmp_path / "kv.db"
     n = 20_000
     old_kv_file(path, n)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "sdk"), str(ROOT)])}
+    env = child_env()
     gateway = subprocess.Popen([sys.executable, "-c", _GATEWAY, str(path), str(n), "4"], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert gateway.stdout is not None
@@ -348,7 +353,7 @@ def test_every_write_acknowledged_by_another_process_during_the_rebuild_is_kept(
     rebuilds the table: each write lands before the rebuild (and is copied) or after it (in the new table)."""
     path = tmp_path / "kv.db"
     old_kv_file(path, 20_000)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "sdk"), str(ROOT)])}
+    env = child_env()
     writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(path), "500", "3"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert writer.stdout is not None

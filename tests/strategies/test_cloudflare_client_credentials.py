@@ -38,7 +38,6 @@ async def test_client_credentials_in_a_durable_object_refresh_ahead_of_expiry(sa
         second = await wait_for(lambda: generation(2), timeout=30, what="a refresh ahead of expiry")
         assert second["access_token"] != first["access_token"] and second["scope"] == "edge"
         assert second["refreshed_at"] < first["expires_at"]  # the next token came before the last one expired
-
         stored = await cf.between_alarms(KEY, timeout=20)  # (the next alarm may be running: CI failed so once)
         state = stored["state"]
         assert state["strategy"] == "client_credentials" and state["refresh_token"] is None
