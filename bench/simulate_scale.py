@@ -9,6 +9,7 @@ The simulator runs the real refresher per event, so most of its cost per event i
 building and client authentication, response parsing, the KV record, the planner); see docs/capacity.md.
 ``--cohort N`` runs cohort mode (an approximation: one refresher per N identical accounts; rows say so);
 ``--serialise-state`` keeps each state serialised, as the simulator did before it held them as objects.
+``--workers N`` splits the hosts over N processes (the same report; rows give wall and CPU seconds).
 
 ``herd``: N accounts (default 100,000) onboarded at once with tokens issued at once, 200 ms, concurrency 32, lead
 600 s: once with every alarm at its deadline (before issue 17), once with the capacity planner; reports when the
@@ -17,6 +18,7 @@ backlog alert fired and when the first token lapsed (the issue's arithmetic: a h
 
     python -m bench.simulate_scale scale --accounts 20000 100000 --duration 3600
     python -m bench.simulate_scale scale --accounts 1000000 --hosts 16 --cohort 32   # a day, cohort mode
+    python -m bench.simulate_scale scale --accounts 1000000 --hosts 16 --cohort 32 --workers 2
     python -m bench.simulate_scale herd --accounts 100000
 """
 
@@ -32,7 +34,7 @@ from . import _common as c
 
 KEEP = ("accounts", "planner", "refreshes", "peak_demand_first_cycle", "peak_demand_after_first_cycle",
         "capacity_per_second", "lateness_p50", "lateness_p99", "lapsed_tokens", "first_lapse_at", "first_alert_at",
-        "alert_before_first_lapse", "wall_seconds", "wall_us_per_refresh")
+        "alert_before_first_lapse", "wall_seconds", "cpu_seconds", "workers", "wall_us_per_refresh")
 
 
 def scale(args: argparse.Namespace) -> dict[str, Any]:
@@ -40,7 +42,7 @@ def scale(args: argparse.Namespace) -> dict[str, Any]:
     for n in args.accounts:
         r = Simulation(Scenario(providers=[ProviderProfile(accounts=n, lifetime=3600, latency=0.2)],
                                 concurrency=args.concurrency, hosts=args.hosts, duration=args.duration,
-                                cohort=args.cohort),
+                                cohort=args.cohort, workers=args.workers),
                        serialise_state=args.serialise_state).run()
         per_refresh = r["wall_seconds"] / max(1, r["refreshes"] + n)
         r["wall_us_per_event"] = 1e6 * per_refresh
@@ -49,7 +51,8 @@ def scale(args: argparse.Namespace) -> dict[str, Any]:
             1, r["simulated_accounts"] * (1 + r["refreshes"] / max(1, n)))
         rows.append({k: r[k] for k in ("mode", "simulated_accounts", *KEEP, "wall_us_per_event",
                                        "wall_us_per_simulated_event", "projected_day_1m_seconds", "events")})
-        print(f"N={n} ({r['mode']}): {r['refreshes']} refreshes in {r['wall_seconds']:.1f}s wall "
+        print(f"N={n} ({r['mode']}, {r['workers']} worker(s)): {r['refreshes']} refreshes in "
+              f"{r['wall_seconds']:.1f}s wall, {r['cpu_seconds']:.1f}s CPU "
               f"({r['wall_us_per_event']:.0f} us per refresh or registration); a 1M-account day would take "
               f"~{r['projected_day_1m_seconds'] / 60:.0f} min", flush=True)
     return {"runs": rows}
@@ -76,6 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--hosts", type=int, default=1, help="scale: hosts sharing the accounts")
     p.add_argument("--cohort", type=int, default=1,
                    help="cohort mode (an approximation): each simulated account stands for this many identical ones")
+    p.add_argument("--workers", type=int, default=1, help="scale: processes to split the hosts over")
     p.add_argument("--serialise-state", action="store_true",
                    help="keep each account's state serialised (MemoryStorage), as before the simulator held objects")
     args = p.parse_args(argv)

@@ -32,7 +32,7 @@ def test_it_runs_the_real_refresher_rotation_and_persistence_order() -> None:
                               duration=3 * 3600))
     r = sim.run()
     assert r["outcomes"] == {"refreshed": 150}  # at 50, 100 and 150 minutes
-    provider = next(iter(sim.sim.values()))
+    provider = sim.hosts[0].sims["acme.sim.example"]
     assert provider.refreshes == 150 and r["reuse_detected"] == 0
     for i in range(50):  # the rotated refresh token is the one stored, as the real refresher persists it
         state = AccountState.load(sim.storages[f"t:acme:{i}"].raw or "", sim.storages[f"t:acme:{i}"]._codec)

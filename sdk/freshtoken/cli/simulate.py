@@ -71,6 +71,9 @@ def _outage(value: str) -> tuple[float, float]:
 @click.option("--cohort", type=click.IntRange(min=1), default=1, show_default=True,
               help="Cohort mode, an approximation for large fleets: each simulated account stands for this many "
               "identical accounts (one real refresher per cohort; the report says COHORTS). 1: every account.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes to split the hosts over (at most one per host): the same report, sooner on several "
+              "cores. Not with a --provider-rate-limit (every host's requests count against it).")
 @click.option("--scenario", "scenario_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               default=None, help="A JSON scenario (several providers): overrides the provider options above.")
 @json_option
@@ -78,7 +81,7 @@ def simulate(accounts: int, lifetime: str, latency: float, jitter: float, failur
              outages: tuple[str, ...], invalid_grant_rate: float, provider_rate_limit: float | None,
              rate_limit: float | None, concurrency: int, hosts: int, duration: str, onboarding: str,
              no_access_token: bool, planner: str, lead: str | None, kv_margin: float, cpu_per_refresh: float,
-             seed: int, cohort: int,
+             seed: int, cohort: int, workers: int,
              scenario_file: Path | None, as_json: bool) -> None:
     """Simulate a fleet in virtual time with the real refresher and scheduler: peak demand, lateness, tokens
     that would lapse, re-authorisation exposure, backlog alerts."""
@@ -99,7 +102,7 @@ def simulate(accounts: int, lifetime: str, latency: float, jitter: float, failur
             onboarding=_seconds(onboarding, "--onboarding"), with_access_token=not no_access_token,
             planner=planner == "capacity", kv_margin=kv_margin,
             lead=None if lead is None else _seconds(lead, "--lead"), seed=seed, cpu_per_refresh=cpu_per_refresh,
-            cohort=cohort,
+            cohort=cohort, workers=workers,
         )
         for k, v in extra.items():
             setattr(scenario, k, v)

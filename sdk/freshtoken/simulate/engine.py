@@ -62,21 +62,25 @@ class Engine:
                 "simulation must wait only through its clock"
             )
 
-    def run(self, until: float, *, on_tick: Callable[[float], None] | None = None) -> None:
-        """Process events in time order up to ``until``; ``on_tick(second)`` once per virtual second crossed that
-        has events."""
+    def run(self, until: float, *, on_tick: Callable[[int], None] | None = None) -> None:
+        """Process events in time order up to ``until``. ``on_tick(second)`` for every whole virtual second from the
+        first event's on, before the first event at or after it: what it sees is what every event before that
+        second left, whichever other events (of other hosts, in other processes) there are."""
         heap = self._heap
         clock = self.clock
         pop = heapq.heappop
-        last_tick: int | None = None
+        tick: int | None = None
         events = 0
         try:
             while heap and heap[0][0] <= until:
                 when, _, callback, args = pop(heap)
+                if on_tick is not None and (tick is None or when >= tick + 1):
+                    second = int(when)
+                    for s in range(second if tick is None else tick + 1, second + 1):
+                        clock.t = float(s)
+                        on_tick(s)
+                    tick = second
                 clock.t = when
-                if on_tick is not None and int(when) != last_tick:
-                    last_tick = int(when)
-                    on_tick(when)
                 events += 1
                 callback(*args)
         finally:

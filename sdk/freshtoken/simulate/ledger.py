@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from array import array
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..lead import refresh_at
@@ -46,6 +47,9 @@ class RecordingKV:
         #: when the refresh started (a slot took it) - the deadline (expiry - lead) of the token it replaced
         self.late: array[float] = array("d")
         self.lapsed = 0
+        #: Each term is a whole number of the clock's steps (2**-22 s between 2**30 and 2**31 s since the epoch:
+        #: virtual times), so the sum is exact, in any order, up to 2**31 s: a run split over processes adds it up
+        #: to the same figure.
         self.lapsed_seconds = 0.0
         self.first_lapse: float | None = None
         self.order_violations = 0
@@ -96,11 +100,58 @@ class RecordingKV:
         return sum(weights.get(key, 1) for key, (_, exp) in self.tokens.items() if exp is not None and exp <= now)
 
 
-def report(*, scenario: Any, kv: RecordingKV, outcomes: Counter[str], demand: Counter[int], start: float,
-           end: float, capacity: float, alerts: list[dict[str, Any]], providers: dict[str, Any],
-           wall_seconds: float, events: int, refreshes: int) -> dict[str, Any]:
+@dataclass
+class Tally:
+    """What a run measured over some hosts: a whole run's, or one process's share of the hosts
+    (``Scenario.workers``). Tallies of disjoint hosts add up (:meth:`add`) to the tally of all of them, the same
+    whichever way the hosts were split; :func:`report` turns one into the report."""
+
+    simulated_accounts: int = 0
+    refreshes: int = 0
+    events: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    #: virtual second -> requests the providers received in it
+    demand: Counter[int] = field(default_factory=Counter)
+    delay: array[float] = field(default_factory=lambda: array("d"))
+    late: array[float] = field(default_factory=lambda: array("d"))
+    lapsed: int = 0
+    lapsed_seconds: float = 0.0
+    first_lapse: float | None = None
+    order_violations: int = 0
+    expired_at_end: int = 0
+    reuse_detected: int = 0
+    rate_limited: int = 0
+    #: CPU seconds the simulation took (every process of it)
+    cpu_seconds: float = 0.0
+
+    def add(self, other: Tally) -> None:
+        """Add the tally of other hosts."""
+        self.simulated_accounts += other.simulated_accounts
+        self.refreshes += other.refreshes
+        self.events += other.events
+        self.outcomes.update(other.outcomes)
+        # one instant's alerts in host order, as one process ticking every host appends them
+        self.alerts = sorted(self.alerts + other.alerts, key=lambda a: (a["at"], a["host"]))
+        self.demand.update(other.demand)
+        self.delay.extend(other.delay)
+        self.late.extend(other.late)
+        self.lapsed += other.lapsed
+        self.lapsed_seconds += other.lapsed_seconds
+        if other.first_lapse is not None and (self.first_lapse is None or other.first_lapse < self.first_lapse):
+            self.first_lapse = other.first_lapse
+        self.order_violations += other.order_violations
+        self.expired_at_end += other.expired_at_end
+        self.reuse_detected += other.reuse_detected
+        self.rate_limited += other.rate_limited
+        self.cpu_seconds += other.cpu_seconds
+
+
+def report(*, scenario: Any, tally: Tally, start: float, end: float, capacity: float, wall_seconds: float,
+           workers: int) -> dict[str, Any]:
     """The simulation's figures, as a JSON-ready dict."""
     cycle = min(p.lifetime for p in scenario.providers)
+    demand, alerts, outcomes, refreshes = tally.demand, tally.alerts, tally.outcomes, tally.refreshes
     steady = [n for s, n in demand.items() if s >= start + cycle]
     first = [n for s, n in demand.items() if s < start + cycle]
     first_alert = alerts[0]["at"] - start if alerts else None
@@ -108,7 +159,7 @@ def report(*, scenario: Any, kv: RecordingKV, outcomes: Counter[str], demand: Co
     return {
         "accounts": sum(p.accounts for p in scenario.providers),
         "mode": "per-account" if cohort == 1 else f"COHORTS of {cohort} identical accounts (approximation)",
-        "simulated_accounts": len(kv.storages),
+        "simulated_accounts": tally.simulated_accounts,
         "hosts": scenario.hosts,
         "concurrency": scenario.concurrency,
         "planner": "capacity" if scenario.planner else "deadline",
@@ -119,26 +170,28 @@ def report(*, scenario: Any, kv: RecordingKV, outcomes: Counter[str], demand: Co
         "peak_demand_after_first_cycle": max(steady, default=0),
         "refreshes": refreshes,
         "outcomes": dict(sorted(outcomes.items())),
-        "delay_p50": percentile(kv.delay, 0.50),
-        "delay_p99": percentile(kv.delay, 0.99),
-        "lateness_p50": percentile(kv.late, 0.50),
-        "lateness_p99": percentile(kv.late, 0.99),
-        "lateness_max": max(kv.late, default=0.0),
-        "late_refreshes": sum(1 for x in kv.late if x > 0),
-        "lapsed_tokens": kv.lapsed,
-        "lapsed_token_seconds": kv.lapsed_seconds,
-        "first_lapse_at": None if kv.first_lapse is None else kv.first_lapse - start,
-        "expired_at_end": kv.expired_at(end),
+        "delay_p50": percentile(tally.delay, 0.50),
+        "delay_p99": percentile(tally.delay, 0.99),
+        "lateness_p50": percentile(tally.late, 0.50),
+        "lateness_p99": percentile(tally.late, 0.99),
+        "lateness_max": max(tally.late, default=0.0),
+        "late_refreshes": sum(1 for x in tally.late if x > 0),
+        "lapsed_tokens": tally.lapsed,
+        "lapsed_token_seconds": tally.lapsed_seconds,
+        "first_lapse_at": None if tally.first_lapse is None else tally.first_lapse - start,
+        "expired_at_end": tally.expired_at_end,
         "reauth_required": outcomes.get("reauth_required", 0),
-        "reuse_detected": sum(p.reuse_detected for p in providers.values()),
-        "rate_limited": sum(p.rate_limited for p in providers.values()),
-        "persistence_order_violations": kv.order_violations,
+        "reuse_detected": tally.reuse_detected,
+        "rate_limited": tally.rate_limited,
+        "persistence_order_violations": tally.order_violations,
         "backlog_alerts": alerts,
         "first_alert_at": first_alert,
-        "alert_before_first_lapse": None if kv.first_lapse is None else (
-            first_alert is not None and first_alert < kv.first_lapse - start),
+        "alert_before_first_lapse": None if tally.first_lapse is None else (
+            first_alert is not None and first_alert < tally.first_lapse - start),
         "wall_seconds": wall_seconds,
-        "events": events,
+        "cpu_seconds": tally.cpu_seconds,
+        "workers": workers,
+        "events": tally.events,
         "wall_us_per_refresh": 1e6 * wall_seconds / refreshes if refreshes else None,
     }
 

@@ -42,6 +42,10 @@ class Scenario:
     #: that many requests. Counts in the report are accounts; percentiles are over cohorts. At most
     #: ``concurrency``; no host-CPU model with it.
     cohort: int = 1
+    #: Processes to split the hosts over (at most one per host; 1: this process). Hosts share nothing but a
+    #: provider's ``rate_limit``, so the report is the same for any number of workers (only the wall time
+    #: changes); a scenario with a provider ``rate_limit`` runs in one process.
+    workers: int = 1
 
     def check(self) -> None:
         problems = []
@@ -66,6 +70,12 @@ class Scenario:
                 if rate is not None and rate < self.cohort:
                     problems.append(f"provider {p.name!r}: {what} ({rate:g}/s) is below the cohort ({self.cohort}): a "
                                     "cohort's requests would never fit in one second")
+        if self.workers < 1:
+            problems.append("workers must be at least 1")
+        limited = [p.name for p in self.providers if p.rate_limit is not None]
+        if self.workers > 1 and self.hosts > 1 and limited:
+            problems.append(f"workers must be 1 with a provider rate_limit ({', '.join(limited)}): every host's "
+                            "requests count against it, so the hosts cannot be simulated apart")
         names = [p.name for p in self.providers]
         if len(set(names)) != len(names):
             problems.append(f"provider names must differ ({', '.join(names)})")
