@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +26,7 @@ from typing import Any
 import pytest
 
 from freshtoken.simulate import ProviderProfile, Scenario, Simulation
+from freshtoken.simulate.engine import SimulationError
 
 FRESHTOKEN = str(Path(sys.executable).parent / "freshtoken")
 #: what depends on the run rather than on the scenario
@@ -133,3 +137,18 @@ def test_the_cli_splits_the_run() -> None:
     bad = subprocess.run([FRESHTOKEN, "simulate", "--hosts", "2", "--workers", "2",
                           "--provider-rate-limit", "5"], capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode != 0 and "workers must be 1 with a provider rate_limit" in bad.stderr
+
+
+class _DiesInAWorker(ProviderProfile):
+    """A profile that kills the worker process it is unpickled in (SIGKILL, as the OOM killer does)."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if multiprocessing.parent_process() is not None:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_worker_killed_mid_run_is_named_not_a_broken_pool() -> None:
+    scenario = Scenario(providers=[_DiesInAWorker(accounts=20)], hosts=2, workers=2, duration=3_600)
+    with pytest.raises(SimulationError, match=r"a worker process of the simulation \(2 workers\) died"):
+        Simulation(scenario).run()

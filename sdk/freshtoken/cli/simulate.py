@@ -86,6 +86,7 @@ def simulate(accounts: int, lifetime: str, latency: float, jitter: float, failur
     """Simulate a fleet in virtual time with the real refresher and scheduler: peak demand, lateness, tokens
     that would lapse, re-authorisation exposure, backlog alerts."""
     from ..simulate import ProviderProfile, Scenario, Simulation, table
+    from ..simulate.engine import SimulationError
 
     try:
         profiles = [ProviderProfile(
@@ -109,6 +110,8 @@ def simulate(accounts: int, lifetime: str, latency: float, jitter: float, failur
         result = Simulation(scenario).run()
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    except SimulationError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(result, indent=2) if as_json else table(result))
 
 

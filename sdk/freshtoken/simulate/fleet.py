@@ -29,6 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from ..alarm_planner import AlarmPlanner
@@ -44,7 +45,7 @@ from ..schedule import BacklogMonitor, CapacityPlanner, LatencyEstimate
 from ..storage import MemoryStorage
 from .clock import SimClock
 from .cohort import CohortPlanner, cohorts
-from .engine import Engine
+from .engine import Engine, SimulationError
 from .ledger import RecordingKV, Tally, report
 from .provider import SimHTTP, SimProvider
 from .scenario import Scenario
@@ -250,8 +251,14 @@ class Simulation:
         else:
             shares = [[h.index for h in self.hosts[w::workers]] for w in range(workers)]
             # spawn, not fork: a forked copy of a process with threads (a test runner, a host) can deadlock
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-                tallies = list(pool.map(_share, [(sc, self.serialise_state, share) for share in shares]))
+            try:
+                with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                    tallies = list(pool.map(_share, [(sc, self.serialise_state, share) for share in shares]))
+            except BrokenProcessPool:
+                raise SimulationError(
+                    f"a worker process of the simulation ({workers} workers) died before it reported: killed, or "
+                    "out of memory; with workers 1 the run stays in this process"
+                ) from None
             tally = tallies[0]
             for other in tallies[1:]:
                 tally.add(other)
