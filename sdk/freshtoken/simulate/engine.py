@@ -63,28 +63,31 @@ class Engine:
             )
 
     def run(self, until: float, *, on_tick: Callable[[int], None] | None = None) -> None:
-        """Process events in time order up to ``until``. ``on_tick(second)`` for every whole virtual second from the
-        first event's on, before the first event at or after it: what it sees is what every event before that
-        second left, whichever other events (of other hosts, in other processes) there are."""
+        """Process events in time order up to ``until``. ``on_tick(second)`` at the first whole virtual second after
+        each second that had events (and once after the last, if ``until`` has not passed): it sees what every
+        event before that second left. This is what a reading every second would see, for it changes only with
+        events, and the same whichever other events (of other hosts, in other processes) there are."""
         heap = self._heap
         clock = self.clock
         pop = heapq.heappop
-        tick: int | None = None
+        tick: int | None = None  # the second of the last events
         events = 0
         try:
             while heap and heap[0][0] <= until:
                 when, _, callback, args = pop(heap)
                 if on_tick is not None and (tick is None or when >= tick + 1):
-                    second = int(when)
-                    for s in range(second if tick is None else tick + 1, second + 1):
-                        clock.t = float(s)
-                        on_tick(s)
-                    tick = second
+                    if tick is not None:  # the seconds after it, up to this event's, would read the same
+                        clock.t = float(tick + 1)
+                        on_tick(tick + 1)
+                    tick = int(when)
                 clock.t = when
                 events += 1
                 callback(*args)
         finally:
             self.events += events
+        if on_tick is not None and tick is not None and tick + 1 <= until:
+            clock.t = float(tick + 1)
+            on_tick(tick + 1)
         clock.t = max(clock.t, until)
 
     def pending(self) -> int:

@@ -218,8 +218,9 @@ class Simulation:
                 self._fire(host, queued, at)
 
     def _tick(self, second: int) -> None:
-        """Each host reads its backlog once a virtual second (an idle host's reading changes nothing unless it was
-        alerting: it is skipped)."""
+        """Each host reads its backlog as it stands at ``second`` (the engine calls this at the first second after
+        events; a reading of an unchanged backlog repeats the last one, and an idle host's changes nothing unless
+        it was alerting: it is skipped)."""
         now = float(second)
         for host in self.hosts:
             due = host.running + host.queued
