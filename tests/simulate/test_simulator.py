@@ -9,6 +9,7 @@ import sys
 import types
 from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,6 +108,29 @@ def test_bad_scenarios_are_named() -> None:
         Simulation(Scenario(providers=[ProviderProfile(lifetime=0)]))
     with pytest.raises(ValueError, match="concurrency"):
         Simulation(Scenario(concurrency=0))
+
+
+@pytest.mark.parametrize("scenario,named", [
+    ({"hosts": "2"}, "scenario: hosts must be an integer, not str"),
+    ({"workers": 2.5, "hosts": 2}, "workers must be an integer, not float"),
+    ({"duration": "Infinity"}, "duration must be a finite number"),  # json.loads reads it: the run would never end
+    ({"planner": 1}, "planner must be true or false, not int"),
+    ({"lead": [600]}, "lead must be a number, not list"),
+    ({"providers": {"name": "acme"}}, "providers must be a list of objects"),
+    ({"providers": [{"accounts": "5"}]}, "provider 'acme': accounts must be an integer, not str"),
+    ({"providers": [{"latency": None}]}, "latency must be a number, not NoneType"),
+    ({"providers": [{"outages": [5]}]}, "outages must be a list of [start, end] pairs of numbers"),
+    ({"providers": [{"outages": [[1, "2h"]]}]}, "outages must be a list of [start, end] pairs of numbers"),
+    ({"providers": [{"rate_limit": "NaN"}]}, "rate_limit must be a finite number"),
+])
+def test_a_scenario_file_of_the_wrong_types_is_named_not_a_traceback(tmp_path: Path, scenario: dict[str, Any],
+                                                                     named: str) -> None:
+    text = json.dumps(scenario).replace('"Infinity"', "Infinity").replace('"NaN"', "NaN")
+    (tmp_path / "fleet.json").write_text(text)
+    out = subprocess.run([FRESHTOKEN, "simulate", "--scenario", str(tmp_path / "fleet.json"), "--duration", "1h"],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 2, out.stderr
+    assert named in out.stderr and "Traceback" not in out.stderr
 
 
 def test_the_cli_prints_json_and_names_bad_input() -> None:

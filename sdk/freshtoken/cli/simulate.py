@@ -130,6 +130,8 @@ def _load_scenario(path: Path) -> dict[str, Any]:
         raise ValueError(f"--scenario {path}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     out = dict(data)
     if "providers" in out:
+        if not isinstance(out["providers"], list):
+            raise ValueError(f"--scenario {path}: providers must be a list of objects")
         fields = set(ProviderProfile.__dataclass_fields__)
         providers = []
         for i, p in enumerate(out["providers"]):
@@ -137,7 +139,9 @@ def _load_scenario(path: Path) -> dict[str, Any]:
             if bad:
                 raise ValueError(f"--scenario {path}: providers[{i}]: unknown field(s) {', '.join(bad)}")
             p = dict(p)
-            p["outages"] = [tuple(o) for o in p.get("outages", [])]
+            outages = p.get("outages", [])
+            if isinstance(outages, list):  # else ProviderProfile.check names it
+                p["outages"] = [tuple(o) if isinstance(o, list) else o for o in outages]
             providers.append(ProviderProfile(**p))
         out["providers"] = providers
     return out

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 from ..errors import RetryableError
 from ..http import TokenHTTP, TokenResponse
 from .clock import SimClock
+from .fieldtypes import pairs_of_numbers, wrong_types
 
 
 @dataclass
@@ -44,7 +45,13 @@ class ProviderProfile:
     rotate: bool = True
 
     def check(self) -> None:
-        problems = []
+        problems = wrong_types(self, ints=("accounts",), strings=("name",), bools=("rotate",),
+                               numbers=("lifetime", "latency", "jitter", "failure_rate", "invalid_grant_rate"),
+                               optional_numbers=("rate_limit", "client_rate_limit"))
+        if not pairs_of_numbers(self.outages):
+            problems.append("outages must be a list of [start, end] pairs of numbers")
+        if problems:
+            raise ValueError(f"provider {self.name!r}: " + "; ".join(problems))
         if self.accounts < 0:
             problems.append("accounts must be 0 or more")
         if not self.lifetime > 0:

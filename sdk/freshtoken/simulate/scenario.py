@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .fieldtypes import wrong_types
 from .provider import ProviderProfile
 
 
@@ -48,7 +49,13 @@ class Scenario:
     workers: int = 1
 
     def check(self) -> None:
-        problems = []
+        problems = wrong_types(self, ints=("concurrency", "hosts", "seed", "cohort", "workers"),
+                               numbers=("duration", "onboarding", "kv_margin", "cpu_per_refresh", "backlog_threshold"),
+                               optional_numbers=("lead",), bools=("with_access_token", "planner"))
+        if not isinstance(self.providers, list) or not all(isinstance(p, ProviderProfile) for p in self.providers):
+            problems.append("providers must be a list of provider profiles")
+        if problems:
+            raise ValueError("scenario: " + "; ".join(problems))
         if not self.providers:
             problems.append("at least one provider is needed")
         if self.concurrency < 1 or self.hosts < 1:
