@@ -17,6 +17,7 @@ from ._common import ROOT
 
 BENCHMARKS = {
     "request_path": ([], ["--quick"]),
+    "reader": ([], ["--keys", "10000", "--quick"]),
     "throughput": ([], ["--accounts", "2000", "--rounds", "1"]),
     "scale": ([], ["--sizes", "10000,100000", "--window", "20"]),
     "distributed": ([], ["--accounts", "200", "--register-allowance", "30"]),
