@@ -46,8 +46,10 @@ async def test_slow_drip_endpoint_ends_the_refresh_at_the_deadline_as_retryable(
             status = await accounts.status(k)
             assert status["status"] == "retrying" and status["last_error_kind"] == "retryable"
             assert status["failures"] == 1 and status["infra_failures"] == 0  # the refresher's failure, not Temporal's
+            # the backoff (30-60 s) counts from the failure, which came at the deadline, DEADLINE s after the attempt
+            # began (the refresher's rule since 2026-12-02: a retry counts from the failure, not the alarm)
             delay = status["next_refresh_at"] - status["last_attempt_at"]
-            assert RETRY["min_delay"] - 0.01 <= delay <= RETRY["cap"] + 0.01
+            assert RETRY["min_delay"] + DEADLINE - 0.05 <= delay <= RETRY["cap"] + DEADLINE + 0.5
             assert status["alarm_at"] == pytest.approx(status["next_refresh_at"])
             print(f"\n[temporal slow drip] deadline {DEADLINE} s; connection closed by the worker after "
                   f"{drip[0].duration:.2f} s ({drip[0].dripped} bytes dripped)")
