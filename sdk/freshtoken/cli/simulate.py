@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -94,10 +93,6 @@ def simulate(accounts: int, lifetime: str, latency: float, jitter: float, failur
             jitter=jitter, failure_rate=failure_rate, outages=[_outage(o) for o in outages],
             invalid_grant_rate=invalid_grant_rate, rate_limit=provider_rate_limit, client_rate_limit=rate_limit,
         )]
-        extra: dict[str, Any] = {}
-        if scenario_file is not None:
-            extra = _load_scenario(scenario_file)
-            profiles = extra.pop("providers", profiles)
         scenario = Scenario(
             providers=profiles, concurrency=concurrency, hosts=hosts, duration=_seconds(duration, "--duration"),
             onboarding=_seconds(onboarding, "--onboarding"), with_access_token=not no_access_token,
@@ -105,43 +100,18 @@ def simulate(accounts: int, lifetime: str, latency: float, jitter: float, failur
             lead=None if lead is None else _seconds(lead, "--lead"), seed=seed, cpu_per_refresh=cpu_per_refresh,
             cohort=cohort, workers=workers,
         )
-        for k, v in extra.items():
-            setattr(scenario, k, v)
+        if scenario_file is not None:  # its fields over the options'
+            try:
+                text = scenario_file.read_text()
+            except OSError as exc:
+                raise ValueError(f"--scenario {scenario_file}: not readable ({exc.__class__.__name__})") from None
+            try:
+                scenario = Scenario.from_json(text, base=scenario)
+            except ValueError as exc:
+                raise ValueError(f"--scenario {scenario_file}: {exc}") from None
         result = Simulation(scenario).run()
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     except SimulationError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(result, indent=2) if as_json else table(result))
-
-
-def _load_scenario(path: Path) -> dict[str, Any]:
-    from ..simulate import ProviderProfile, Scenario
-
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"--scenario {path}: not readable JSON ({exc.__class__.__name__})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"--scenario {path}: the top level must be an object")
-    known = set(Scenario.__dataclass_fields__)
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"--scenario {path}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    out = dict(data)
-    if "providers" in out:
-        if not isinstance(out["providers"], list):
-            raise ValueError(f"--scenario {path}: providers must be a list of objects")
-        fields = set(ProviderProfile.__dataclass_fields__)
-        providers = []
-        for i, p in enumerate(out["providers"]):
-            bad = sorted(set(p) - fields) if isinstance(p, dict) else ["(not an object)"]
-            if bad:
-                raise ValueError(f"--scenario {path}: providers[{i}]: unknown field(s) {', '.join(bad)}")
-            p = dict(p)
-            outages = p.get("outages", [])
-            if isinstance(outages, list):  # else ProviderProfile.check names it
-                p["outages"] = [tuple(o) if isinstance(o, list) else o for o in outages]
-            providers.append(ProviderProfile(**p))
-        out["providers"] = providers
-    return out

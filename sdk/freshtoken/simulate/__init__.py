@@ -1,7 +1,6 @@
 """``freshtoken simulate``: a virtual-time simulation of a fleet that runs the real refresher and scheduler.
 
-* :mod:`.scenario` — what to simulate (providers, hosts, concurrency, planner on or off); :mod:`.fieldtypes`
-  checks its fields' types (a scenario may come from a JSON file);
+* :mod:`.scenario` — what to simulate (providers, hosts, concurrency, planner on or off), also from JSON;
 * :mod:`.provider` — simulated token endpoints behind the real ``TokenHTTP.send`` (latency, failures, outages,
   rate limits, rotation with reuse detection);
 * :mod:`.engine` and :mod:`.clock` — the discrete-event loop that steps the real coroutines in virtual time;

@@ -15,10 +15,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
+from pydantic import ConfigDict
+
 from ..errors import RetryableError
 from ..http import TokenHTTP, TokenResponse
 from .clock import SimClock
-from .fieldtypes import pairs_of_numbers, wrong_types
 
 
 @dataclass
@@ -44,14 +45,11 @@ class ProviderProfile:
     client_rate_limit: float | None = None
     rotate: bool = True
 
+    #: Read from JSON (``Scenario.from_json``): the types as annotated, no coercion, finite numbers only.
+    __pydantic_config__ = ConfigDict(strict=True, allow_inf_nan=False, extra="forbid")
+
     def check(self) -> None:
-        problems = wrong_types(self, ints=("accounts",), strings=("name",), bools=("rotate",),
-                               numbers=("lifetime", "latency", "jitter", "failure_rate", "invalid_grant_rate"),
-                               optional_numbers=("rate_limit", "client_rate_limit"))
-        if not pairs_of_numbers(self.outages):
-            problems.append("outages must be a list of [start, end] pairs of numbers")
-        if problems:
-            raise ValueError(f"provider {self.name!r}: " + "; ".join(problems))
+        problems = []
         if self.accounts < 0:
             problems.append("accounts must be 0 or more")
         if not self.lifetime > 0:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
-from .fieldtypes import wrong_types
+from pydantic import ConfigDict, TypeAdapter, ValidationError
+
 from .provider import ProviderProfile
 
 
@@ -48,14 +52,31 @@ class Scenario:
     #: changes); a scenario with a provider ``rate_limit`` runs in one process.
     workers: int = 1
 
+    #: Read from JSON (:meth:`from_json`): the types as annotated, no coercion, finite numbers only.
+    __pydantic_config__ = ConfigDict(strict=True, allow_inf_nan=False, extra="forbid")
+
+    @classmethod
+    def from_json(cls, text: str | bytes, *, base: Scenario | None = None) -> Scenario:
+        """The scenario a JSON object describes (a ``freshtoken simulate --scenario`` file); the fields it does not
+        give are ``base``'s (default: the defaults). pydantic checks every field against its annotation, strictly
+        (``"2"`` is no integer, ``Infinity`` no duration); a :class:`ValueError` names each field that is wrong."""
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"not readable JSON ({exc.__class__.__name__})") from None
+        if not isinstance(data, dict):
+            raise ValueError("the top level must be an object")
+        merged: dict[str, Any] = dataclasses.asdict(base or cls())
+        merged.update(data)
+        try:  # through JSON again: JSON's arrays are the tuples and objects the profiles (strict Python refuses them)
+            scenario = _ADAPTER.validate_json(json.dumps(merged))
+        except ValidationError as exc:
+            raise ValueError("; ".join(_problem(e) for e in exc.errors())) from None
+        scenario.check()
+        return scenario
+
     def check(self) -> None:
-        problems = wrong_types(self, ints=("concurrency", "hosts", "seed", "cohort", "workers"),
-                               numbers=("duration", "onboarding", "kv_margin", "cpu_per_refresh", "backlog_threshold"),
-                               optional_numbers=("lead",), bools=("with_access_token", "planner"))
-        if not isinstance(self.providers, list) or not all(isinstance(p, ProviderProfile) for p in self.providers):
-            problems.append("providers must be a list of provider profiles")
-        if problems:
-            raise ValueError("scenario: " + "; ".join(problems))
+        problems = []
         if not self.providers:
             problems.append("at least one provider is needed")
         if self.concurrency < 1 or self.hosts < 1:
@@ -90,3 +111,13 @@ class Scenario:
             raise ValueError("scenario: " + "; ".join(problems))
         for p in self.providers:
             p.check()
+
+
+_ADAPTER = TypeAdapter(Scenario)
+
+
+def _problem(error: Any) -> str:
+    """One field's problem, by its path (``providers.0.accounts``), without the value given."""
+    where = ".".join(str(part) for part in error["loc"]) or "scenario"
+    what = "unknown field" if error["type"] == "unexpected_keyword_argument" else error["msg"]
+    return f"{where}: {what}"
