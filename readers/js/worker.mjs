@@ -8,6 +8,9 @@
 // `Authorization: Bearer <GATEWAY_KEY>` (replaced by the account's token, so it never goes upstream); otherwise
 // 401 {"reason": "unauthenticated"}. Or OPEN_GATEWAY = "true" when something in front already decides (Cloudflare
 // Access, a service binding only). Neither: 500 {"reason": "gateway_not_configured"}.
+//
+// A path after the key that would climb out of UPSTREAM's base at an upstream that decodes before it routes
+// ("..%2f", "..%5c", ".." encoded twice, "..;"): 400 {"reason": "bad_path"}, before the token is read.
 import { judge } from "./reader.mjs";
 
 const encoder = new TextEncoder();
@@ -31,6 +34,23 @@ async function refusal(request, env) {
                        { status: 500 });
 }
 
+// A path climbs out of UPSTREAM's base when an upstream that decodes before it routes would find a ".." segment in
+// it. The URL parser here already resolved plain and %2e dot segments; what it passes as one segment is a "..%2f",
+// a "..%5c" (backslash), a ".." encoded twice or a "..;param" (a servlet container drops the parameter). So each
+// segment is decoded until nothing changes, split at "/" and "\\", and a piece that is ".." before any ";" is
+// refused. An encoded slash alone is a name ("group%2Fproject" at GitLab) and goes through as sent.
+function climbs(segments) {
+  for (const segment of segments) {
+    let text = segment, before;
+    do {
+      before = text;
+      text = text.replace(/%([0-9a-f]{2})/gi, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+    } while (text !== before);
+    if (text.split(/[\/\\]/).some((piece) => piece.split(";", 1)[0] === "..")) return true;
+  }
+  return false;
+}
+
 export default {
   async fetch(request, env) {
     const refused = await refusal(request, env);
@@ -38,6 +58,9 @@ export default {
     const url = new URL(request.url);
     const [, key, ...rest] = url.pathname.split("/");
     if (!key) return Response.json({ reason: "unknown", detail: "no account key in the path" }, { status: 404 });
+    if (climbs(rest)) {
+      return Response.json({ reason: "bad_path", detail: "the path climbs out of the upstream's base" }, { status: 400 });
+    }
     const account = decodeURIComponent(key);
     const reading = judge(await env.TOKENS.get((env.KV_PREFIX ?? "") + account),
                           { minRemaining: Number(env.MIN_REMAINING ?? 5) });

@@ -237,7 +237,8 @@ class Session:
     pending: dict[int, asyncio.Future[Any]] = field(default_factory=dict)
     seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     ops: list[dict[str, Any]] = field(default_factory=list)
-    #: How each operation settled in JS, in the order they settled: {"seq", "op", "ok", "name", "error"}.
+    #: How each operation settled in JS, in the order they settled: {"seq", "op", "ok", "name", "error", "at"}
+    #: ("at": when its answer reached Python, ``time.time()``).
     results: list[dict[str, Any]] = field(default_factory=list)
     #: The asyncio task running the Python handler of this event.
     task: asyncio.Future[None] | None = None
@@ -501,7 +502,7 @@ class Bridge:
             ok = bool(body.get("ok"))
             op = session.ops[seq - 1] if 0 < seq <= len(session.ops) else {}
             session.results.append({"seq": seq, "target": op.get("target"), "method": op.get("method"), "ok": ok,
-                                    "name": body.get("name"), "error": body.get("error")})
+                                    "name": body.get("name"), "error": body.get("error"), "at": time.time()})
             fut = session.pending.pop(seq, None)
             if fut is None or fut.done():  # the Python side stopped waiting (cancelled): the result is dropped
                 return {}

@@ -16,6 +16,7 @@ import pytest
 from tests.fixtures_servers.threaded import serving
 
 from . import toolchains
+from .climbing_paths import CLIMBING, PLAIN, resolved
 from .sdk_records import EXPECTED, MIN_REMAINING, put_in_redis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,8 +146,35 @@ def test_worker_gateway_sends_the_token_to_upstream_only(sdk_written: dict[str, 
     assert Elsewhere.seen == [] or all(auth is None for _, auth in Elsewhere.seen), Elsewhere.seen
     assert Upstream.seen, "nothing reached the upstream"
     for path, auth in Upstream.seen:
-        assert path.startswith("/base/"), path  # the prefix held
+        assert resolved(path).startswith("/base/"), path  # the prefix held, even where the upstream decodes
         assert auth == f"Bearer {token}"
+
+
+@pytest.mark.workerd
+def test_worker_gateway_refuses_a_path_that_climbs_out_of_the_upstream_base(sdk_written: dict[str, str]):
+    """A path whose dot segments are hidden by encoding (``..%2f``, ``%252e%252e``), a backslash or a ``;``
+    parameter passed the Worker as one segment, and took the token to ``/admin`` at an upstream that decodes
+    before it routes (tests/reader/climbing_paths.py). The Worker now answers 400 ``bad_path`` before it reads
+    the token, and sends nothing upstream; names with encoded slashes or dots (GitLab's ``group%2Fproject``)
+    still go through as sent."""
+    Upstream.seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    key = "t:generic:ok"
+    token = json.loads(sdk_written[key])["access_token"]
+    with serving(server), \
+            worker_gateway(sdk_written, f"http://127.0.0.1:{server.server_address[1]}/base") as url, \
+            httpx.Client(trust_env=False, timeout=30, headers=CALLER) as client:
+        refused = {}
+        for path in CLIMBING:
+            r = client.get(f"{url}/{key}{path}")
+            refused[path] = (r.status_code, r.json().get("reason"))
+        assert Upstream.seen == []
+        assert refused == {path: (400, "bad_path") for path in CLIMBING}
+        for path in PLAIN:
+            assert client.get(f"{url}/{key}{path}").status_code == 200, path
+    assert [path for path, _ in Upstream.seen] == [f"/base{path}" for path in PLAIN]
+    for path, auth in Upstream.seen:
+        assert resolved(path).startswith("/base/") and auth == f"Bearer {token}"
 
 
 @pytest.mark.workerd

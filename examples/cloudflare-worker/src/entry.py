@@ -7,7 +7,9 @@
   - ``/admin/accounts/{key}[/refresh]`` — the admin API (bearer ``FRESHTOKEN_ADMIN_TOKEN``), forwarded
     to the account's Durable Object;
   - ``GET /status/{key}`` — what the request path sees for an account (never the token itself);
-  - ``/proxy/{key}/{path}`` — calls ``UPSTREAM_BASE_URL/{path}`` with the account's access token.
+  - ``/proxy/{key}/{path}`` — calls ``UPSTREAM_BASE_URL/{path}`` with the account's access token; a path that
+    would climb out of the base at an upstream that decodes before it routes (``..%2f``, ``..;``) is refused
+    with 400 ``bad_path`` (``climbs_out``).
   The request path reads KV only: it never wakes a Durable Object and never refreshes. It serves only callers
   it was told of (``refuse_caller``): ``Authorization: Bearer <GATEWAY_KEY>`` (a secret), or anyone with
   ``OPEN_GATEWAY = "true"`` behind Cloudflare Access; neither, nobody. Keys are read under the refresher
@@ -22,6 +24,7 @@ from freshtoken.cloudflare import (
     RefresherObject,
     Response,
     WorkerEntrypoint,
+    climbs_out,
     forward_admin,
     json_response,
     refuse_caller,
@@ -61,6 +64,8 @@ class Default(WorkerEntrypoint):
         })
 
     async def proxy(self, request, key, rest):
+        if climbs_out(rest):  # "..%2f" and the like: refused before the token is read, nothing sent upstream
+            return json_response({"error": "bad_path", "detail": "the path climbs out of the upstream's base"}, 400)
         reading = await GatewayReader.from_env(self.env, "TOKENS").read(key)
         if reading.token is None:
             return json_response({"error": "token_unavailable", "reason": reading.reason.value, "key": key},

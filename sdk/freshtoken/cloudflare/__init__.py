@@ -15,7 +15,7 @@ from ._workers import IN_WORKERS, DurableObject, Response, WorkerEntrypoint, jso
 from .admin import forward as forward_admin
 from .durable_object import RefresherObject, clients_from_env
 from .fetch_http import FetchTokenHTTP
-from .gateway import GatewayReader, refuse_caller
+from .gateway import GatewayReader, climbs_out, refuse_caller
 from .storage import DurableObjectStorage
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "admin",
     "check_key",
     "clients_from_env",
+    "climbs_out",
     "forward_admin",
     "json_response",
     "refuse_caller",

@@ -7,6 +7,7 @@ token is :class:`~freshtoken.errors.TokenUnavailable` (answer 503 and alert; do 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..clock import Clock
@@ -42,6 +43,35 @@ def refuse_caller(request: Any, env: Any) -> Any | None:
         return None
     return json_response({"error": "gateway_not_configured", "detail": f"set {GATEWAY_KEY_VAR} or {OPEN_GATEWAY_VAR}"},
                          500)
+
+
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_SEPARATOR = re.compile(r"[/\\]")
+
+
+def _unescape(match: re.Match[str]) -> str:
+    return chr(int(match[1], 16))
+
+
+def climbs_out(path: str) -> bool:
+    """True when ``path`` (what a gateway forwards after ``UPSTREAM/``, as the caller sent it) would climb out of
+    the upstream's base at an upstream that decodes before it routes.
+
+    The runtime's URL parser resolved plain and ``%2e`` dot segments already; what it passes as one segment is a
+    ``..%2f``, a ``..%5c`` (backslash), a ``..`` encoded twice or a ``..;param`` (a servlet container drops the
+    parameter). Each segment is decoded until nothing changes and split at ``/`` and ``\\``; a piece that is
+    ``..`` before any ``;`` climbs. An encoded slash alone is a name (``group%2Fproject`` at GitLab) and does not.
+    The JavaScript Worker (readers/js/worker.mjs) applies the same rule.
+    """
+    for segment in path.split("/"):
+        while True:
+            decoded = _ESCAPE.sub(_unescape, segment)
+            if decoded == segment:
+                break
+            segment = decoded
+        if any(piece.split(";", 1)[0] == ".." for piece in _SEPARATOR.split(segment)):
+            return True
+    return False
 
 
 class GatewayReader:
