@@ -9,6 +9,11 @@
 // the request waiting for good. node-redis's own command timeout ends when the command is written, not when the
 // reply comes (tests/reader/test_stopped_redis.py). A late reply still pairs with its own GET (the client's queue
 // is in order), never with the next key's.
+//
+// A timed-out GET stays in node-redis's queue until its reply comes or the socket closes. So that a long stall
+// under heavy traffic cannot grow that queue without bound, at most maxWaiting reads (default 10,000) wait for a
+// reply at a time, timed out or not: one more fails at once with a QueueFullError and sends nothing
+// (tests/reader/test_stopped_redis.py). A gateway answers either error as the backend being down (503).
 import { createClient } from "redis";
 import { judge } from "../js/reader.mjs";
 
@@ -18,17 +23,28 @@ function timeoutError(ms) {
   return err;
 }
 
-export async function openReader(url, { prefix = "", minRemaining = 5, timeoutMs = 5000 } = {}) {
+function queueFullError(limit) {
+  const err = new Error(`redis: ${limit} reads already wait for a reply`);
+  err.name = "QueueFullError";
+  return err;
+}
+
+export async function openReader(url, { prefix = "", minRemaining = 5, timeoutMs = 5000, maxWaiting = 10000 } = {}) {
   const client = createClient({ url, socket: { connectTimeout: timeoutMs }, commandOptions: { timeout: timeoutMs } });
   client.on("error", () => {}); // a failing read rejects; no crash on a dropped connection
   await client.connect();
+  let waiting = 0; // GETs sent and not answered yet, timed out or not
+  const answered = () => { waiting -= 1; };
   return {
     client,
+    get waiting() { return waiting; },
     async read(key) {
-      const get = client.get(prefix + key);
+      if (waiting >= maxWaiting) throw queueFullError(maxWaiting);
+      const get = client.get(prefix + key); // (one that throws at once, a closed client, sent nothing: not counted)
+      waiting += 1;
+      get.then(answered, answered); // (also: settled after the deadline, nobody else waits for it any more)
       let timer;
       const deadline = new Promise((_, reject) => { timer = setTimeout(() => reject(timeoutError(timeoutMs)), timeoutMs); });
-      get.catch(() => {}); // settled after the deadline: nobody waits for it any more
       try {
         return judge(await Promise.race([get, deadline]), { minRemaining });
       } finally {

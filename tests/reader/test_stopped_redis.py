@@ -113,3 +113,68 @@ def test_node_reader_fails_the_read_after_its_deadline(own_redis: tuple[str, int
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+NODE_BURST = """
+import { openReader } from "%(reader)s";
+const reader = await openReader(process.argv[1], { timeoutMs: 1500, maxWaiting: 50 });
+const say = (o) => process.stdout.write(JSON.stringify(o) + "\\n");
+const burst = async (n) => {
+  const t0 = Date.now();
+  const settled = await Promise.all(Array.from({ length: n }, () => reader.read("k").then(
+    (r) => ({ reason: r.reason, ms: Date.now() - t0 }), (e) => ({ error: e.name, ms: Date.now() - t0 }))));
+  return settled;
+};
+say({ ready: (await reader.read("k")).reason });
+process.stdin.once("data", async () => {
+  say({ stalled: await burst(200) });
+  process.stdin.once("data", async () => {
+    say({ after: [...await burst(50), ...await burst(50)] });
+    await reader.close();
+  });
+});
+"""
+
+
+def test_node_reader_bounds_the_reads_waiting_on_a_stalled_redis(own_redis: tuple[str, int]):
+    """A stalled Redis (SIGSTOP) keeps every GET the Node reader sent in node-redis's queue until it answers or the
+    socket closes; each read fails at its deadline, but its command stays queued. Under a long stall with heavy
+    traffic that queue grew without bound (the last stop's "noticed, left alone"). With ``maxWaiting`` reads
+    already waiting, a new read now fails at once (``QueueFullError``, nothing sent) instead of joining them; once
+    the server answers, the waiting reads drain and reads go on. (The limit counts every read in flight, so it
+    is set far above what a gateway keeps in flight against a live Redis: 10,000 by default.)"""
+    node = toolchains.node()
+    toolchains.node_redis()
+    url, pid = own_redis
+    script = NODE_BURST % {"reader": (ROOT / "readers" / "node" / "reader.mjs").as_uri()}
+    proc = subprocess.Popen([node, "--input-type=module", "-e", script, url], cwd=ROOT / "readers" / "node",
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    watchdog = threading.Timer(40, proc.kill)
+    watchdog.start()
+    try:
+        assert json.loads(proc.stdout.readline()) == {"ready": "ok"}
+        os.kill(pid, signal.SIGSTOP)
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        stalled = json.loads(proc.stdout.readline())["stalled"]
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(0.3)  # the 50 late replies arrive and pair with their timed-out GETs
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        after = json.loads(proc.stdout.readline())["after"]
+    finally:
+        watchdog.cancel()
+        os.kill(pid, signal.SIGCONT)
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    kinds = [s.get("error", s.get("reason")) for s in stalled]
+    assert kinds.count("TimeoutError") == 50 and kinds.count("QueueFullError") == 150, kinds
+    assert all(s["ms"] < 1000 for s in stalled if s.get("error") == "QueueFullError")  # at once, not at the deadline
+    assert all(s["ms"] >= 1400 for s in stalled if s.get("error") == "TimeoutError")
+    # the count went back to 0: two bursts of 50 (the limit) are served whole
+    assert [s.get("reason") for s in after] == ["ok"] * 100
