@@ -61,7 +61,13 @@ export default {
     if (climbs(rest)) {
       return Response.json({ reason: "bad_path", detail: "the path climbs out of the upstream's base" }, { status: 400 });
     }
-    const account = decodeURIComponent(key);
+    let account;
+    try {
+      account = decodeURIComponent(key);
+    } catch { // "%ZZ", a lone "%", an encoded byte that is not UTF-8: no account is named so
+      return Response.json({ reason: "bad_path", detail: "the account key is not valid percent-encoding" },
+                           { status: 400 });
+    }
     const reading = judge(await env.TOKENS.get((env.KV_PREFIX ?? "") + account),
                           { minRemaining: Number(env.MIN_REMAINING ?? 5) });
     if (reading.reason !== "ok") {

@@ -4,11 +4,13 @@ workerd through miniflare reading Workers KV, and the Node reader (readers/node)
 from __future__ import annotations
 
 import contextlib
+import http.client
 import http.server
 import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -69,6 +71,22 @@ def worker_gateway(records: dict[str, str], upstream: str, **gateway: object) ->
             proc.kill()
             proc.wait(timeout=10)
             raise
+
+
+def raw_get(base: str, path: str, headers: dict[str, str]) -> tuple[int, dict[str, object]]:
+    """GET ``path`` exactly as written (no client-side encoding); (status, JSON body or {})."""
+    parts = urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    try:
+        return response.status, json.loads(body)
+    except ValueError:
+        return response.status, {}
 
 
 @pytest.mark.workerd
@@ -172,6 +190,11 @@ def test_worker_gateway_refuses_a_path_that_climbs_out_of_the_upstream_base(sdk_
         assert refused == {path: (400, "bad_path") for path in CLIMBING}
         for path in PLAIN:
             assert client.get(f"{url}/{key}{path}").status_code == 200, path
+        # a key that is not valid percent-encoding names no account: 400, not an exception in the Worker
+        # (sent as written: httpx would encode the lone "%")
+        for bad in ("t:generic:ok%", "t%ZZ", "t%E0%A4%A", "t%C3%28"):
+            status, answer = raw_get(url, f"/{bad}/v1/me", CALLER)
+            assert (status, answer.get("reason")) == (400, "bad_path"), (bad, status, answer)
     assert [path for path, _ in Upstream.seen] == [f"/base{path}" for path in PLAIN]
     for path, auth in Upstream.seen:
         assert resolved(path).startswith("/base/") and auth == f"Bearer {token}"
