@@ -313,6 +313,9 @@ class TokenHTTP:
         #: URLs this policy allowed (a check parses and classifies the host: ~10 % of a refresh's CPU); bounded,
         #: and forgotten when ``policy`` is replaced. A refused URL is never remembered: it is refused every time.
         self._allowed: tuple[EndpointPolicy, set[str]] = (self.policy, set())
+        #: url -> its parsed httpx.URL: parsing one costs more than the rest of building the request, and a
+        #: deployment posts to a handful of token endpoints (bounded like ``_allowed``)
+        self._urls: dict[str, httpx.URL] = {}
         self._own = client is None
         self._client = client
         self._transport = transport
@@ -391,8 +394,13 @@ class TokenHTTP:
                         "POST", url, headers=headers, content=body, timeout=httpx.Timeout(timeout)
                     ) as resp:
                         return await _read(resp)
+                parsed = self._urls.get(url)
+                if parsed is None:
+                    parsed = httpx.URL(url)
+                    if len(self._urls) < ALLOWED_URLS_KEPT:
+                        self._urls[url] = parsed
                 request = httpx.Request(
-                    "POST", url, headers=_merged(self._base_headers, headers), content=body,
+                    "POST", parsed, headers=_merged(self._base_headers, headers), content=body,
                     extensions={"timeout": httpx.Timeout(timeout).as_dict()},
                 )
                 resp = await self._direct.handle_async_request(request)

@@ -82,3 +82,22 @@ async def test_client_or_transport_not_both_and_only_an_own_client_is_closed() -
     client = own._http()
     await own.aclose()
     assert client.is_closed
+
+
+async def test_each_url_goes_to_its_own_endpoint_with_parsed_urls_kept_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A TokenHTTP keeps the parsed form of the URLs it posts to (parsing costs more than building the rest of
+    the request). Kept or not, each request goes to its own URL, with its own query, and the store is bounded."""
+    import freshtoken.http as http_module
+
+    monkeypatch.setattr(http_module, "ALLOWED_URLS_KEPT", 2)
+    seen: list[str] = []
+    http = TokenHTTP(transport=httpx.MockTransport(lambda r: seen.append(str(r.url)) or httpx.Response(200, json={})))
+    urls = ["https://a.example/token", "https://b.example/oauth/token?tenant=1", "https://b.example/oauth/token?tenant=2",
+            "https://a.example/token", "https://c.example/t"]
+    for url in urls * 2:
+        await http.send(TokenRequest(url=url, params={"refresh_token": "rt"}), CLIENT, timeout=5)
+    await http.aclose()
+    assert seen == urls * 2
+    assert list(http._urls) == urls[:2]
+    with pytest.raises(Misconfigured, match="token endpoint URL is invalid"):
+        await http.post("http://a.example:x/token", {}, b"", timeout=5)  # parsed here: still mapped
