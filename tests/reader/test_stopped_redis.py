@@ -9,6 +9,7 @@ next key's answer).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -75,37 +76,24 @@ await reader.close();
 """
 
 
-def test_node_reader_fails_the_read_after_its_deadline(own_redis: tuple[str, int]):
+@contextlib.contextmanager
+def node_driver(script: str, url: str, pid: int, *, watchdog: float) -> Iterator[subprocess.Popen[str]]:
+    """``script`` (with ``%(reader)s``: readers/node/reader.mjs) run by Node against ``url``, once it said it is
+    ready. A driver still running after ``watchdog`` seconds is killed (its stdout then ends); at the end the
+    redis-server (``pid``) is continued, whatever happened, and the driver stopped."""
     node = toolchains.node()
     toolchains.node_redis()
-    url, pid = own_redis
-    script = NODE_DRIVER % {"reader": (ROOT / "readers" / "node" / "reader.mjs").as_uri()}
-    proc = subprocess.Popen([node, "--input-type=module", "-e", script, url], cwd=ROOT / "readers" / "node",
+    source = script % {"reader": (ROOT / "readers" / "node" / "reader.mjs").as_uri()}
+    proc = subprocess.Popen([node, "--input-type=module", "-e", source, url], cwd=ROOT / "readers" / "node",
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdin is not None and proc.stdout is not None
-
-    def ask() -> dict[str, object]:
-        proc.stdin.write("read\n")  # type: ignore[union-attr]
-        proc.stdin.flush()  # type: ignore[union-attr]
-        line = proc.stdout.readline()  # type: ignore[union-attr]
-        assert line, "the read never ended (the driver was killed by the watchdog)"
-        return json.loads(line)  # type: ignore[no-any-return]
-
-    watchdog = threading.Timer(20, proc.kill)  # a read that never ends: the driver is killed, readline gives ""
-    watchdog.start()
+    timer = threading.Timer(watchdog, proc.kill)
+    timer.start()
     try:
         assert json.loads(proc.stdout.readline()) == {"ready": "ok"}
-        os.kill(pid, signal.SIGSTOP)
-        started = time.monotonic()
-        line = ask()  # before: no answer, ever (the watchdog ends the driver)
-        assert time.monotonic() - started < 5
-        answer = line
-        assert answer.get("error") == "TimeoutError", answer
-        os.kill(pid, signal.SIGCONT)
-        time.sleep(0.2)  # the late reply to the timed-out GET arrives and is paired with it
-        assert ask().get("reason") == "ok"
+        yield proc
     finally:
-        watchdog.cancel()
+        timer.cancel()
         os.kill(pid, signal.SIGCONT)
         proc.stdin.close()
         try:
@@ -113,6 +101,28 @@ def test_node_reader_fails_the_read_after_its_deadline(own_redis: tuple[str, int
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def test_node_reader_fails_the_read_after_its_deadline(own_redis: tuple[str, int]):
+    url, pid = own_redis
+    # a read that never ends: the driver is killed after 20 s, readline gives ""
+    with node_driver(NODE_DRIVER, url, pid, watchdog=20) as proc:
+
+        def ask() -> dict[str, object]:
+            proc.stdin.write("read\n")  # type: ignore[union-attr]
+            proc.stdin.flush()  # type: ignore[union-attr]
+            line = proc.stdout.readline()  # type: ignore[union-attr]
+            assert line, "the read never ended (the driver was killed by the watchdog)"
+            return json.loads(line)  # type: ignore[no-any-return]
+
+        os.kill(pid, signal.SIGSTOP)
+        started = time.monotonic()
+        answer = ask()  # before: no answer, ever (the watchdog ends the driver)
+        assert time.monotonic() - started < 5
+        assert answer.get("error") == "TimeoutError", answer
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(0.2)  # the late reply to the timed-out GET arrives and is paired with it
+        assert ask().get("reason") == "ok"
 
 
 NODE_BURST = """
@@ -143,17 +153,9 @@ def test_node_reader_bounds_the_reads_waiting_on_a_stalled_redis(own_redis: tupl
     already waiting, a new read now fails at once (``QueueFullError``, nothing sent) instead of joining them; once
     the server answers, the waiting reads drain and reads go on. (The limit counts every read in flight, so it
     is set far above what a gateway keeps in flight against a live Redis: 10,000 by default.)"""
-    node = toolchains.node()
-    toolchains.node_redis()
     url, pid = own_redis
-    script = NODE_BURST % {"reader": (ROOT / "readers" / "node" / "reader.mjs").as_uri()}
-    proc = subprocess.Popen([node, "--input-type=module", "-e", script, url], cwd=ROOT / "readers" / "node",
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert proc.stdin is not None and proc.stdout is not None
-    watchdog = threading.Timer(40, proc.kill)
-    watchdog.start()
-    try:
-        assert json.loads(proc.stdout.readline()) == {"ready": "ok"}
+    with node_driver(NODE_BURST, url, pid, watchdog=40) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
         os.kill(pid, signal.SIGSTOP)
         proc.stdin.write("go\n")
         proc.stdin.flush()
@@ -163,15 +165,6 @@ def test_node_reader_bounds_the_reads_waiting_on_a_stalled_redis(own_redis: tupl
         proc.stdin.write("go\n")
         proc.stdin.flush()
         after = json.loads(proc.stdout.readline())["after"]
-    finally:
-        watchdog.cancel()
-        os.kill(pid, signal.SIGCONT)
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
     kinds = [s.get("error", s.get("reason")) for s in stalled]
     assert kinds.count("TimeoutError") == 50 and kinds.count("QueueFullError") == 150, kinds
     assert all(s["ms"] < 1000 for s in stalled if s.get("error") == "QueueFullError")  # at once, not at the deadline
