@@ -39,13 +39,17 @@ async function refusal(request, env) {
 // a "..%5c" (backslash), a ".." encoded twice or a "..;param" (a servlet container drops the parameter). So each
 // segment is decoded until nothing changes, split at "/" and "\\", and a piece that is ".." before any ";" is
 // refused. An encoded slash alone is a name ("group%2Fproject" at GitLab) and goes through as sent.
+// At most 8 decodings: a segment still encoded after that is refused (no name is encoded eight times, and the bound
+// keeps a hostile path's cost linear).
 function climbs(segments) {
   for (const segment of segments) {
-    let text = segment, before;
-    do {
-      before = text;
-      text = text.replace(/%([0-9a-f]{2})/gi, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
-    } while (text !== before);
+    let text = segment, rounds = 0;
+    for (;;) {
+      const decoded = text.replace(/%([0-9a-f]{2})/gi, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+      if (decoded === text) break;
+      if (++rounds > 8) return true;
+      text = decoded;
+    }
     if (text.split(/[\/\\]/).some((piece) => piece.split(";", 1)[0] === "..")) return true;
   }
   return false;

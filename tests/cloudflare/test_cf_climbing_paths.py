@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from freshtoken.cloudflare import climbs_out
-from tests.reader.climbing_paths import CLIMBING, PLAIN, resolved
+from tests.reader.climbing_paths import CLIMBING, ENCODED_TOO_DEEP, PLAIN, resolved
 
 
 def forwarded(path: str) -> str:
@@ -20,6 +20,13 @@ def forwarded(path: str) -> str:
 def test_a_path_that_climbs_out_at_a_decoding_upstream_is_refused(path: str):
     assert not resolved("/base" + path).startswith("/base/")  # the case is what it claims to be
     assert climbs_out(forwarded(path))
+
+
+@pytest.mark.parametrize("path", ENCODED_TOO_DEEP)
+def test_a_segment_still_encoded_after_eight_decodings_is_refused(path: str):
+    assert climbs_out(forwarded(path))
+    # a hostile path of 16 KB nesting thousands of levels is refused after eight passes
+    assert climbs_out("%" + "25" * 8000 + "2e")
 
 
 @pytest.mark.parametrize("path", PLAIN)

@@ -45,6 +45,9 @@ def refuse_caller(request: Any, env: Any) -> Any | None:
                          500)
 
 
+#: How many times :func:`climbs_out` decodes a segment; one still encoded after that is refused (no name is encoded
+#: eight times, and the bound keeps a hostile path's cost linear).
+DECODINGS = 8
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 _SEPARATOR = re.compile(r"[/\\]")
 
@@ -59,16 +62,19 @@ def climbs_out(path: str) -> bool:
 
     The runtime's URL parser resolved plain and ``%2e`` dot segments already; what it passes as one segment is a
     ``..%2f``, a ``..%5c`` (backslash), a ``..`` encoded twice or a ``..;param`` (a servlet container drops the
-    parameter). Each segment is decoded until nothing changes and split at ``/`` and ``\\``; a piece that is
-    ``..`` before any ``;`` climbs. An encoded slash alone is a name (``group%2Fproject`` at GitLab) and does not.
-    The JavaScript Worker (readers/js/worker.mjs) applies the same rule.
+    parameter). Each segment is decoded until nothing changes (at most :data:`DECODINGS` times: one still encoded
+    after that climbs) and split at ``/`` and ``\\``; a piece that is ``..`` before any ``;`` climbs. An encoded
+    slash alone is a name (``group%2Fproject`` at GitLab) and does not. The JavaScript Worker
+    (readers/js/worker.mjs) applies the same rule.
     """
     for segment in path.split("/"):
-        while True:
+        for _ in range(DECODINGS + 1):
             decoded = _ESCAPE.sub(_unescape, segment)
             if decoded == segment:
                 break
             segment = decoded
+        else:
+            return True  # still encoded after DECODINGS rounds: no name is, and each round costs a pass
         if any(piece.split(";", 1)[0] == ".." for piece in _SEPARATOR.split(segment)):
             return True
     return False
