@@ -50,7 +50,7 @@ def rows() -> list[list[str]]:
         where = f"{_when(rd)}, `{rd['command']}`"
         by_reader: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for r in rd["rows"]:
-            if "parse cache" not in r["reader"]:  # a reference for hot keys, not a reader's default
+            if "parse cache" not in r["reader"]:  # the parse alone (cache off): a reference, not a reader's default
                 by_reader.setdefault((r["backend"], r["reader"]), []).append(r)
         for (backend, reader), runs in by_reader.items():
             runs.sort(key=lambda r: r["keys"])

@@ -26,9 +26,10 @@ __all__ = ["Reading", "Token", "TokenReader"]
 class TokenReader:
     """What a gateway calls on every request: one KV read and a clock check.
 
-    ``min_remaining`` (seconds) refuses a token that would expire in flight. ``cache_size`` > 0 keeps the
-    parsed record of up to that many keys with its raw text and skips the parse while the text is the same
-    (off by default: see :class:`freshtoken_reader.reader.Judge` for when it pays). The sync path, for a KV
+    ``min_remaining`` (seconds) refuses a token that would expire in flight. ``cache_size`` bounds the parse
+    cache (the parsed record of each key with its raw text, reused while the text is the same): ``None``, the
+    default, is automatic (it pauses itself when keys are read evenly from too large a set), ``0`` turns it
+    off, ``N`` keeps up to N keys: see :class:`freshtoken_reader.reader.Judge`. The sync path, for a KV
     with ``get_sync`` (SQLite, memory): ``reader.check(key, kv.get_sync(key))`` or
     ``reader.judge(key, kv.get_sync(key))``.
     """
@@ -39,7 +40,7 @@ class TokenReader:
         *,
         clock: Clock | None = None,
         min_remaining: float = 5.0,
-        cache_size: int = 0,
+        cache_size: int | None = None,
     ) -> None:
         self._kv = kv
         self._clock = clock or SystemClock()

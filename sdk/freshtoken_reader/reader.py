@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable
 from types import FunctionType
@@ -21,10 +22,14 @@ from typing import NamedTuple, TypeVar
 
 from .record import HTTP_STATUS, InvalidRecord, Reason, ReasonRecord, Token, _fast, parse
 
-__all__ = ["AsyncReader", "Judge", "Reader", "Reading", "Unavailable"]
+__all__ = ["AUTO_CACHE_KEYS", "CACHE_PAUSE", "AsyncReader", "Judge", "Reader", "Reading", "Unavailable"]
 
 #: Default refusal threshold: a token with less than this many seconds left is not handed out.
 MIN_REMAINING = 5.0
+#: The automatic parse cache's size (keys): a gateway serving up to this many accounts parses each record once.
+AUTO_CACHE_KEYS = 16_384
+#: How long (seconds) the automatic cache stays off after filling up, before it starts over.
+CACHE_PAUSE = 60.0
 
 _T = TypeVar("_T")
 _OK, _UNSUPPORTED = Reason.OK, Reason.UNSUPPORTED_VERSION  # (a module constant is cheaper than Reason.OK)
@@ -64,25 +69,46 @@ _UNKNOWN = Reading(Reason.UNKNOWN, None, "no record under the key")
 class Judge:
     """Turns a raw KV value into a :class:`Reading`.
 
-    ``cache_size`` > 0 keeps the reading of up to that many keys with their text, and reuses it while the text
-    read is the same (a record changes once per refresh; the clock check still runs on every read); when
-    full, the cache starts over. Off by default: a hit costs ~0.5 µs instead of a ~3 µs parse, but holding
-    thousands of parsed tokens makes every miss dearer (measured +5 µs per miss with 10,000 entries and
-    100,000 keys read evenly). Turn it on when a small set of hot keys takes most reads (e.g. 1,000).
+    It keeps the reading of each key it has parsed with the text it came from, and reuses it while the text
+    read is the same: a record changes once per refresh, so a key read more than once between refreshes is
+    parsed once (a hit is a dict lookup and a compare of the text; the clock check still runs on every read).
+    A changed text is parsed again; a key with no record any more is dropped from the cache.
+
+    ``cache_size`` (keys):
+
+    * ``None`` (the default): up to :data:`AUTO_CACHE_KEYS`. When that fills — keys read evenly from a larger
+      set, where a cache would miss more often than not and every miss would pay for an insert — the cache is
+      dropped and every read is parsed for :data:`CACHE_PAUSE` seconds of the reader's clock; then it starts
+      over. Memory: about 2 KB per key with 800-byte tokens (≈ 32 MB when full).
+    * ``0``: off; every read is parsed.
+    * ``N``: up to N keys, always on; when full, the cache starts over.
     """
 
-    def __init__(self, *, min_remaining: float = MIN_REMAINING, cache_size: int = 0) -> None:
+    def __init__(self, *, min_remaining: float = MIN_REMAINING, cache_size: int | None = None) -> None:
         if min_remaining < 0:
             raise ValueError("min_remaining must be 0 or more (seconds)")
-        if cache_size < 0:
-            raise ValueError("cache_size must be 0 or more")
+        if cache_size is not None and (type(cache_size) is not int or cache_size < 0):
+            raise ValueError("cache_size must be None (automatic), 0 (off) or a number of keys")
         self.min_remaining = float(min_remaining)
-        self.cache_size = cache_size
+        self.cache_size = AUTO_CACHE_KEYS if cache_size is None else cache_size
+        self._pause_when_full = cache_size is None
+        #: the cache is used while the clock reads at least this (math.inf: off; a time: paused until then)
+        self._cache_from = 0.0 if self.cache_size else math.inf
         #: key -> (text, the reading of that text before the clock check)
         self._cache: dict[str, tuple[str | bytes, Reading]] = {}
 
     def judge(self, key: str, text: str | bytes | None, now: float) -> Reading:
-        if type(text) is str and not self.cache_size:  # the common case, kept short: no cache, the fast parse
+        if now >= self._cache_from:
+            hit = self._cache.get(key)
+            reading = hit[1] if hit is not None and hit[0] == text else self._parse_and_keep(key, text, now)
+            token = reading[1]
+            if token is None:
+                return reading
+            expires_at = token.expires_at
+            if expires_at is None or expires_at - now >= self.min_remaining:
+                return reading
+            return self._expired(expires_at, now)
+        if type(text) is str:  # no cache (off or paused): the fast parse, kept short
             try:
                 token = _fast(text)
             except ValueError:
@@ -94,16 +120,7 @@ class Judge:
                 return self._expired(expires_at, now)
         if text is None:
             return _UNKNOWN
-        cache = self._cache
-        hit = cache.get(key) if self.cache_size else None
-        if hit is not None and hit[0] == text:
-            reading = hit[1]
-        else:
-            reading = _reading(text)
-            if self.cache_size and reading.reason is not _UNSUPPORTED:
-                if len(cache) >= self.cache_size and key not in cache:
-                    cache.clear()  # cheaper than evicting one by one: a miss costs one dict insert
-                cache[key] = (text, reading)
+        reading = _reading(text)
         token = reading.token
         if token is None:
             return reading
@@ -111,6 +128,24 @@ class Judge:
         if expires_at is None or expires_at - now >= self.min_remaining:
             return reading
         return self._expired(expires_at, now)
+
+    def _parse_and_keep(self, key: str, text: str | bytes | None, now: float) -> Reading:
+        """A cache miss: the reading of ``text``, kept for ``key`` (an unreadable record is not kept)."""
+        cache = self._cache
+        if text is None:
+            cache.pop(key, None)  # the account is gone: so is its token from this process
+            return _UNKNOWN
+        reading = _reading(text)
+        if reading.reason is _UNSUPPORTED:
+            cache.pop(key, None)
+            return reading
+        if len(cache) >= self.cache_size and key not in cache:
+            cache.clear()  # cheaper than evicting one by one
+            if self._pause_when_full:
+                self._cache_from = now + CACHE_PAUSE
+                return reading
+        cache[key] = (text, reading)
+        return reading
 
     def _expired(self, expires_at: int, now: float) -> Reading:
         if expires_at <= now:
@@ -154,7 +189,7 @@ class Reader:
         *,
         min_remaining: float = MIN_REMAINING,
         clock: Callable[[], float] = time.time,
-        cache_size: int = 0,
+        cache_size: int | None = None,
     ) -> None:
         self.source = source
         self.clock = clock
@@ -187,7 +222,7 @@ class AsyncReader:
         *,
         min_remaining: float = MIN_REMAINING,
         clock: Callable[[], float] = time.time,
-        cache_size: int = 0,
+        cache_size: int | None = None,
     ) -> None:
         self.source = source
         self.clock = clock

@@ -3,7 +3,8 @@
 * The judge's no-cache path (the record parsed in place, the clock checked) answers exactly what the full
   parse (``json.loads`` and every check) followed by the clock check answers, over generated records of every
   shape: v1 as the SDK writes it and reordered/spaced, v2 reasons, expired and nearly expired tokens, unknown
-  versions, damaged text. The cached judge answers the same, twice.
+  versions, damaged text. The cached judges (a fixed size, and the default automatic cache) answer the same,
+  twice.
 * The SQLite readers keep one cursor per thread between reads: every read still sees the last committed
   write (no read transaction, hence no old snapshot, survives a read), in each thread, and after ``close()``.
 Real SQLite files, real threads; time is given, not read.
@@ -91,9 +92,11 @@ records = tokens | rewritten() | reasons | others | damaged()
 def test_the_judge_answers_what_the_full_parse_answers(text: str, offset: int, min_remaining: float):
     now = _expires_at(text) + offset + 0.5  # around the token's expiry: ok, too little left, expired
     want_reason, want_token = reference(text, now, min_remaining)
-    plain = Judge(min_remaining=min_remaining)
+    plain = Judge(min_remaining=min_remaining, cache_size=0)
     cached = Judge(min_remaining=min_remaining, cache_size=8)
-    for reading in (plain.judge("k", text, now), cached.judge("k", text, now), cached.judge("k", text, now)):
+    auto = Judge(min_remaining=min_remaining)  # the default: the automatic cache
+    for reading in (plain.judge("k", text, now), cached.judge("k", text, now), cached.judge("k", text, now),
+                    auto.judge("k", text, now), auto.judge("k", text, now)):
         assert (reading.reason, reading.token) == (want_reason, want_token)
         assert reading.ok is (want_reason is Reason.OK)
         assert (reading.token is None) is (want_reason is not Reason.OK)

@@ -1,0 +1,150 @@
+"""The readers' parse cache never answers from a record that is no longer the one in KV.
+
+Every Python reader (the light ``Reader``, the SDK's ``TokenReader``) judges through
+:class:`freshtoken_reader.Judge`, which by default keeps each key's reading with the text it came from
+(``cache_size=None``: automatic). The adversary here is a KV whose records change under the reader: a refresh
+(a new token, same length), a revocation (a ``reauth_required`` record), a removal, a damaged record, the same
+text under another key, and a set of keys too large for the cache. After every read the answer must be what a
+reader with no cache answers for the same text at the same time; a token for a removed key must not stay in
+the process. Time is given, not read.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from freshtoken import KVRecord, ManualClock, TokenReader
+from freshtoken.kv import MemoryKV
+from freshtoken.record import reason_record
+from freshtoken_reader import Judge, Reader, Reason
+from freshtoken_reader.reader import AUTO_CACHE_KEYS, CACHE_PAUSE
+
+NOW = 1_800_000_000
+
+
+def token(at: str, generation: int = 1, expires_at: int = NOW + 3600) -> str:
+    # unchecked, as another writer (or a tampered file) could write it: tokens no header can carry among them
+    return KVRecord.model_construct(access_token=at, token_type="Bearer", expires_at=expires_at, scope=None,
+                                    generation=generation, refreshed_at=NOW, extras={}).dumps()
+
+
+REVOKED = reason_record("reauth_required", generation=2, since=NOW)
+
+
+def answer(judge: Judge, key: str, text: str | bytes | None, now: float) -> tuple[Reason, str | None]:
+    reading = judge.judge(key, text, now)
+    return reading.reason, None if reading.token is None else reading.token.access_token
+
+
+def test_a_key_read_again_with_the_same_text_is_parsed_once():
+    judge = Judge()
+    text = token("A" * 800)
+    first = judge.judge("k", text, NOW)
+    again = judge.judge("k", "".join(text), NOW + 1)  # an equal text read anew: another object, same content
+    assert first.ok and again is first
+
+
+def test_a_changed_record_is_read_as_it_now_is():
+    judge = Judge()
+    assert answer(judge, "k", token("A" * 800), NOW) == (Reason.OK, "A" * 800)
+    assert answer(judge, "k", token("B" * 800, 2), NOW) == (Reason.OK, "B" * 800)  # refreshed: same length
+    assert answer(judge, "k", REVOKED, NOW) == (Reason.REAUTH_REQUIRED, None)
+    assert answer(judge, "k", '{"v":1,"access_token":"C"', NOW) == (Reason.UNSUPPORTED_VERSION, None)
+    assert "k" not in judge._cache  # an unreadable record is not kept, nor the reading before it
+    assert answer(judge, "k", token("A" * 800), NOW) == (Reason.OK, "A" * 800)
+
+
+def test_a_removed_record_takes_its_token_out_of_the_process():
+    judge = Judge()
+    judge.judge("k", token("SECRET" * 100), NOW)
+    assert "k" in judge._cache
+    assert answer(judge, "k", None, NOW) == (Reason.UNKNOWN, None)
+    assert "k" not in judge._cache
+
+
+def test_the_clock_is_checked_on_every_read_of_a_kept_reading():
+    judge = Judge(min_remaining=30)
+    text = token("A", expires_at=NOW + 100)
+    assert answer(judge, "k", text, NOW) == (Reason.OK, "A")
+    assert answer(judge, "k", text, NOW + 75) == (Reason.EXPIRED, None)  # 25 s left: too little
+    assert answer(judge, "k", text, NOW + 100) == (Reason.EXPIRED, None)
+    assert answer(judge, "k", text, NOW) == (Reason.OK, "A")  # (a clock set back: the kept reading again)
+
+
+def test_a_full_automatic_cache_is_dropped_and_paused_then_starts_over():
+    """Keys read evenly from more than the cache holds: it fills, is emptied, and stays off for CACHE_PAUSE
+    seconds of the reader's clock (every read parsed, answers unchanged); then it keeps readings again."""
+    judge = Judge()
+    texts = [token(f"at-{i}") for i in range(AUTO_CACHE_KEYS + 1)]
+    for i, text in enumerate(texts[:-1]):
+        judge.judge(f"k{i}", text, NOW)
+    assert len(judge._cache) == AUTO_CACHE_KEYS
+    assert answer(judge, f"k{AUTO_CACHE_KEYS}", texts[-1], NOW) == (Reason.OK, f"at-{AUTO_CACHE_KEYS}")
+    assert judge._cache == {}  # dropped whole: the memory goes back at once
+    for i in (0, 7, AUTO_CACHE_KEYS):  # paused: answered, nothing kept
+        assert answer(judge, f"k{i}", texts[i], NOW + CACHE_PAUSE - 1) == (Reason.OK, f"at-{i}")
+    assert judge._cache == {}
+    assert answer(judge, "k7", texts[7], NOW + CACHE_PAUSE) == (Reason.OK, "at-7")
+    assert list(judge._cache) == ["k7"]  # the pause is over: keeping again
+
+
+def test_a_fixed_size_cache_starts_over_when_full_and_never_pauses():
+    judge = Judge(cache_size=2)
+    for i in range(5):
+        judge.judge(f"k{i}", token(f"at-{i}"), NOW)
+    assert list(judge._cache) == ["k4"]  # emptied at the third key and at the fifth
+    assert answer(judge, "k5", token("at-5"), NOW) == (Reason.OK, "at-5")
+    assert list(judge._cache) == ["k4", "k5"]
+
+
+def test_cache_size_zero_keeps_nothing_and_a_bad_size_is_refused():
+    judge = Judge(cache_size=0)
+    for _ in range(3):
+        assert answer(judge, "k", token("A"), NOW) == (Reason.OK, "A")
+    assert judge._cache == {}
+    for bad in (-1, 1.5, True, "16"):
+        with pytest.raises(ValueError, match="cache_size"):
+            Judge(cache_size=bad)  # type: ignore[arg-type]
+
+
+# -- an adversarial sequence: keys whose records change under a small cache ------------------------------------
+KEYS = ["a", "b", "c", "d"]
+TEXTS = [token("A" * 40), token("B" * 40, 2), token("A" * 40, expires_at=NOW + 20), REVOKED, None,
+         token("A" * 40).encode(), b"\xff\xfe", '{"v":9}', token("A\x01" * 20), token("a" * 39 + "\x7f")]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(KEYS), st.sampled_from(TEXTS), st.integers(0, 3 * int(CACHE_PAUSE))),
+                max_size=60),
+       st.sampled_from([None, 0, 1, 3]))
+def test_after_any_sequence_of_changes_the_cache_answers_what_no_cache_answers(
+        steps: list[tuple[str, str | bytes | None, int]], cache_size: int | None):
+    judge = Judge(min_remaining=5, cache_size=cache_size)
+    if cache_size is None:
+        judge.cache_size = 3  # the automatic cache, small enough to fill and pause within the sequence
+    plain = Judge(min_remaining=5, cache_size=0)
+    now = NOW
+    for key, text, tick in steps:
+        now += tick
+        assert answer(judge, key, text, now) == answer(plain, key, text, now), (key, text, now)
+        assert len(judge._cache) <= 3
+
+
+# -- both readers use it by default ----------------------------------------------------------------------------
+def test_the_light_reader_and_the_token_reader_keep_readings_by_default():
+    store = {"k": token("A" * 800)}
+    light = Reader(store.get, clock=lambda: NOW)
+    assert light.read("k") is light.read("k")
+    store["k"] = REVOKED
+    assert light.read("k").reason is Reason.REAUTH_REQUIRED
+    del store["k"]
+    assert light.read("k").reason is Reason.UNKNOWN and light.judge._cache == {}
+
+    clock = ManualClock(NOW)
+    kv = MemoryKV(clock=clock)
+    sdk = TokenReader(kv, clock=clock)
+    kv._data["k"] = (token("A" * 800), None)
+    assert sdk.judge("k", kv.get_sync("k")) is sdk.judge("k", kv.get_sync("k"))
+    assert sdk._cache  # kept
