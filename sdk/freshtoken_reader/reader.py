@@ -22,7 +22,8 @@ from typing import NamedTuple, TypeVar
 
 from .record import HTTP_STATUS, InvalidRecord, Reason, ReasonRecord, Token, _fast, parse
 
-__all__ = ["AUTO_CACHE_KEYS", "CACHE_PAUSE", "AsyncReader", "Judge", "Reader", "Reading", "Unavailable"]
+__all__ = ["AUTO_CACHE_KEYS", "CACHE_PAUSE", "CACHE_TEXT_BYTES", "AsyncReader", "Judge", "Reader", "Reading",
+           "Unavailable"]
 
 #: Default refusal threshold: a token with less than this many seconds left is not handed out.
 MIN_REMAINING = 5.0
@@ -30,6 +31,9 @@ MIN_REMAINING = 5.0
 AUTO_CACHE_KEYS = 16_384
 #: How long (seconds) the automatic cache stays off after filling up, before it starts over.
 CACHE_PAUSE = 60.0
+#: The most record text (characters) any parse cache keeps: huge tokens fill it by size before they fill it by
+#: count (the token's own copy and the objects come on top, about as much again).
+CACHE_TEXT_BYTES = 32 * 1024 * 1024
 
 _T = TypeVar("_T")
 _OK, _UNSUPPORTED = Reason.OK, Reason.UNSUPPORTED_VERSION  # (a module constant is cheaper than Reason.OK)
@@ -79,9 +83,12 @@ class Judge:
     * ``None`` (the default): up to :data:`AUTO_CACHE_KEYS`. When that fills — keys read evenly from a larger
       set, where a cache would miss more often than not and every miss would pay for an insert — the cache is
       dropped and every read is parsed for :data:`CACHE_PAUSE` seconds of the reader's clock; then it starts
-      over. Memory: about 2 KB per key with 800-byte tokens (≈ 32 MB when full).
+      over. Memory: about 2.3 KB per key with 800-byte tokens (≈ 37 MB when full).
     * ``0``: off; every read is parsed.
     * ``N``: up to N keys, always on; when full, the cache starts over.
+
+    Whatever the size, the cache keeps at most :data:`CACHE_TEXT_BYTES` of record text: a cache that reaches it
+    is full (huge tokens fill it by size, not by count).
     """
 
     def __init__(self, *, min_remaining: float = MIN_REMAINING, cache_size: int | None = None) -> None:
@@ -96,6 +103,7 @@ class Judge:
         self._cache_from = 0.0 if self.cache_size else math.inf
         #: key -> (text, the reading of that text before the clock check)
         self._cache: dict[str, tuple[str | bytes, Reading]] = {}
+        self._text_bytes = 0  # the length of the texts kept (bounded by CACHE_TEXT_BYTES)
 
     def judge(self, key: str, text: str | bytes | None, now: float) -> Reading:
         if now >= self._cache_from:
@@ -133,19 +141,27 @@ class Judge:
         """A cache miss: the reading of ``text``, kept for ``key`` (an unreadable record is not kept)."""
         cache = self._cache
         if text is None:
-            cache.pop(key, None)  # the account is gone: so is its token from this process
+            self._drop(key)  # the account is gone: so is its token from this process
             return _UNKNOWN
         reading = _reading(text)
         if reading.reason is _UNSUPPORTED:
-            cache.pop(key, None)
+            self._drop(key)
             return reading
-        if len(cache) >= self.cache_size and key not in cache:
+        self._drop(key)
+        if len(cache) >= self.cache_size or self._text_bytes + len(text) > CACHE_TEXT_BYTES:
             cache.clear()  # cheaper than evicting one by one
+            self._text_bytes = 0
             if self._pause_when_full:
                 self._cache_from = now + CACHE_PAUSE
                 return reading
         cache[key] = (text, reading)
+        self._text_bytes += len(text)
         return reading
+
+    def _drop(self, key: str) -> None:
+        kept = self._cache.pop(key, None)
+        if kept is not None:
+            self._text_bytes -= len(kept[0])
 
     def _expired(self, expires_at: int, now: float) -> Reading:
         if expires_at <= now:

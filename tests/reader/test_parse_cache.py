@@ -130,6 +130,7 @@ def test_after_any_sequence_of_changes_the_cache_answers_what_no_cache_answers(
         now += tick
         assert answer(judge, key, text, now) == answer(plain, key, text, now), (key, text, now)
         assert len(judge._cache) <= 3
+        assert judge._text_bytes == sum(len(t) for t, _ in judge._cache.values())  # the budget's accounting
 
 
 # -- both readers use it by default ----------------------------------------------------------------------------
@@ -148,3 +149,21 @@ def test_the_light_reader_and_the_token_reader_keep_readings_by_default():
     kv._data["k"] = (token("A" * 800), None)
     assert sdk.judge("k", kv.get_sync("k")) is sdk.judge("k", kv.get_sync("k"))
     assert sdk._cache  # kept
+
+
+def test_large_records_cannot_grow_the_cache_past_its_byte_budget():
+    """An endpoint that hands out huge access tokens (the SDK reads up to 256 KB of a token response) fills a
+    gateway's cache by bytes long before it fills by keys: the cache keeps at most CACHE_TEXT_BYTES of record
+    text (the token's own copy and the objects come on top, about as much again), then behaves as when full."""
+    from freshtoken_reader.reader import CACHE_TEXT_BYTES
+
+    huge = [token(f"{i}-".ljust(200_000, "x")) for i in range(CACHE_TEXT_BYTES // 200_000 + 20)]
+    for mode in (None, 50_000):
+        judge = Judge(cache_size=mode)
+        for i, text in enumerate(huge):
+            assert answer(judge, f"k{i}", text, NOW)[0] is Reason.OK
+            assert sum(len(t) for t, _ in judge._cache.values()) <= CACHE_TEXT_BYTES
+        if mode is None:
+            assert judge._cache == {} and judge._cache_from == NOW + CACHE_PAUSE  # paused as when full
+        else:
+            assert 0 < len(judge._cache) < CACHE_TEXT_BYTES // 200_000 + 1
