@@ -167,3 +167,55 @@ def test_large_records_cannot_grow_the_cache_past_its_byte_budget():
             assert judge._cache == {} and judge._cache_from == NOW + CACHE_PAUSE  # paused as when full
         else:
             assert 0 < len(judge._cache) < CACHE_TEXT_BYTES // 200_000 + 1
+
+
+def test_threads_sharing_one_reader_each_see_the_record_as_committed(tmp_path):
+    """Four threads read four keys through one reader (one cache, two keys: emptied all the time) from a real
+    SQLite KV while a writer refreshes, revokes and removes between phases: after each phase's commit, every read
+    in every thread answers that phase's record — none an earlier one that another thread had kept."""
+    import threading
+
+    from freshtoken.embedded import SQLiteKV
+    from freshtoken_reader import SQLiteSource
+
+    path = tmp_path / "kv.db"
+    writer = SQLiteKV(path)
+    keys = [f"t:p:{k}" for k in "abcd"]
+    phases: list[dict[str, str | None]] = [
+        {k: token(f"{k}-1") for k in keys},
+        {k: token(f"{k}-2", 2) for k in keys},  # refreshed (same length)
+        {keys[0]: REVOKED, keys[1]: None, keys[2]: token("c-3", 3), keys[3]: token("d-2", 2)},
+        {keys[0]: token("a-4", 4), keys[1]: token("b-4", 4), keys[2]: None, keys[3]: REVOKED},
+    ]
+    reader = Reader(SQLiteSource(path), clock=lambda: NOW, cache_size=2)
+    barrier = threading.Barrier(5)
+    wrong: list[str] = []
+
+    def want(text: str | None) -> tuple[Reason, str | None]:
+        return answer(Judge(cache_size=0), "x", text, NOW)
+
+    def read_all(t: int) -> None:
+        for p, phase in enumerate(phases):
+            barrier.wait()  # the writer has committed this phase
+            for n in range(300):
+                k = keys[(n + t) % 4]
+                got = reader.read(k)
+                if (got.reason, None if got.token is None else got.token.access_token) != want(phase[k]):
+                    wrong.append(f"phase {p}, thread {t}, {k}: {got.reason.value}")
+            barrier.wait()  # every thread done before the next write
+
+    threads = [threading.Thread(target=read_all, args=(t,)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for phase in phases:
+        for k, text in phase.items():
+            if text is None:
+                writer._db().execute("DELETE FROM kv WHERE key = ?", (k,))
+            else:
+                writer.put_sync(k, text, 7200)
+        barrier.wait()
+        barrier.wait()
+    for th in threads:
+        th.join(timeout=60)
+    writer.close()
+    assert wrong == []
