@@ -90,6 +90,34 @@ def test_a_full_automatic_cache_is_dropped_and_paused_then_starts_over():
     assert list(judge._cache) == ["k7"]  # the pause is over: keeping again
 
 
+def test_a_full_cache_is_released_a_few_entries_per_miss_never_on_one_read():
+    """Freeing a full cache in one go took the read that filled it 9-16 ms (16,384 entries of 800-byte tokens):
+    a latency spike on the request path once a minute for a fleet larger than the cache. It is set aside
+    instead, and each later miss releases at most DRAIN_PER_MISS entries; a removed key's token goes at once."""
+    from freshtoken_reader.reader import DRAIN_PER_MISS
+
+    judge = Judge()
+    texts = [token(f"at-{i}") for i in range(AUTO_CACHE_KEYS + 1)]
+    for i, text in enumerate(texts[:-1]):
+        judge.judge(f"k{i}", text, NOW)
+    judge.judge("filler", texts[-1], NOW)
+    assert judge._cache == {} and len(judge._retired) == AUTO_CACHE_KEYS  # nothing freed on the filling read
+    for i in range(100):  # paused: the reads do no cache work at all
+        judge.judge(f"k{i}", texts[i], NOW + 1)
+    assert len(judge._retired) == AUTO_CACHE_KEYS
+    assert answer(judge, "k5", None, NOW + 2) == (Reason.UNKNOWN, None)  # removed: its token goes now
+    assert "k5" not in judge._retired and len(judge._retired) == AUTO_CACHE_KEYS - 1
+    left = len(judge._retired)
+    later = NOW + CACHE_PAUSE
+    for i in range(6, AUTO_CACHE_KEYS + 1):  # misses after the pause: each releases a few
+        judge.judge(f"k{i}", texts[i], later)
+        assert left - DRAIN_PER_MISS - 1 <= len(judge._retired) <= left  # (+1: the key's own old entry)
+        left = len(judge._retired)
+        if not left:
+            break
+    assert judge._retired == {} and len(judge._cache) <= AUTO_CACHE_KEYS // DRAIN_PER_MISS + 1
+
+
 def test_a_fixed_size_cache_starts_over_when_full_and_never_pauses():
     judge = Judge(cache_size=2)
     for i in range(5):
@@ -163,6 +191,7 @@ def test_large_records_cannot_grow_the_cache_past_its_byte_budget():
         for i, text in enumerate(huge):
             assert answer(judge, f"k{i}", text, NOW)[0] is Reason.OK
             assert sum(len(t) for t, _ in judge._cache.values()) <= CACHE_TEXT_BYTES
+            assert sum(len(t) for t, _ in judge._retired.values()) <= CACHE_TEXT_BYTES  # (set aside: draining)
         if mode is None:
             assert judge._cache == {} and judge._cache_from == NOW + CACHE_PAUSE  # paused as when full
         else:
