@@ -261,3 +261,16 @@ async def test_the_async_reader_awaits_a_get_that_a_subclass_overrides(tmp_path:
         await TokenReader(refusing).read("t:p:a")
     with pytest.raises(ConnectionError):
         await TokenReader(refusing).get("t:p:a")
+
+
+def test_sqlite_kv_reads_the_ttl_against_its_clock_even_one_set_later(tmp_path: Path):
+    """``SQLiteKV.get_sync`` binds its clock's ``now`` once (``time.time`` itself for the system clock): a clock
+    assigned afterwards is still the one the row's TTL is checked against."""
+    kv = SQLiteKV(tmp_path / "kv.db", clock=ManualClock(NOW))
+    kv.put_sync("k", token("AT", 1), 60)
+    assert kv.get_sync("k") is not None
+    kv.clock = ManualClock(NOW + 61)
+    assert kv.get_sync("k") is None  # the row's TTL has passed on the new clock
+    kv.clock = ManualClock(NOW)
+    assert kv.get_sync("k") is not None
+    kv.close()
