@@ -114,29 +114,23 @@ class Judge:
         if now >= self._cache_from:
             hit = self._cache.get(key)
             reading = hit[1] if hit is not None and hit[0] == text else self._parse_and_keep(key, text, now)
-            token = reading[1]
-            if token is None:
-                return reading
-            expires_at = token.expires_at
-            if expires_at is None or expires_at - now >= self.min_remaining:
-                return reading
-            return self._expired(expires_at, now)
-        if type(text) is str:  # no cache (off or paused): the fast parse, kept short
-            try:
-                token = _fast(text)
-            except ValueError:
-                token = None  # _reading() says what is wrong
-            if token is not None:
-                expires_at = token.expires_at
-                if expires_at is None or expires_at - now >= self.min_remaining:
-                    return _new(Reading, (_OK, token, ""))
-                return self._expired(expires_at, now)
-        if text is None:
-            if self._retired:  # paused with a full cache set aside: a removed account's token goes now
-                self._retired.pop(key, None)
-            return _UNKNOWN
-        reading = _reading(text)
-        token = reading.token
+        else:
+            if type(text) is str:  # no cache (off or paused): the fast parse, kept short
+                try:
+                    fast = _fast(text)
+                except ValueError:
+                    fast = None  # _reading() says what is wrong
+                if fast is not None:
+                    expires_at = fast.expires_at
+                    if expires_at is None or expires_at - now >= self.min_remaining:
+                        return _new(Reading, (_OK, fast, ""))
+                    return self._expired(expires_at, now)
+            if text is None:
+                if self._retired:  # paused with a full cache set aside: a removed account's token goes now
+                    self._retired.pop(key, None)
+                return _UNKNOWN
+            reading = _reading(text)
+        token = reading[1]  # the clock check, on every read
         if token is None:
             return reading
         expires_at = token.expires_at
