@@ -84,7 +84,7 @@ class Judge:
 
     * ``None`` (the default): up to :data:`AUTO_CACHE_KEYS`. When that fills — keys read evenly from a larger
       set, where a cache would miss more often than not and every miss would pay for an insert — the cache is
-      dropped and every read is parsed for :data:`CACHE_PAUSE` seconds of the reader's clock; then it starts
+      set aside and every read is parsed for :data:`CACHE_PAUSE` seconds of the reader's clock; then it starts
       over. Memory: about 2.3 KB per key with 800-byte tokens (≈ 37 MB when full).
     * ``0``: off; every read is parsed.
     * ``N``: up to N keys, always on; when full, the cache starts over.
@@ -106,7 +106,9 @@ class Judge:
         self._cache_from = 0.0 if self.cache_size else math.inf
         #: key -> (text, the reading of that text before the clock check)
         self._cache: dict[str, tuple[str | bytes, Reading]] = {}
-        self._text_bytes = 0  # the length of the texts kept (bounded by CACHE_TEXT_BYTES)
+        #: the length of the texts kept (bounded by CACHE_TEXT_BYTES); threads sharing a reader may lose an update
+        #: now and then (a few KB), and it starts again from 0 with every new cache
+        self._text_bytes = 0
         #: a full cache, released a few entries per miss (see _retire)
         self._retired: dict[str, tuple[str | bytes, Reading]] = {}
 
@@ -149,9 +151,10 @@ class Judge:
             return reading
         retired = self._retired
         for _ in range(DRAIN_PER_MISS if retired else 0):  # a full cache's entries go a few per miss
-            if not retired:
+            try:
+                retired.popitem()
+            except KeyError:  # empty (another thread may have taken the last one)
                 break
-            retired.popitem()
         cache = self._cache
         if len(cache) >= self.cache_size or self._text_bytes + len(text) > CACHE_TEXT_BYTES:
             self._retire()
