@@ -8,7 +8,7 @@ rounds so that drift and other load hit every variant alike (no writer running):
   ``freshtoken_reader.Reader(SQLiteSource)``, the SDK's ``TokenReader`` sync path
   (``reader.judge(key, kv.get_sync(key))``) and async path (``await reader.read(key)``) — all as a gateway
   gets them, with the default automatic parse cache (16,384 keys: at 10,000 keys every key's reading is kept
-  after its first read; at 100,000 keys read evenly it fills, is dropped and pauses, and every read is
+  after its first read; at 100,000 keys read evenly it fills, is set aside and pauses, and every read is
   parsed); and the light reader with the cache off (``cache_size=0``): the parse alone, on every read.
   Beside the baseline, as a reference (not a row): the same raw read through one cursor kept between reads,
   as the SQLite sources read.
