@@ -264,8 +264,8 @@ async def test_the_async_reader_awaits_a_get_that_a_subclass_overrides(tmp_path:
 
 
 def test_sqlite_kv_reads_the_ttl_against_its_clock_even_one_set_later(tmp_path: Path):
-    """``SQLiteKV.get_sync`` binds its clock's ``now`` once (``time.time`` itself for the system clock): a clock
-    assigned afterwards is still the one the row's TTL is checked against."""
+    """``SQLiteKV.get_sync`` checks the row's TTL against the KV's clock, also one assigned after it was opened (a
+    read path that bound the clock's ``now`` once would miss it)."""
     kv = SQLiteKV(tmp_path / "kv.db", clock=ManualClock(NOW))
     kv.put_sync("k", token("AT", 1), 60)
     assert kv.get_sync("k") is not None
