@@ -168,7 +168,7 @@ class Judge:
 
     def _retire(self) -> None:
         """Start a new, empty cache; the full one is released :data:`DRAIN_PER_MISS` entries per later miss, not
-        on this read (freeing 16,384 entries at once took one read 9-16 ms)."""
+        on this read (freeing 16,384 entries at once took one read 10-13 ms)."""
         self._retired.clear()  # (empty by now but for a cache filled by a few huge records)
         self._retired, self._cache, self._text_bytes = self._cache, {}, 0
 
