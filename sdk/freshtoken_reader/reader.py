@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from types import FunctionType
@@ -106,9 +107,11 @@ class Judge:
         self._cache_from = 0.0 if self.cache_size else math.inf
         #: key -> (text, the reading of that text before the clock check)
         self._cache: dict[str, tuple[str | bytes, Reading]] = {}
-        #: the length of the texts kept (bounded by CACHE_TEXT_BYTES); threads sharing a reader may lose an update
-        #: now and then (a few KB), and it starts again from 0 with every new cache
+        #: the length of the texts kept (bounded by CACHE_TEXT_BYTES), exact: changed only under ``_lock``
         self._text_bytes = 0
+        #: held while the cache is changed (not while a record is parsed, nor for a hit): threads sharing a reader
+        #: would otherwise lose updates of the count, or replace a key's entry without taking its length off
+        self._lock = threading.Lock()
         #: a full cache, released a few entries per miss (see _retire)
         self._retired: dict[str, tuple[str | bytes, Reading]] = {}
 
@@ -143,36 +146,36 @@ class Judge:
     def _parse_and_keep(self, key: str, text: str | bytes | None, now: float) -> Reading:
         """A cache miss: the reading of ``text``, kept for ``key`` (an unreadable record is not kept)."""
         if text is None:
-            self._drop(key)  # the account is gone: so is its token from this process
+            with self._lock:
+                self._drop(key)  # the account is gone: so is its token from this process
             return _UNKNOWN
-        reading = _reading(text)
-        self._drop(key)
-        if reading.reason is _UNSUPPORTED:
-            return reading
-        retired = self._retired
-        for _ in range(DRAIN_PER_MISS if retired else 0):  # a full cache's entries go a few per miss
-            try:
-                retired.popitem()
-            except KeyError:  # empty (another thread may have taken the last one)
-                break
-        cache = self._cache
-        if len(cache) >= self.cache_size or self._text_bytes + len(text) > CACHE_TEXT_BYTES:
-            self._retire()
-            if self._pause_when_full:
-                self._cache_from = now + CACHE_PAUSE
+        reading = _reading(text)  # (outside the lock: threads parse side by side)
+        with self._lock:
+            self._drop(key)
+            if reading.reason is _UNSUPPORTED:
                 return reading
-            cache = self._cache
-        cache[key] = (text, reading)
-        self._text_bytes += len(text)
+            retired = self._retired
+            for _ in range(DRAIN_PER_MISS if retired else 0):  # a full cache's entries go a few per miss
+                if not retired:
+                    break
+                retired.popitem()
+            if len(self._cache) >= self.cache_size or self._text_bytes + len(text) > CACHE_TEXT_BYTES:
+                self._retire()
+                if self._pause_when_full:
+                    self._cache_from = now + CACHE_PAUSE
+                    return reading
+            self._cache[key] = (text, reading)
+            self._text_bytes += len(text)
         return reading
 
     def _retire(self) -> None:
         """Start a new, empty cache; the full one is released :data:`DRAIN_PER_MISS` entries per later miss, not
-        on this read (freeing 16,384 entries at once took one read 10-13 ms)."""
+        on this read (freeing 16,384 entries at once took one read 10-13 ms). Under ``_lock``."""
         self._retired.clear()  # (empty by now but for a cache filled by a few huge records)
         self._retired, self._cache, self._text_bytes = self._cache, {}, 0
 
     def _drop(self, key: str) -> None:
+        """Forget ``key`` (under ``_lock``)."""
         kept = self._cache.pop(key, None)
         if kept is not None:
             self._text_bytes -= len(kept[0])

@@ -248,3 +248,42 @@ def test_threads_sharing_one_reader_each_see_the_record_as_committed(tmp_path):
         th.join(timeout=60)
     writer.close()
     assert wrong == []
+
+
+def test_threads_changing_records_cannot_lose_the_byte_count(monkeypatch):
+    """The byte budget holds with threads: six threads share one judge (as one gateway shares one reader) while
+    the records change under them, on a tiny budget and a switch interval of a microsecond (so a thread is
+    interrupted inside the cache's bookkeeping as often as it can be). Afterwards the count equals the text kept,
+    and the text kept is within the budget — a count updated without a lock loses an update now and then (two
+    threads read it, both add, one sum survives), and a count that runs behind lets the cache grow past it."""
+    import sys
+    import threading
+
+    from freshtoken_reader import reader as reader_module
+
+    budget = 40_000
+    monkeypatch.setattr(reader_module, "CACHE_TEXT_BYTES", budget)
+    texts = [[token(f"{k}-{g}-".ljust(200 + 37 * (k % 7), "x"), g) for g in range(3)] for k in range(64)]
+    judge = Judge(cache_size=1_000)
+    over: list[int] = []
+
+    def run(t: int) -> None:
+        for n in range(6_000):
+            k = (n * 7 + t * 13) % 64
+            judge.judge(f"k{k}", texts[k][(n // 64 + t) % 3], NOW)
+            if judge._text_bytes > budget:
+                over.append(judge._text_bytes)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=run, args=(t,)) for t in range(6)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=120)
+    finally:
+        sys.setswitchinterval(interval)
+    kept = sum(len(t) for t, _ in judge._cache.values())
+    assert judge._text_bytes == kept
+    assert kept <= budget and over == []
