@@ -110,8 +110,10 @@ class Judge:
         #: the length of the texts kept (bounded by CACHE_TEXT_BYTES), exact: changed only under ``_lock``
         self._text_bytes = 0
         #: held while the cache is changed (not while a record is parsed, nor for a hit): threads sharing a reader
-        #: would otherwise lose updates of the count, or replace a key's entry without taking its length off
-        self._lock = threading.Lock()
+        #: would otherwise lose updates of the count, or replace a key's entry without taking its length off.
+        #: Reentrant: code that runs in the reading thread while it holds the lock (a signal handler, a finaliser
+        #: the collector calls as the cache allocates) may read a token too, and must not wait on itself
+        self._lock = threading.RLock()
         #: a full cache, released a few entries per miss (see _retire)
         self._retired: dict[str, tuple[str | bytes, Reading]] = {}
 

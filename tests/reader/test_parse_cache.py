@@ -287,3 +287,36 @@ def test_threads_changing_records_cannot_lose_the_byte_count(monkeypatch):
     kept = sum(len(t) for t, _ in judge._cache.values())
     assert judge._text_bytes == kept
     assert kept <= budget and over == []
+
+
+def test_a_read_from_inside_the_cache_bookkeeping_does_not_deadlock():
+    """Code can run in the reading thread while it holds the cache's lock — a signal handler, or a finaliser the
+    garbage collector calls when the cache's insert allocates — and that code may read a token too. Simulated
+    here by a read from inside the step that sets a full cache aside: it must answer, not wait for ever on a lock
+    its own thread holds (the read runs in a thread so that a deadlock fails the test instead of hanging it)."""
+    import threading
+
+    judge = Judge(cache_size=2)
+    retire = judge._retire
+    nested: list[Reason] = []
+    entered: list[bool] = []
+
+    def retire_and_read() -> None:
+        if not entered:  # (once: the nested read may fill the cache and set it aside too)
+            entered.append(True)
+            nested.append(answer(judge, "inner", token("inner"), NOW)[0])
+        retire()
+
+    judge._retire = retire_and_read  # type: ignore[method-assign]
+    outer: list[Reason] = []
+
+    def read_three() -> None:
+        for k in ("a", "b", "c"):  # the third fills the cache of two: it is set aside
+            outer.append(answer(judge, k, token(k), NOW)[0])
+
+    th = threading.Thread(target=read_three, daemon=True)
+    th.start()
+    th.join(timeout=10)
+    assert not th.is_alive(), "a read inside the cache's bookkeeping waited on its own thread's lock"
+    assert outer == [Reason.OK] * 3 and nested and set(nested) == {Reason.OK}
+    assert judge._text_bytes == sum(len(t) for t, _ in judge._cache.values())
