@@ -11,7 +11,11 @@ Per round, each variant refreshes ``--accounts`` fresh grants with the same conc
   record (SQLite KV), set the next alarm, release the lease, emit the event;
 * baseline ``authlib AsyncOAuth2Client.refresh_token()``: N workers, one authlib client each (one shared
   connection pool), a queue of refresh tokens, nothing persisted;
-* reference ``httpx post + json``: the same loop with a bare ``httpx.AsyncClient.post`` and ``json.loads``.
+* reference ``httpx post + json``: the same loop with a bare ``httpx.AsyncClient.post`` and ``json.loads``;
+* reference ``freshtoken exchange only``: the runtime's own refreshers, built as an alarm builds them, doing only
+  their exchange (build the request, client authentication, send over the runtime's HTTP pool, parse the
+  answer) on the same accounts' grants: nothing leased, loaded, saved or written. Runtime minus this is what
+  custody costs per refresh (``summary.custody_cpu_ms``).
 
 Variants alternate within each round; the figure per variant is the median rate over the rounds. CPU seconds
 of the benchmark process per refresh are reported too (the endpoint runs elsewhere).
@@ -28,6 +32,8 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +43,18 @@ from freshtoken.embedded import EmbeddedRuntime, SQLiteKV, SQLiteStore
 
 from . import _common as c
 from ._bulk import insert_accounts
-from ._runtime import CLIENT_NAME, codec, oauth_client
+from ._runtime import CLIENT_NAME, account_key, codec, oauth_client
 from .endpoint import CLIENT_ID, CLIENT_SECRET, capacity, refresh_token
 
 NAME = "throughput"
+RUNTIME = "freshtoken EmbeddedRuntime.run_due()"
+EXCHANGE = "freshtoken exchange only, no custody (reference)"
 
 
 async def run_runtime(tmp: Path, token_url: str, first: int, n: int, concurrency: int, rnd: int, *,
                       token_bytes: int = 0,
-                      background_checkpoints: bool = True) -> dict[str, Any]:
+                      background_checkpoints: bool = True,
+                      around_run: Callable[[], AbstractContextManager[Any]] = nullcontext) -> dict[str, Any]:
     store = SQLiteStore(tmp / f"state-{rnd}.db", codec(), background_checkpoints=background_checkpoints)
     kv = SQLiteKV(tmp / f"kv-{rnd}.db", background_checkpoints=background_checkpoints)
     past = time.time() - 1.0
@@ -56,9 +65,10 @@ async def run_runtime(tmp: Path, token_url: str, first: int, n: int, concurrency
     # one warm-up refresh opens the connection pool and imports everything, as in a running server
     lag = LoopLag()
     probe = asyncio.create_task(lag.run())
-    cpu0, t0 = c.cpu_seconds(), time.perf_counter()
-    done = await runtime.run_due()
-    t1, cpu1 = time.perf_counter(), c.cpu_seconds()
+    with around_run():  # (the set-up above is not in it)
+        cpu0, t0 = c.cpu_seconds(), time.perf_counter()
+        done = await runtime.run_due()
+        t1, cpu1 = time.perf_counter(), c.cpu_seconds()
     lag.stop = True
     await probe
     st = runtime.stats()
@@ -106,6 +116,39 @@ async def _drain(n: int, concurrency: int, make_worker: Any) -> tuple[int, int, 
     cpu0, t0 = c.cpu_seconds(), time.perf_counter()
     await asyncio.gather(*(worker(w) for w in range(concurrency)))
     return ok, bad, time.perf_counter() - t0, c.cpu_seconds() - cpu0
+
+
+async def run_exchange(tmp: Path, token_url: str, first: int, n: int, concurrency: int, rnd: int, *,
+                       token_bytes: int = 0) -> dict[str, Any]:
+    """The runtime's refreshers doing their exchange and nothing else (the states are read before the clock)."""
+    store = SQLiteStore(tmp / f"exchange-state-{rnd}.db", codec())
+    kv = SQLiteKV(tmp / f"exchange-kv-{rnd}.db")
+    past = time.time() - 1.0
+    insert_accounts(store, first, n, alarm_at=lambda i: past,
+                    refresh_token=lambda i: refresh_token(f"ft{i}", 0, token_bytes))
+    runtime = EmbeddedRuntime(store=store, kv=kv, clients={CLIENT_NAME: oauth_client(token_url)},
+                              concurrency=concurrency, startup_spread=0.0)
+    client = runtime.shell.client(CLIENT_NAME)
+    provider = await runtime.shell.provider(client)
+    items = []
+    for i in range(first, first + n):
+        key = account_key(i)
+        state = store.load_state(key)
+        assert state is not None
+        items.append((runtime.shell.refresher(key, client=client, provider=provider, storage=store.storage(key),
+                                              clock=runtime.clock, rng=runtime.rng), state))
+
+    async def make(w: int) -> Any:
+        async def do(i: int) -> bool:
+            refresher, state = items[i]
+            tokens = await refresher._exchange(state, state.refresh_token)
+            return bool(tokens.access_token.get_secret_value())
+
+        return do
+
+    ok, bad, secs, cpu = await _drain(n, concurrency, make)
+    await runtime.aclose()
+    return {"refreshed": ok, "failed": bad, "seconds": secs, "rate": ok / secs, "cpu_ms_per_refresh": cpu / n * 1e3}
 
 
 async def run_authlib(token_url: str, prefix: str, n: int, concurrency: int, token_bytes: int = 0
@@ -271,14 +314,18 @@ async def warm(token_url: str) -> None:
 
 async def bench(a: argparse.Namespace, tmp: Path, token_url: str) -> dict[str, Any]:
     await warm(token_url)
-    runs: dict[str, list[dict[str, Any]]] = {"freshtoken EmbeddedRuntime.run_due()": [],
+    runs: dict[str, list[dict[str, Any]]] = {RUNTIME: [],
                                              "authlib AsyncOAuth2Client.refresh_token()": [],
-                                             "httpx post + json (reference)": []}
+                                             "httpx post + json (reference)": [],
+                                             EXCHANGE: []}
     for rnd in range(a.rounds):
         order = list(runs)
-        order = order[rnd % 3:] + order[: rnd % 3]  # rotate who goes first
+        order = order[rnd % len(order):] + order[: rnd % len(order)]  # rotate who goes first
         for name in order:
-            if name.startswith("freshtoken"):
+            if name == EXCHANGE:  # its accounts are numbered after the runtime's: grants of their own
+                r = await run_exchange(tmp, token_url, (a.rounds + rnd) * a.accounts, a.accounts, a.concurrency,
+                                       rnd, token_bytes=a.token_bytes)
+            elif name.startswith("freshtoken"):
                 r = await run_runtime(tmp, token_url, rnd * a.accounts, a.accounts, a.concurrency, rnd,
                                       token_bytes=a.token_bytes)
             elif name.startswith("authlib"):
@@ -293,6 +340,20 @@ async def bench(a: argparse.Namespace, tmp: Path, token_url: str) -> dict[str, A
     return runs
 
 
+async def in_place(a: argparse.Namespace, tmp: Path, token_url: str) -> dict[str, Any]:
+    """One runtime run (fresh accounts, numbered after every round's) with its storage calls timed."""
+    from ._insitu import TimedCalls
+
+    timed = TimedCalls()
+    r = await run_runtime(tmp, token_url, 2 * a.rounds * a.accounts, a.accounts, a.concurrency, a.rounds,
+                          token_bytes=a.token_bytes, around_run=timed.installed)
+    out = timed.per_refresh(r["refreshed"], r["cpu_ms_per_refresh"])
+    print("  in place: " + "; ".join(f"{k}: {v['us']:.0f} µs ({v['calls']:.2f} calls)" for k, v in out.items()
+                                     if isinstance(v, dict) and "us" in v)
+          + f"; CPU {out['cpu_us_per_refresh']:.0f} µs per refresh", flush=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -301,6 +362,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--token-bytes", type=int, default=0,
                    help="access tokens of this size (refresh tokens half), as real JWTs; 0: short tokens")
+    p.add_argument("--in-place", action="store_true",
+                   help="after the rounds, one more runtime run with its storage and state calls timed in place")
     a = p.parse_args(argv)
     started = time.monotonic()
     out = c.envelope(NAME, vars(a).copy())
@@ -314,15 +377,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         runs = asyncio.run(bench(a, Path(d), f"http://127.0.0.1:{port}/token"))
         out["endpoint_cpu_seconds"] = c.cpu_seconds(ep.pid) - cpu0
         out["endpoint_stats"] = json.loads(httpx.get(f"http://127.0.0.1:{port}/stats", trust_env=False).text)
+        if a.in_place:
+            out["in_place_us"] = asyncio.run(in_place(a, Path(d), f"http://127.0.0.1:{port}/token"))
         out["store_breakdown_us"] = store_breakdown(Path(d))
     out["runs"] = runs
     med = {name: statistics.median(r["rate"] for r in rs) for name, rs in runs.items()}
-    ft = med["freshtoken EmbeddedRuntime.run_due()"]
+    ft = med[RUNTIME]
     base = med["authlib AsyncOAuth2Client.refresh_token()"]
     ref = med["httpx post + json (reference)"]
     # the machine's speed drifts by ±20 % over minutes, and a round's variants run within seconds of each other:
     # the ratio within each round is reported beside the ratio of the medians
-    per_round = [r["rate"] / a["rate"] for r, a in zip(runs["freshtoken EmbeddedRuntime.run_due()"],
+    per_round = [r["rate"] / a["rate"] for r, a in zip(runs[RUNTIME],
                                                        runs["authlib AsyncOAuth2Client.refresh_token()"], strict=True)]
     out["summary"] = {
         "median_rate": med,
@@ -330,6 +395,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ratio_per_round": per_round,
         "ratio_per_round_median": statistics.median(per_round),
         "ratio_vs_httpx": ft / ref,
+        # what custody (lease, load, two encrypted saves, the KV write, alarm + release, events) costs per refresh
+        "custody_cpu_ms": _median_cpu(runs[RUNTIME]) - _median_cpu(runs[EXCHANGE]) if runs.get(EXCHANGE) else None,
         "target": 0.8,
         "met": ft / base >= 0.8,
         "endpoint_capacity_per_core": out["endpoint_capacity"]["capacity_per_core"],
@@ -339,6 +406,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     c.write_result(NAME if a.concurrency == 32 else f"{NAME}-c{a.concurrency}", out)
     print(render(out))
     return out
+
+
+def _in_place_lines(split: dict[str, Any] | None) -> list[str]:
+    if not split:
+        return []
+    rows = [[k, v["us"], v["calls"]] for k, v in split.items() if isinstance(v, dict) and "us" in v]
+    rows.append(["sum", split["sum_us"], ""])
+    rows.append(["the run's CPU per refresh", split["cpu_us_per_refresh"], ""])
+    return ["Timed in place, one more runtime run (µs per refresh, calls per refresh)", "",
+            c.table(["step", "µs", "calls"], rows), ""]
+
+
+def _median_cpu(rs: list[dict[str, Any]]) -> float:
+    return statistics.median(r["cpu_ms_per_refresh"] for r in rs)
 
 
 def render(out: dict[str, Any]) -> str:
@@ -361,11 +442,14 @@ def render(out: dict[str, Any]) -> str:
         f"token endpoint alone: {cap['rate']:,.0f} req/s measured with {cap['endpoint_cpu_share']:.2f} of a core busy "
         f"(≈ {cap['capacity_per_core']:,.0f} req/s per core); target ≥ 0.8× → "
         f"{'met' if s['met'] else 'NOT met'} ({s['ratio_vs_authlib']:.2f}×)", "",
+        (f"custody (runtime less its exchange alone): {s['custody_cpu_ms']:.3f} CPU ms per refresh"
+         if s.get("custody_cpu_ms") is not None else "custody: not measured (no exchange-only runs)"), "",
         "ratio within each round (runtime ÷ authlib loop, the same round): "
         + ", ".join(f"{x:.2f}×" for x in s.get("ratio_per_round", [])), "",
         "runtime's event loop, lateness of a 2 ms timer per round (p99 / max ms): "
         + ", ".join(f"{r['loop_lag_ms']['p99']:.1f} / {r['loop_lag_ms']['max']:.1f}"
-                    for r in out["runs"]["freshtoken EmbeddedRuntime.run_due()"] if "loop_lag_ms" in r), "",
+                    for r in out["runs"][RUNTIME] if "loop_lag_ms" in r), "",
+        *_in_place_lines(out.get("in_place_us")),
         "Storage steps of one refresh in the runtime (µs, mean, no HTTP)", "",
         c.table(["step", "µs"], bd),
     ])
