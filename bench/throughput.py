@@ -51,17 +51,26 @@ RUNTIME = "freshtoken EmbeddedRuntime.run_due()"
 EXCHANGE = "freshtoken exchange only, no custody (reference)"
 
 
-async def run_runtime(tmp: Path, token_url: str, first: int, n: int, concurrency: int, rnd: int, *,
-                      token_bytes: int = 0,
-                      background_checkpoints: bool = True,
-                      around_run: Callable[[], AbstractContextManager[Any]] = nullcontext) -> dict[str, Any]:
-    store = SQLiteStore(tmp / f"state-{rnd}.db", codec(), background_checkpoints=background_checkpoints)
-    kv = SQLiteKV(tmp / f"kv-{rnd}.db", background_checkpoints=background_checkpoints)
+def _due_accounts(tmp: Path, name: str, token_url: str, first: int, n: int, concurrency: int, token_bytes: int,
+                  background_checkpoints: bool = True) -> tuple[SQLiteStore, EmbeddedRuntime]:
+    """Accounts ``first`` .. ``first + n - 1`` in a new store (files ``state-{name}.db``, ``kv-{name}.db``), each
+    with a fresh grant at the endpoint and due now, and a runtime over them (not started)."""
+    store = SQLiteStore(tmp / f"state-{name}.db", codec(), background_checkpoints=background_checkpoints)
+    kv = SQLiteKV(tmp / f"kv-{name}.db", background_checkpoints=background_checkpoints)
     past = time.time() - 1.0
     insert_accounts(store, first, n, alarm_at=lambda i: past,
                     refresh_token=lambda i: refresh_token(f"ft{i}", 0, token_bytes))
     runtime = EmbeddedRuntime(store=store, kv=kv, clients={CLIENT_NAME: oauth_client(token_url)},
                               concurrency=concurrency, startup_spread=0.0)
+    return store, runtime
+
+
+async def run_runtime(tmp: Path, token_url: str, first: int, n: int, concurrency: int, rnd: int, *,
+                      token_bytes: int = 0,
+                      background_checkpoints: bool = True,
+                      around_run: Callable[[], AbstractContextManager[Any]] = nullcontext) -> dict[str, Any]:
+    _, runtime = _due_accounts(tmp, f"{rnd}", token_url, first, n, concurrency, token_bytes,
+                               background_checkpoints)
     # one warm-up refresh opens the connection pool and imports everything, as in a running server
     lag = LoopLag()
     probe = asyncio.create_task(lag.run())
@@ -121,13 +130,7 @@ async def _drain(n: int, concurrency: int, make_worker: Any) -> tuple[int, int, 
 async def run_exchange(tmp: Path, token_url: str, first: int, n: int, concurrency: int, rnd: int, *,
                        token_bytes: int = 0) -> dict[str, Any]:
     """The runtime's refreshers doing their exchange and nothing else (the states are read before the clock)."""
-    store = SQLiteStore(tmp / f"exchange-state-{rnd}.db", codec())
-    kv = SQLiteKV(tmp / f"exchange-kv-{rnd}.db")
-    past = time.time() - 1.0
-    insert_accounts(store, first, n, alarm_at=lambda i: past,
-                    refresh_token=lambda i: refresh_token(f"ft{i}", 0, token_bytes))
-    runtime = EmbeddedRuntime(store=store, kv=kv, clients={CLIENT_NAME: oauth_client(token_url)},
-                              concurrency=concurrency, startup_spread=0.0)
+    store, runtime = _due_accounts(tmp, f"exchange-{rnd}", token_url, first, n, concurrency, token_bytes)
     client = runtime.shell.client(CLIENT_NAME)
     provider = await runtime.shell.provider(client)
     items = []
